@@ -60,21 +60,25 @@ def design_params(args) -> dict:
     return {k[len("param_"):]: v for k, v in vars(args).items() if k.startswith("param_")}
 
 
-def _build_parser() -> argparse.ArgumentParser:
+def _build_parser(argv) -> argparse.ArgumentParser:
+    """The parser; only the command named in ``argv`` gets its options (and imports)."""
     from . import commands
 
+    selected = next((a for a in argv if not a.startswith("-")), None)
     parser = _Parser(prog="sbpca", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
                                 parser_class=_Parser)
     for name, (help_text, add_arguments, run) in commands.COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        add_arguments(p)
+        if name == selected:
+            add_arguments(p)
         p.set_defaults(run=run)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = _build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = _build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.run(args) or 0)
@@ -86,7 +90,3 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"sbpca {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -42,6 +42,28 @@ def _generate_run(args):
     return 0
 
 
+# -- lint --------------------------------------------------------------------------------------
+
+def _lint_args(p):
+    _generate_args(p)
+
+
+def _lint_run(args):
+    from hdl.generate import write_design
+    from synth.lint import WAIVERS, forbidden_operators, lint_verilog
+
+    component, params = _build_checked(args.design, design_params(args))
+    out = Path(args.out or Path("build") / args.design)
+    doc = write_design(component, args.design, params, out)
+    problems = lint_verilog(doc["verilog"], doc["top"])
+    problems += [f"division/modulo operator at line {line}"
+                 for line in forbidden_operators(Path(doc["verilog"]).read_text())]
+    for line in problems:
+        print(line)
+    print(f"{doc['verilog']}: {len(problems)} problems (verilator -Wall, waivers {WAIVERS})")
+    return 1 if problems else 0
+
+
 # -- synth -------------------------------------------------------------------------------------
 
 DEFAULT_SYNTH_DESIGN = "mac_lane"
@@ -100,17 +122,32 @@ def _experiment_run(args):
         raise UsageError(str(exc)) from None
 
 
+# -- demo --------------------------------------------------------------------------------------
+
+def _demo_args(p):
+    p.add_argument("-o", "--out", default="build/demo", help="output folder (default: build/demo)")
+    p.add_argument("--beats", type=int, default=10_000,
+                   help="random operand pairs per co-simulation (default: 10000)")
+
+
+def _demo_run(args):
+    from .demo import run_demo
+
+    if args.beats < 1:
+        raise UsageError(f"beats={args.beats}: must be at least 1")
+    run_demo(args.out, beats=args.beats)
+    return 0
+
+
 COMMANDS = {
     "generate": ("write the Verilog of a design and a JSON file of its parameters",
                  _generate_args, _generate_run),
+    "lint": ("generate a design and lint it (verilator -Wall with the waiver file; no / or %)",
+             _lint_args, _lint_run),
     "synth": ("synthesize a design for an FPGA: resources and Fmax (report.json, report.md)",
               _synth_args, _synth_run),
+    "demo": ("generate, co-simulate and synthesize: the project's main job",
+             _demo_args, _demo_run),
+    "experiment": ("run a golden-model experiment (JSON + PNG into a results folder)",
+                   _experiment_args, _experiment_run),
 }
-
-try:
-    import golden.experiments.cli  # noqa: F401  (present once the golden experiments exist)
-except ImportError:
-    pass
-else:
-    COMMANDS["experiment"] = ("run a golden-model experiment (JSON + PNG into a results folder)",
-                              _experiment_args, _experiment_run)

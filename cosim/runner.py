@@ -84,10 +84,21 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     env = {"SBPCA_DESIGN_JSON": doc["json"], "SBPCA_SEED": str(seed),
            "SBPCA_SUMMARY": str(summary_path), "SBPCA_SIM": sim}
     env.update(extra_env or {})
-    results = runner.test(test_module=test_module, hdl_toplevel=doc["top"], build_dir=build_dir,
-                          test_dir=build_dir, extra_env=env, waves=waves, seed=seed,
-                          testcase=testcase, results_xml=str(build_dir / "results.xml"),
-                          log_file=build_dir / "sim.log")
+    # Under pytest the cocotb runner would sys.exit() on a failure; without the marker it
+    # returns the results file and the failure is raised below with the mismatch messages.
+    pytest_marker = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        results = runner.test(test_module=test_module, hdl_toplevel=doc["top"],
+                              build_dir=build_dir, test_dir=build_dir, extra_env=env,
+                              waves=waves, seed=seed, testcase=testcase,
+                              results_xml=str(build_dir / "results.xml"),
+                              log_file=build_dir / "sim.log")
+    except SystemExit as exc:    # the simulator crashed before writing results
+        raise CosimFailure(f"{design} on {sim}: simulator exited with {exc.code}; "
+                           f"log: {build_dir / 'sim.log'}") from None
+    finally:
+        if pytest_marker is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = pytest_marker
     tests, failed = get_results(Path(results))
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     out = {"tests": tests, "failed": failed, "results_xml": str(results),

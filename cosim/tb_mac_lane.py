@@ -22,6 +22,8 @@ from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, pack, random_gaps, unpack
 
 N_RANDOM = int(os.environ.get("SBPCA_MAC_BEATS", "10000"))
+#: Self-check of the bench: add one LSB to one expected word, so the comparison must fail.
+INJECT_ERROR = os.environ.get("SBPCA_INJECT_ERROR") == "1"
 
 
 def _record(key, value):
@@ -65,6 +67,8 @@ class MACLaneTB:
     async def run(self, a, b, c, clear, last, *, name: str):
         """Send the beats, collect the results and compare them with the golden model."""
         expected = self.model.run(a, b, c, clear, last)
+        if INJECT_ERROR and len(expected.values):
+            expected.values[len(expected.values) // 2] += 1
         layout = self.lane.i_layout
         self.source.send(pack(layout, a=a[j], b=b[j], c=c[j], clear=clear[j], last=last[j])
                          for j in range(len(a)))

@@ -1,0 +1,55 @@
+"""The ``sbpca`` command line: outputs, and one-line errors with exit code 2."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def sbpca(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "cosim", *args], capture_output=True,
+                          text=True, cwd=cwd)
+
+
+def test_generate_writes_verilog_and_parameters(tmp_path):
+    proc = sbpca("generate", "mac_lane", "--a-width", "12", "--acc-width", "30",
+                 "--overflow", "saturate", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "mac_lane.json").read_text())
+    assert doc["parameters"] == {"a_width": 12, "b_width": 16, "acc_width": 30, "a_frac": 0,
+                                 "b_frac": 0, "overflow": "saturate"}
+    assert doc["derived"]["latency"] == 2
+    widths = {p["name"]: p["width"] for p in doc["ports"]}
+    assert widths["i__payload"] == 12 + 16 + 30 + 2 and widths["o__payload"] == 31
+    verilog = (tmp_path / "mac_lane.v").read_text()
+    assert "module mac_lane(" in verilog
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generate", "mac_lane", "--a-width", "0"], "a_width=0: must be at least 1"),
+    (["generate", "mac_lane", "--b-width", "-3"], "b_width=-3: must be at least 1"),
+    (["generate", "mac_lane", "--acc-width", "31"],
+     "acc_width=31: accumulator narrower than the product (a_width + b_width = 32)"),
+    (["generate", "mac_lane", "--a-frac", "-1"], "a_frac=-1: must be at least 0"),
+    (["generate", "mac_lane", "--a-width", "x"], "argument --a-width: invalid int value: 'x'"),
+    (["generate", "mac_lane", "--overflow", "clip"], "argument --overflow: invalid choice"),
+    (["generate", "nosuch"], "argument DESIGN: invalid choice: 'nosuch'"),
+    (["synth", "mac_lane"], "--target: required"),
+    (["synth", "--target", "ice40-up5k", "--freq", "0"], "freq=0.0: must be a positive"),
+    (["synth", "--target", "vu9p"], "argument --target: invalid choice: 'vu9p'"),
+])
+def test_bad_parameters_fail_with_one_line_and_exit_2(args, message, tmp_path):
+    proc = sbpca(*args, "-o", str(tmp_path)) if args[0] == "generate" else sbpca(*args)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_options_before_or_after_the_design_name(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert sbpca("generate", "-o", str(a), "mac_lane").returncode == 0
+    assert sbpca("generate", "mac_lane", "-o", str(b)).returncode == 0
+    assert (a / "mac_lane.v").read_text() == (b / "mac_lane.v").read_text()

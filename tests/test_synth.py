@@ -1,0 +1,52 @@
+"""FPGA synthesis flow on the 16x16 MAC lane: DSP mapping, Fmax, and a timing miss reported."""
+
+import json
+
+import pytest
+
+from synth.flow import run_synth
+from synth.targets import TARGETS, categorize
+
+pytestmark = pytest.mark.synth
+MAC16 = dict(a_width=16, b_width=16, acc_width=32)
+
+
+def quiet(*_):
+    pass
+
+
+def test_ecp5_one_mult18_and_fmax(build_dir):
+    report = run_synth("mac_lane", MAC16, "ecp5-25k", build_dir, progress=quiet)
+    assert report["cells_by_type"].get("MULT18X18D") == 1
+    assert report["resources"]["dsp"] == 1
+    assert report["pnr_status"] == "ok" and report["fmax_mhz"] > 0
+    on_disk = json.loads((build_dir / "report.json").read_text())
+    assert on_disk["fmax_mhz"] == report["fmax_mhz"]
+    assert "| mac_lane | ecp5-25k |" in (build_dir / "report.md").read_text()
+
+
+def test_ice40_one_sb_mac16(build_dir):
+    report = run_synth("mac_lane", MAC16, "ice40-up5k", build_dir, progress=quiet)
+    assert report["cells_by_type"].get("SB_MAC16") == 1
+    assert report["fmax_mhz"] > 0 and report["timing_met"] in (True, False)
+
+
+def test_xilinx7_counts_without_fmax(build_dir):
+    report = run_synth("mac_lane", MAC16, "xilinx7", build_dir, progress=quiet)
+    assert report["cells_by_type"].get("DSP48E1") == 1
+    assert report["fmax_mhz"] is None and report["timing_met"] is None
+
+
+def test_timing_miss_is_reported_not_raised(build_dir):
+    report = run_synth("mac_lane", MAC16, "ice40-up5k", build_dir, freq_mhz=900,
+                       progress=quiet)
+    assert report["timing_met"] is False
+    assert report["fmax_mhz"] < 900
+    assert "**no**" in (build_dir / "report.md").read_text()
+
+
+def test_categorize_sums_cells_and_keeps_unknown():
+    cols = categorize(TARGETS["xilinx7"], {"LUT2": 3, "LUT6": 4, "FDRE": 5, "RAMB36E1": 1,
+                                           "RAMB18E1": 1, "XYZ": 2, "$scopeinfo": 1})
+    assert cols["logic"] == 7 and cols["ff"] == 5 and cols["bram"] == 3
+    assert cols["other"] == {"XYZ": 2}
