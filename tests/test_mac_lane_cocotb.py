@@ -38,3 +38,12 @@ def test_bench_detects_a_wrong_golden_value(build_dir):
         run_cocotb("mac_lane", CONFIGS["16x16acc32-wrap"], "cosim.tb_mac_lane", sim=sim,
                    build_dir=build_dir, seed=5, testcase="random_stream_with_stalls",
                    extra_env={"SBPCA_MAC_BEATS": "500", "SBPCA_INJECT_ERROR": "1"})
+
+
+@pytest.mark.cocotb
+@pytest.mark.parametrize("sim", selected_simulators())
+def test_waves_on_request(sim, build_dir):
+    """``waves=True`` (what ``WAVES=1`` sets) records an FST waveform in the build folder."""
+    run_cocotb("mac_lane", CONFIGS["16x16acc32-wrap"], "cosim.tb_mac_lane", sim=sim,
+               build_dir=build_dir, testcase="full_throughput", waves=True)
+    assert list(build_dir.glob("*.fst")), sorted(p.name for p in build_dir.iterdir())
