@@ -113,6 +113,13 @@ class UpdateRule(ABC):
     def cost(self) -> Cost:
         """Multiply-accumulate and memory counts of this rule with its current options."""
 
+    def blocks_per_batch(self, batch_size: int) -> int:
+        """Number of block-end events (``Cost.macs_per_block``) in a batch of ``batch_size``.
+
+        0 for rules without blocks; rules with blocks override it.
+        """
+        return 0
+
     def _check_batch(self, xs, deltas):
         xs = np.asarray(xs, dtype=np.float64)
         deltas = np.asarray(deltas, dtype=np.float64)
