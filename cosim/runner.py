@@ -77,7 +77,9 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     runner = get_runner(sim)
     build_args = []
     if sim == "verilator":
-        build_args = list(VERILATOR_SIM_ARGS) + (["--trace-fst", "--trace-structs"] if waves else [])
+        build_args = list(VERILATOR_SIM_ARGS)
+        if waves:
+            build_args += ["--trace-fst", "--trace-structs"]
     runner.build(sources=[doc["verilog"]], hdl_toplevel=doc["top"], build_dir=build_dir,
                  build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
                  log_file=build_dir / "build.log")

@@ -1,4 +1,4 @@
-"""cocotb drivers for Amaranth ``lib.stream`` ports, and payload packing with the hardware's layouts.
+"""cocotb drivers for Amaranth ``lib.stream`` ports, and payload packing with the hardware layouts.
 
 Amaranth flattens a stream member ``i`` of a Component into the Verilog ports ``i__payload``,
 ``i__valid`` and ``i__ready``. :class:`StreamSource` drives such an input with random idle cycles;

@@ -1,4 +1,4 @@
-"""Fixed-point number formats: the one source of truth shared by ``hdl/``, ``golden/`` and ``cosim/``.
+"""Fixed-point number formats: the one source of truth shared by ``hdl/``, ``golden/``, ``cosim/``.
 
 A :class:`FixedFormat` describes a signed two's-complement word: its width, how many of its bits
 are fraction bits, how a value is rounded when fraction bits are dropped, and what happens when a
@@ -85,9 +85,11 @@ class FixedFormat:
         object.__setattr__(self, "width", _check_int("width", self.width, minimum=1))
         object.__setattr__(self, "frac", _check_int("frac", self.frac, minimum=0))
         if self.rounding not in ROUNDING_MODES:
-            raise ValueError(f"rounding={self.rounding!r}: must be one of {', '.join(ROUNDING_MODES)}")
+            raise ValueError(f"rounding={self.rounding!r}: must be one of "
+                             f"{', '.join(ROUNDING_MODES)}")
         if self.overflow not in OVERFLOW_MODES:
-            raise ValueError(f"overflow={self.overflow!r}: must be one of {', '.join(OVERFLOW_MODES)}")
+            raise ValueError(f"overflow={self.overflow!r}: must be one of "
+                             f"{', '.join(OVERFLOW_MODES)}")
 
     # -- derived facts ---------------------------------------------------------------------------
 
@@ -173,18 +175,24 @@ class FixedFormat:
             fitted = np.where(low > self.max_raw, low - (1 << self.width), low)
         return fitted.astype(np.int64), overflowed
 
-    def shift_round(self, raw, shift: int):
+    def shift_round(self, raw, shift):
         """Drop ``shift`` fraction bits from exact integers with the format's rounding mode.
 
         This is an arithmetic right shift; with ``"half_up"`` half an LSB of the result,
-        ``2**(shift-1)``, is added first. The result is exact (no fit to the word is applied).
+        ``2**(shift-1)``, is added first. ``shift`` is a non-negative integer or an array of them
+        (broadcast against ``raw``: one shift per column, say). The result is exact (no fit to
+        the word is applied).
         """
-        shift = _check_int("shift", shift, minimum=0)
         raw = np.asarray(raw, dtype=np.int64)
-        if shift == 0:
-            return raw.copy()
+        if np.ndim(shift) == 0:
+            shift = _check_int("shift", shift, minimum=0)
+        else:
+            shift = np.asarray(shift, dtype=np.int64)
+            if shift.size and shift.min() < 0:
+                raise ValueError(f"shift={int(shift.min())}: must be at least 0")
         if self.rounding == "half_up":
-            raw = raw + (1 << (shift - 1))
+            half = np.where(shift > 0, np.left_shift(1, np.maximum(shift - 1, 0)), 0)
+            raw = raw + half
         return raw >> shift
 
     def check_int64_safe(self, raw, what: str = "value"):

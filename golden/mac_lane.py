@@ -121,7 +121,8 @@ class MACLaneModel:
         b = self._check_operand("b", b, self.b_format)
         n = a.shape[0]
         if a.shape != (n,) or b.shape != (n,):
-            raise ValueError(f"a, b: must be 1-D arrays of equal length, got {a.shape} and {b.shape}")
+            raise ValueError(f"a, b: must be 1-D arrays of equal length, got {a.shape} and "
+                             f"{b.shape}")
         c = np.zeros(n, np.int64) if c is None else self._check_operand("c", c, self.acc_format)
         if clear is None:
             clear = np.zeros(n, bool)

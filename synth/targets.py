@@ -54,7 +54,8 @@ TARGETS = {
         yosys_synth="synth_xilinx -family xc7 -flatten -top {top} -json {json}",
         capacity={"logic": 20800, "ff": 41600, "dsp": 90, "bram": 100},
         cells={"logic": r"LUT[1-6]", "carry": r"CARRY4", "ff": r"FD[RSCP]E(_1)?",
-               "dsp": r"DSP48E1", "bram": r"RAMB18E1|RAMB36E1", "lutram": r"RAM(32|64|128|256)[MX].*",
+               "dsp": r"DSP48E1", "bram": r"RAMB18E1|RAMB36E1",
+               "lutram": r"RAM(32|64|128|256)[MX].*",
                "srl": r"SRL(16E|C32E)", "mux": r"MUXF[78]"},
     ),
 }

@@ -1,4 +1,4 @@
-"""Generated Verilog is lint-clean under ``verilator --lint-only -Wall`` with the one waiver file."""
+"""Generated Verilog is lint-clean under ``verilator --lint-only -Wall`` and the one waiver file."""
 
 import pytest
 
@@ -13,7 +13,11 @@ CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("params", CONFIGS, ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()) or "default")
+def _id(params):
+    return "-".join(f"{k}{v}" for k, v in params.items()) or "default"
+
+
+@pytest.mark.parametrize("params", CONFIGS, ids=_id)
 def test_mac_lane_lint_clean(params, tmp_path):
     doc = generate("mac_lane", tmp_path, **params)
     assert lint_verilog(doc["verilog"], doc["top"]) == []

@@ -35,7 +35,8 @@ def test_model_matches_scalar_reference(widths, overflow):
     b = rng.integers(-2 ** (bw - 1), 2 ** (bw - 1), n)
     clear = rng.random(n) < 0.1
     last = rng.random(n) < 0.15
-    c = np.where(clear & (rng.random(n) < 0.5), rng.integers(-2 ** (accw - 1), 2 ** (accw - 1), n), 0)
+    addend = rng.integers(-2 ** (accw - 1), 2 ** (accw - 1), n)
+    c = np.where(clear & (rng.random(n) < 0.5), addend, 0)
     got = model.run(a, b, c, clear, last)
     want = ref_mac(a, b, c, clear, last, accw, overflow == "saturate")
     assert [(int(v), bool(f)) for v, f in zip(got.values, got.overflow)] == want
