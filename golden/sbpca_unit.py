@@ -54,7 +54,7 @@ from .linalg import ns_global_shift, qr_signfix
 from .rules.base import Cost, LowRankUpdate, UpdateRule
 from .rules.options import check_choice, check_float, check_int
 
-__all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES"]
+__all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "row_pass"]
 
 SCHEDULES = ("harmonic", "shift")
 _INT64_LIMIT = 1 << 62
@@ -229,6 +229,28 @@ class _Arith:
         return fmt.to_float(value) if self.fixed else np.asarray(value, np.float64)
 
 
+def row_pass(S, a, cT, inp, w, *, gw: int, shift: int, out: FixedFormat):
+    """The row-pass engine's contract (``hdl/row_pass.py``), on raw integers.
+
+    For each stored row ``S[i]`` (``k`` words) and input word ``inp[i]``::
+
+        acc[i, r] = sum_{q <= r} (S[i, q] << a[q]) cT[q, r] + (inp[i] << gw) w[r]
+        new[i, r] = out.fit(round_half_up(acc[i, r] >> shift))      (saturating)
+
+    and the exact sums ``G = new^T new`` (``k x k``) and ``p = inp^T new`` (``k``). ``cT`` is
+    upper triangular (only ``q <= r`` is read). Returns ``(new, G, p, saturated)``; ``G`` and
+    ``p`` need no rounding because integer sums do not depend on their order; ``saturated`` is
+    True when some ``new`` word was clamped.
+    """
+    S = np.asarray(S, np.int64)
+    inp = np.asarray(inp, np.int64)
+    acc = (S << np.asarray(a, np.int64)) @ np.triu(np.asarray(cT, np.int64)) \
+        + np.outer(inp << gw, np.asarray(w, np.int64))
+    rounded = (acc + (1 << (shift - 1))) >> shift
+    new = np.clip(rounded, out.min_raw, out.max_raw)
+    return new, new.T @ new, inp @ new, bool(np.any(new != rounded))
+
+
 class SBPCAUnitModel:
     """The streaming-PCA unit's algorithm on integer (``"fixed"``) or real (``"float"``) numbers.
 
@@ -291,22 +313,17 @@ class SBPCAUnitModel:
         self.r = None
 
     def _apply(self, S, T, a):
-        """``S diag(2**a) T`` as ``(exact, m)``: the real value is ``exact * 2**m``.
-
-        The stored words are shifted left by ``a - m >= 0`` on their way into the lanes, with
-        ``m = min(0, min(a))``, so nothing is lost.
-        """
-        m = int(min(0, np.min(a)))
-        return self.A.scale(S, np.asarray(a) - m) @ T, m
+        """``S diag(2**a) T``, exact: the stored words are shifted left by ``a >= 0`` on their
+        way into the lanes (a stored column of norm below ``2**-a`` has words below
+        ``2**-a``, so the shifted word still fits the word width)."""
+        return self.A.scale(S, a) @ T
 
     def readout(self):
         """Return real ``(sigma, X, Delta)``: the normalized factors ``Xs Tx`` and ``Ds Td``."""
         A, F = self.A, self.F
         (ax, Tx), (ad, Td) = self.x_side, self.d_side
-        X = A.q_scaled(*self._apply(self.Xs, Tx, ax)[:1], F.vec.frac + F.mat.frac,
-                       self._apply(self.Xs, Tx, ax)[1], F.vec)
-        D = A.q_scaled(*self._apply(self.Ds, Td, ad)[:1], F.vec.frac + F.mat.frac,
-                       self._apply(self.Ds, Td, ad)[1], F.vec)
+        X = A.q(self._apply(self.Xs, Tx, ax), F.vec.frac + F.mat.frac, F.vec)
+        D = A.q(self._apply(self.Ds, Td, ad), F.vec.frac + F.mat.frac, F.vec)
         return (A.to_float(self.sigma, F.sigma), A.to_float(X, F.vec), A.to_float(D, F.vec))
 
     @property
@@ -340,14 +357,16 @@ class SBPCAUnitModel:
     def _normalize(self, G):
         """Transform ``(a, That)`` with ``S diag(2**a) That`` orthonormal, ``G = S^T S`` exact.
 
-        ``a_r = -(floor(log2 G_rr) // 2 + 1)`` (a leading-one detect; the stored words are
-        shifted when read, see :meth:`_apply`) puts the column norms in ``[1/2, 1)``;
+        ``a_r = max(0, -(floor(log2 G_rr) // 2 + 1))`` (a leading-one detect; the stored words
+        are shifted left when read, see :meth:`_apply`) puts the column norms in ``[1/2, 1)``
+        (the column shifts keep stored norms below 1, so the clamp never acts after the first
+        pass; a state just loaded is not normalized);
         ``That`` starts at ``2**-g I`` and takes ``ns_steps`` triangular Newton-Schulz steps on
         the scaled Gram ``diag(2**a) G diag(2**a)``.
         """
         A, F = self.A, self.F
         fm, fg = F.mat.frac, 2 * F.vec.frac
-        a = -(A.exponent(np.diagonal(G), fg) // 2 + 1)
+        a = np.maximum(-(A.exponent(np.diagonal(G), fg) // 2 + 1), 0)
         Gs = A.q_scaled(G, fg, a[:, None] + a[None, :], F.mat)
         T = np.diag(np.repeat(A.pow2(-ns_global_shift(self.k), F.mat), self.k))
         for _ in range(self.ns_steps):
@@ -378,15 +397,17 @@ class SBPCAUnitModel:
 
         ``w`` already carries the column shifts. Returns the stored ``new`` and the exact Gram
         ``new^T new`` and projection ``inp^T new`` (fraction bits ``2 vec.frac`` and
-        ``inp_frac + vec.frac``).
+        ``inp_frac + vec.frac``). In fixed point this is :func:`row_pass`.
         """
         A, F = self.A, self.F
-        fm, fv = F.mat.frac, F.vec.frac
+        fm = F.mat.frac
         a, T = side
         cT = A.q_scaled(c * T, 2 * fm, -shifts[None, :], F.mat)
-        acc, m = self._apply(S, cT, a)
-        acc = acc + A.scale(np.outer(A.align(inp, inp_frac, inp_frac + self.gw), w), -m)
-        new = A.q_scaled(acc, fv + fm, m, F.vec)
+        if A.fixed:
+            new, G, p, saturated = row_pass(S, a, cT, inp, w, gw=self.gw, shift=fm, out=F.vec)
+            A.overflow |= saturated
+            return new, G, p
+        new = self._apply(S, cT, a) + np.outer(inp, w)
         return new, new.T @ new, inp @ new
 
     def _project(self, p, p_frac, side):

