@@ -1,0 +1,43 @@
+"""Golden-model experiments: the papers' figures and tables re-measured on the NumPy MLP.
+
+==============  ===========================================================================
+name            what it measures
+==============  ===========================================================================
+spectrum        share of the first k singular values of a batch gradient, ReLU vs sigmoid
+                (SBE paper Fig. 1)
+convergence     SBE singular vector and value error inside a batch, batch 32 vs 1024 (Fig. 3)
+curves          test error and train loss vs epochs and matrix updates, SGD/MBGD/SVD/SBE
+                (Fig. 4)
+batch-sweep     epochs and matrix updates to reach train loss 0.1 and 0.01 vs batch size
+                (Fig. 5)
+rank-table      test accuracy vs rank, SBPCA fixed vs variable block (AAAI Table 1)
+variants        every hardware option of SBPCA alone and combined, with cost counts
+baselines       all registered rules side by side: accuracy, matrix updates, memory
+==============  ===========================================================================
+
+Run them with ``sbpca experiment NAME`` (see :mod:`golden.experiments.cli`); each writes
+``results.json``, ``table.md`` and ``NAME.png`` into ``results/NAME/``.
+"""
+
+from importlib import import_module
+
+__all__ = ["EXPERIMENTS", "get_experiment"]
+
+#: Experiment name -> module name inside this package.
+EXPERIMENTS = {
+    "spectrum": "spectrum",
+    "convergence": "convergence",
+    "curves": "curves",
+    "batch-sweep": "batch_sweep",
+    "rank-table": "rank_table",
+    "variants": "variants",
+    "baselines": "baselines",
+}
+
+
+def get_experiment(name: str):
+    """Return the module of experiment ``name`` (a key of :data:`EXPERIMENTS`)."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"name={name!r}: unknown experiment; choose from "
+                         f"{', '.join(EXPERIMENTS)}")
+    return import_module(f"{__name__}.{EXPERIMENTS[name]}")

