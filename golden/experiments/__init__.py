@@ -13,6 +13,8 @@ batch-sweep     epochs and matrix updates to reach train loss 0.1 and 0.01 vs ba
 rank-table      test accuracy vs rank, SBPCA fixed vs variable block (AAAI Table 1)
 variants        every hardware option of SBPCA alone and combined, with cost counts
 baselines       all registered rules side by side: accuracy, matrix updates, memory
+quantization    the streaming-PCA unit's fixed-point model vs its float variant: update
+                error, orthonormality over a long stream, MNIST accuracy per word width
 ==============  ===========================================================================
 
 Run them with ``sbpca experiment NAME`` (see :mod:`golden.experiments.cli`); each writes
@@ -32,6 +34,7 @@ EXPERIMENTS = {
     "rank-table": "rank_table",
     "variants": "variants",
     "baselines": "baselines",
+    "quantization": "quantization",
 }
 
 

@@ -37,9 +37,9 @@ def _walk(obj, path=""):
         yield path, obj
 
 
-def run_quick(name, tmp_path):
+def run_quick(name, tmp_path, *extra):
     out = tmp_path / name
-    assert cli.run(_parse(name, "--quick", "--out", str(out))) == 0
+    assert cli.run(_parse(name, "--quick", "--out", str(out), *extra)) == 0
     doc = _no_nan((out / "results.json").read_text())
     png = out / f"{name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -58,7 +58,7 @@ def run_quick(name, tmp_path):
 
 def test_experiment_names_match_the_command_line():
     assert set(EXPERIMENTS) == {"spectrum", "convergence", "curves", "batch-sweep", "rank-table",
-                                "variants", "baselines"}
+                                "variants", "baselines", "quantization"}
     with pytest.raises(SystemExit):
         _parse("nonsense")
 
@@ -237,3 +237,18 @@ def test_experiment_on_idx_files(tmp_path):
     doc = _no_nan((out / "results.json").read_text())
     assert doc["data"] == {"name": f"idx:{folder}", "n_train": 300, "n_test": 100,
                            "n_features": 64, "n_classes": 10}
+
+
+def test_quantization(tmp_path):
+    doc = run_quick("quantization", tmp_path, "--epochs", "1")
+    res = doc["results"]
+    widths = [str(w) for w in res["widths"]]
+    per = res["update_error"]["per_width"]
+    assert per["float"]["vs_float"]["max"] == 0.0          # float against itself
+    assert per["16"]["vs_float"]["mean"] < per["8"]["vs_float"]["mean"]
+    assert per["16"]["cosine"]["mean"] > 0.9
+    for w in widths:
+        o = res["orthonormality"]["per_width"][w]
+        assert o["samples"] >= 1024 and len(o["error"]) == len(o["checkpoints"]) >= 2
+    assert res["orthonormality"]["per_width"]["16"]["max"] < 1e-2
+    assert set(res["training"]["rows"]) == {"float", *widths}
