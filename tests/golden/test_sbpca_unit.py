@@ -1,4 +1,4 @@
-"""The streaming-PCA unit's golden model: float mode against the float rule, fixed-point properties."""
+"""The unit's golden model: float mode against the float rule, fixed-point properties."""
 
 import numpy as np
 import pytest
