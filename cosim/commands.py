@@ -106,6 +106,38 @@ def _synth_run(args):
     return 0
 
 
+# -- bench -------------------------------------------------------------------------------------
+
+def _bench_common(p, suppress):
+    default = (lambda value: argparse.SUPPRESS if suppress else value)  # noqa: E731
+    p.add_argument("--passes", type=int, default=default(3), help="passes per simulator")
+    p.add_argument("-o", "--out", default=default(None),
+                   help="output folder (default: build/bench/DESIGN)")
+
+
+def _bench_args(p):
+    add_design_subparsers(p, required=True, common=_bench_common)
+
+
+def _bench_run(args):
+    from .bench import run_bench
+    from .toolchain import selected_simulators
+
+    component, params = _build_checked(args.design, design_params(args))
+    del component
+    if args.passes < 1:
+        raise UsageError(f"passes={args.passes}: must be at least 1")
+    out = Path(args.out or Path("build") / "bench" / args.design)
+    try:
+        doc = run_bench(args.design, params, out, sims=selected_simulators(),
+                        passes=args.passes)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print((out / "bench.md").read_text(), end="")
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+    return 0 if doc else 1
+
+
 # -- experiment (golden models; registered by golden.experiments.cli) ------------------------
 
 def _experiment_args(p):
@@ -145,6 +177,8 @@ COMMANDS = {
              _lint_args, _lint_run),
     "synth": ("synthesize a design for an FPGA: resources and Fmax (report.json, report.md)",
               _synth_args, _synth_run),
+    "bench": ("cycle counts, lane utilization and simulation speed of a design (JSON + Markdown)",
+              _bench_args, _bench_run),
     "demo": ("generate, co-simulate and synthesize: the project's main job",
              _demo_args, _demo_run),
     "experiment": ("run a golden-model experiment (JSON + PNG into a results folder)",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -82,7 +83,8 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     Returns
     -------
     dict with ``tests``, ``failed``, ``results_xml``, ``build_dir``, ``summary`` (whatever the
-    test module wrote to ``summary.json``, e.g. beat and cycle counts).
+    test module wrote to ``summary.json``, e.g. beat and cycle counts) and ``seconds`` (wall
+    time of the build and of the simulation, for throughput reports only).
 
     Raises
     ------
@@ -109,9 +111,11 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
         build_args = list(VERILATOR_SIM_ARGS)
         if waves:
             build_args += ["--trace-fst", "--trace-structs"]
+    t0 = time.monotonic()
     runner.build(sources=[doc["verilog"]], hdl_toplevel=doc["top"], build_dir=build_dir,
                  build_args=build_args, waves=waves, timescale=("1ns", "1ps"),
                  log_file=build_dir / "build.log")
+    t1 = time.monotonic()
     env = {"SBPCA_DESIGN_JSON": doc["json"], "SBPCA_SEED": str(seed),
            "SBPCA_SUMMARY": str(summary_path), "SBPCA_SIM": sim}
     env.update(extra_env or {})
@@ -130,10 +134,12 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     finally:
         if pytest_marker is not None:
             os.environ["PYTEST_CURRENT_TEST"] = pytest_marker
+    t2 = time.monotonic()
     tests, failed = get_results(Path(results))
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     out = {"tests": tests, "failed": failed, "results_xml": str(results),
-           "build_dir": str(build_dir), "summary": summary}
+           "build_dir": str(build_dir), "summary": summary,
+           "seconds": {"build": round(t1 - t0, 2), "simulate": round(t2 - t1, 2)}}
     if failed or tests == 0:
         raise CosimFailure(f"{design} on {sim}: {failed} of {tests} cocotb tests failed "
                            f"(seed {seed}); log: {build_dir / 'sim.log'}\n"
