@@ -16,5 +16,9 @@ test: setup
 test-long: setup
 	@$(PY) -m pytest -n 2 -q -m "slow or not slow"
 
+lint: setup
+	@$(VENV)/bin/sbpca lint mac_lane -o build/lint/mac_lane
+	@$(VENV)/bin/sbpca lint row_pass -o build/lint/row_pass
+
 clean:
 	rm -rf build sim_build results .pytest_cache
