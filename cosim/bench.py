@@ -31,14 +31,15 @@ def run_bench(design: str, params: dict, out_dir, *, sims, passes: int = 3, prog
         progress(f"[bench] {design} on {sim} ...")
         res = run_cocotb(design, params, BENCHES[design], sim=sim, build_dir=out / sim,
                          extra_env={"SBPCA_ROW_PASSES": str(passes)})
-        runs = res["summary"]["passes"]
-        cycles = sum(r["cycles"] for r in runs)
+        runs = [r for r in res["summary"]["passes"] if r["program"] == "update"]
+        cycles = sum(r["cycles"] for r in res["summary"]["passes"])
         seconds = res["seconds"]["simulate"]
         doc["simulators"][sim] = {
             "cycles_per_pass": runs[0]["cycles"],
             "lane_utilization": runs[0]["utilization"],
             "useful_macs_per_pass": res["summary"]["useful_macs"],
             "simulated_cycles": cycles,
+            "programs": res["summary"]["passes"],
             "build_seconds": res["seconds"]["build"],
             "simulate_seconds": seconds,
             "simulated_cycles_per_second": cycles / seconds if seconds > 0 else None,

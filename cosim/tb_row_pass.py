@@ -1,10 +1,11 @@
 """cocotb bench of the row-pass engine (``hdl.row_pass.RowPass``) against ``golden.sbpca_unit``.
 
 Each run loads random rows through ``row_w`` and input words through ``inp_w`` (random idle
-cycles), runs several passes in a row (each pass works on the rows the previous one wrote back),
-and after each pass compares every row read back through ``row_o`` (random backpressure), the
-Gram upper triangle, the projection and the saturation flag with the golden model as integers.
-The pass's cycle count goes to the summary for the utilization figure.
+cycles), runs several UPDATE passes in a row (each works on the rows the previous one wrote
+back), then a PROJECT and a NORM pass, and after each pass compares every row read back through
+``row_o`` (random backpressure), the Gram upper triangle, the projection, the squared norm and
+the saturation flag with the golden model as integers. Each pass's cycle count goes to the
+summary for the utilization figures.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 
+from golden.sbpca_unit import row_project
 from hdl.designs import get_design
+from hdl.row_pass import NORM, PROJECT, UPDATE
 from .row_pass_cases import expected, random_params, random_rows
 from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, random_gaps
@@ -65,8 +68,8 @@ async def passes_match_golden(dut):
     gaps = random.Random(seed)
     dut._log.info("seed %d, n %d, k %d, lanes %d", seed, rp.n, rp.k, rp.lanes)
     cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    for sig in (dut.rewind, dut.readout, dut.start, dut.row_w__valid, dut.inp_w__valid,
-                dut.row_o__ready):
+    for sig in (dut.rewind, dut.readout, dut.start, dut.mode, dut.row_w__valid,
+                dut.inp_w__valid, dut.row_o__ready):
         sig.value = 0
     dut.rst.value = 1
     await ClockCycles(dut.clk, 3)
@@ -88,7 +91,8 @@ async def passes_match_golden(dut):
         await RisingEdge(dut.clk)
 
     results = []
-    for index in range(PASSES):
+    programs = [UPDATE] * PASSES + [PROJECT, NORM]
+    for index, mode in enumerate(programs):
         if index == 0:
             case = first
         else:
@@ -101,6 +105,7 @@ async def passes_match_golden(dut):
         dut.params.value = rp.params_layout.const(
             {"a": [int(v) for v in case.a], "cT": [[int(v) for v in row] for row in case.cT],
              "w": [int(v) for v in case.w]}).as_bits()
+        dut.mode.value = mode
         await pulse(dut, dut.start)
         # count edges from the one that takes `start` to the one after which `done` reads 1,
         # sampling settled values (ReadOnly) so both simulators count alike
@@ -112,9 +117,9 @@ async def passes_match_golden(dut):
             await RisingEdge(dut.clk)
             cycles += 1
             assert cycles < 2 * rp.cycles + 100, "pass did not finish"
-        new, gram, proj, sat = expected(rp, S, case)
         got_gram = unpack_words(dut.gram.value.to_unsigned(), sw, npairs)
         got_proj = unpack_words(dut.proj.value.to_unsigned(), sw, k)
+        got_norm = unpack_words(dut.norm2.value.to_unsigned(), sw, 1)[0]
         got_sat = bool(int(dut.saturated.value))
         await RisingEdge(dut.clk)
 
@@ -123,15 +128,26 @@ async def passes_match_golden(dut):
         while len(sink.received) < before + rp.n:
             await RisingEdge(dut.clk)
         rows = [unpack_words(bits, W, k) for _, bits in sink.received[before:]]
-
         where = [f"pass {index}, row {i // k}, word {i % k}" for i in range(rp.n * k)]
-        compare_words(f"pass {index} gram", gram, got_gram, width=sw)
-        compare_words(f"pass {index} proj", proj, got_proj, width=sw)
+        label = ("update", "project", "norm")[mode]
+
+        if mode == UPDATE:
+            new, gram, proj, sat = expected(rp, S, case)
+            compare_words(f"pass {index} gram", gram, got_gram, width=sw)
+            compare_words(f"pass {index} proj", proj, got_proj, width=sw)
+            assert got_sat == sat, f"pass {index}: saturated {got_sat}, expected {sat}"
+        else:
+            new = S                                  # read-only programs
+            proj, norm2 = row_project(S, case.inp, with_rows=(mode == PROJECT))
+            if mode == PROJECT:
+                compare_words(f"pass {index} proj", proj, got_proj, width=sw)
+            compare_words(f"pass {index} norm2", [norm2], [got_norm], width=sw)
+            sat = False
         compare_words(f"pass {index} rows", new, rows, width=W, where=where)
-        assert got_sat == sat, f"pass {index}: saturated {got_sat}, expected {sat}"
-        assert cycles == rp.cycles, f"pass {index}: {cycles} cycles, expected {rp.cycles}"
-        results.append({"cycles": cycles, "saturated": sat,
-                        "utilization": rp.useful_macs / (rp.lanes * cycles)})
+        want = rp.cycles_for(mode)
+        assert cycles == want, f"pass {index}: {cycles} cycles, expected {want}"
+        results.append({"program": label, "cycles": cycles, "saturated": sat,
+                        "utilization": rp.useful_macs_for(mode) / (rp.lanes * cycles)})
         S = new
     _summary("passes", results)
     _summary("useful_macs", rp.useful_macs)

@@ -54,7 +54,8 @@ from .linalg import ns_global_shift, qr_signfix
 from .rules.base import Cost, LowRankUpdate, UpdateRule
 from .rules.options import check_choice, check_float, check_int
 
-__all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "row_pass"]
+__all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "row_pass",
+           "row_project"]
 
 SCHEDULES = ("harmonic", "shift")
 _INT64_LIMIT = 1 << 62
@@ -251,6 +252,19 @@ def row_pass(S, a, cT, inp, w, *, gw: int, shift: int, out: FixedFormat):
     return new, new.T @ new, inp @ new, bool(np.any(new != rounded))
 
 
+def row_project(S, inp, *, with_rows: bool = True):
+    """The row-pass engine's read-only programs (``PROJECT`` and ``NORM``), on raw integers.
+
+    Returns ``(p, norm2)``: the exact projection ``p = S^T inp`` (``k`` sums; zeros when
+    ``with_rows`` is False, the ``NORM`` program) and ``norm2 = inp^T inp``. The stored rows are
+    not changed.
+    """
+    S = np.asarray(S, np.int64)
+    inp = np.asarray(inp, np.int64)
+    p = inp @ S if with_rows else np.zeros(S.shape[1], np.int64)
+    return p, int(inp @ inp)
+
+
 class SBPCAUnitModel:
     """The streaming-PCA unit's algorithm on integer (``"fixed"``) or real (``"float"``) numbers.
 
@@ -426,14 +440,16 @@ class SBPCAUnitModel:
         c, oc = self.c_tab[i - 1], self.oc_tab[i - 1]
         r = self._recip()
         ocr = A.q(oc * r, fm + F.recip.frac, F.recip)     # (1 - c) / sigma
-        y = self._project(d @ self.Ds, F.d.frac + fv, self.d_side)
+        u, nd2_exact = row_project(self.Ds, d) if A.fixed else (d @ self.Ds, d @ d)
+        y = self._project(u, F.d.frac + fv, self.d_side)
         fw = F.recip.frac + fk
-        sx = self._column_shifts(c, A.q(x @ x, 2 * F.x.frac, F.kvec), ocr * y, fw)
+        nx2_exact = row_project(self.Xs, x, with_rows=False)[1] if A.fixed else x @ x
+        sx = self._column_shifts(c, A.q(nx2_exact, 2 * F.x.frac, F.kvec), ocr * y, fw)
         w = A.q_scaled(ocr * y, fw, -sx, F.w)
         self.Xs, Gx, px = self._pass(self.Xs, self.x_side, c, x, F.x.frac, w, sx)
         self.x_side = self._normalize(Gx)
         z = self._project(px, F.x.frac + fv, self.x_side)
-        sd = self._column_shifts(c, A.q(d @ d, 2 * F.d.frac, F.kvec), ocr * z, fw)
+        sd = self._column_shifts(c, A.q(nd2_exact, 2 * F.d.frac, F.kvec), ocr * z, fw)
         wd = A.q_scaled(ocr * z, fw, -sd, F.w)
         self.Ds, Gd, pd = self._pass(self.Ds, self.d_side, c, d, F.d.frac, wd, sd)
         self.d_side = self._normalize(Gd)

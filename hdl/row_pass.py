@@ -35,6 +35,12 @@ every lane issues one multiply per beat, so the multiply slots used on real rows
 Rows past ``n`` in the last address (when ``lanes`` does not divide ``n``) are zero and not
 written.
 
+Programs (``mode``, latched at ``start``): ``UPDATE`` is the pass above; ``PROJECT`` leaves the
+rows alone and computes ``proj = S^T inp`` and ``norm2 = inp^T inp`` (``k + 1`` beats a row: the
+unit's read pass over Delta); ``NORM`` computes ``norm2`` alone with one beat a row in each
+lane's own accumulator (the input norm the column-shift bound needs before an update).
+Contract: :func:`golden.sbpca_unit.row_project`.
+
 Host side: ``rewind`` resets the sequential row and input pointers; ``row_w`` writes rows and
 ``inp_w`` input words in order; ``readout`` streams all ``n`` rows out on ``row_o`` in order.
 ``start`` latches ``params`` and runs the pass; ``done`` pulses when ``gram``/``proj`` are valid
@@ -49,7 +55,11 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import FixedFormat
 from .mac_lane import MACLane
 
-__all__ = ["RowPass"]
+__all__ = ["RowPass", "UPDATE", "PROJECT", "NORM"]
+
+#: Programs of a pass (the ``mode`` input): update the rows (and Gram, projection), project the
+#: stored rows on the input words (and the inputs' squared norm), or the squared norm alone.
+UPDATE, PROJECT, NORM = 0, 1, 2
 
 
 def _bits(n: int) -> int:
@@ -101,11 +111,16 @@ class RowPass(wiring.Component):
         ``start``.
     rewind, readout, start : In(1)
         Pulses (ignored while busy).
+    mode : In(2)
+        Program of the next pass: ``UPDATE`` (0), ``PROJECT`` (1) or ``NORM`` (2).
     busy, done : Out(1)
         ``done`` pulses for one cycle at the end of a pass.
     gram : Out(ArrayLayout(signed(sum_width), k(k+1)/2))
         Upper triangle of ``new^T new``, row-major (``(0,0), (0,1), ..., (k-1,k-1)``).
     proj : Out(ArrayLayout(signed(sum_width), k))
+        ``inp^T new`` (``UPDATE``) or ``S^T inp`` (``PROJECT``).
+    norm2 : Out(signed(sum_width))
+        ``inp^T inp`` (``PROJECT``, ``NORM``).
     saturated : Out(1)
         Some stored word of the last pass was clamped.
     """
@@ -128,8 +143,12 @@ class RowPass(wiring.Component):
         self._g_beats = npairs + k
         latency = MACLane.latency.fget(None) + 1           # operand register + lane
         self._latency = latency
-        # The last U result must be in new_cur before the slot-end copy.
-        self._slot = max(self._u_beats + self._g_beats, self._u_beats + latency + 1)
+        # UPDATE: the last U result must be in new_cur before the slot-end copy.
+        # PROJECT: a lane sum is read again one slot after it was issued: slot > latency.
+        # NORM: one beat per row into the lane's own accumulator, no read-modify-write.
+        self._slots = (max(self._u_beats + self._g_beats, self._u_beats + latency + 1),
+                       max(k + 1, latency + 1), 1)
+        self._slot = self._slots[0]
         prod = 2 * coef_width
         self._acc_width = max(prod + _bits(k + 1) + 1,
                               2 * vec_width + _bits(self._rows) + 2 + gw)
@@ -142,10 +161,12 @@ class RowPass(wiring.Component):
             "rewind": In(1),
             "readout": In(1),
             "start": In(1),
+            "mode": In(2),
             "busy": Out(1),
             "done": Out(1),
             "gram": Out(data.ArrayLayout(signed(self._sum_width), npairs)),
             "proj": Out(data.ArrayLayout(signed(self._sum_width), k)),
+            "norm2": Out(signed(self._sum_width)),
             "saturated": Out(1),
         })
 
@@ -171,13 +192,22 @@ class RowPass(wiring.Component):
 
     @property
     def cycles(self) -> int:
-        """Cycles from ``start`` to ``done`` (no stalls exist inside a pass)."""
-        return 1 + (self._rows + 1) * self._slot + self._latency + self._lanes + 1
+        """Cycles from ``start`` to ``done`` of an ``UPDATE`` pass (no stalls inside a pass)."""
+        return self.cycles_for(UPDATE)
 
     @property
     def useful_macs(self) -> int:
-        """Multiplies on real rows in one pass: ``n (k^2 + 3k)``."""
-        return self._n * (self._u_beats + self._g_beats)
+        """Multiplies on real rows in one ``UPDATE`` pass: ``n (k^2 + 3k)``."""
+        return self.useful_macs_for(UPDATE)
+
+    def cycles_for(self, mode: int) -> int:
+        """Cycles from ``start`` to ``done`` of a pass of program ``mode``."""
+        return 1 + (self._rows + 1) * self._slots[mode] + self._latency + self._lanes + 1
+
+    def useful_macs_for(self, mode: int) -> int:
+        """Multiplies on real rows: ``n (k^2 + 3k)``, ``n (k + 1)`` or ``n``."""
+        per_row = (self._u_beats + self._g_beats, self._k + 1, 1)[mode]
+        return self._n * per_row
 
     @property
     def sum_width(self) -> int:
@@ -199,11 +229,14 @@ class RowPass(wiring.Component):
     # -- the beat table ------------------------------------------------------------------------
 
     def _beat_table(self):
-        """Per slot beat: (kind, opA, opB, clear, last, dest) as small integers.
+        """Per program and slot beat: (kind, opA, opB, clear, last, dest) as small integers.
 
-        kind: 0 idle, 1 U, 2 G. opA: q (S[q] << a[q]), k (inp << gw), k+1+q (new_prev[q]),
-        2k+1 (inp_prev). opB: index into the shared coefficient list (U) or q (new_prev[q], G).
-        dest: r (new_cur[r]) for U, the lane-sum index for G.
+        kind: 0 idle, 1 U (update), 2 G (Gram/projection of the previous row), 3 P (projection
+        of the current row into a lane sum), 4 N (norm in the lane's own accumulator, cleared at
+        the first row and emitted at the last). opA: q (S[q] << a[q]), k (inp << gw), k+1+q
+        (new_prev[q]), 2k+1 (inp_prev), 2k+2 (inp). opB: index into the shared coefficient list
+        (U), q (new_prev[q], G), r (S[r]) or k (inp) (P, N). dest: r (new_cur[r]) for U, the
+        lane-sum index otherwise. Returns ``(tables, coefs)``, one table per program.
         """
         k = self._k
         table = []
@@ -222,25 +255,42 @@ class RowPass(wiring.Component):
         for r in range(k):
             table.append((2, 2 * k + 1, r, True, True, idx))
             idx += 1
-        while len(table) < self._slot:
-            table.append((0, 0, 0, False, False, 0))
-        return table, coefs
+        npairs = k * (k + 1) // 2
+        inp = 2 * k + 2
+        project = [(3, inp, r, True, True, npairs + r) for r in range(k)]
+        project.append((3, inp, k, True, True, npairs + k))
+        norm = [(4, inp, k, False, False, npairs + k)]
+        tables = [table, project, norm]
+        for t, slot in zip(tables, self._slots):
+            while len(t) < slot:
+                t.append((0, 0, 0, False, False, 0))
+        return tables, coefs
 
     # -- elaboration -----------------------------------------------------------------------------
 
     def elaborate(self, platform):
         m = Module()
         k, L, W, cw = self._k, self._lanes, self._vec_width, self._coef_width
-        rows, slot = self._rows, self._slot
+        rows = self._rows
         npairs = k * (k + 1) // 2
-        nsum = npairs + k
-        table, coefs = self._beat_table()
+        nsum = npairs + k + 1                 # Gram, projection, norm
+        tables, coefs = self._beat_table()
+        width = max(self._slots)
+        span = 1 << (width - 1).bit_length() if width > 1 else 1
+        table = []
+        for t in tables + [[]]:               # four programs' worth of entries, padded
+            table += t + [(0, 0, 0, False, False, 0)] * (span - len(t))
 
         # ---- control state
         busy = Signal()
         phase = Signal(range(4))          # 0 prefetch, 1 slots, 2 drain latency, 3 reduce
         j = Signal(range(rows + 2))       # slot (row address)
-        beat = Signal(range(slot))
+        beat = Signal(range(span))
+        mode = Signal(2)
+        slot = Signal(range(width + 1))
+        m.d.comb += slot.eq(Array(Const(v, range(width + 1)) for v in self._slots + (1,))[mode])
+        entry = Signal(range(4 * span))
+        m.d.comb += entry.eq(Cat(beat, mode) if span > 1 else mode)
         tail = Signal(range(max(self._latency, L) + 1))
         params = Signal(self.params_layout)
         m.d.comb += self.busy.eq(busy)
@@ -260,12 +310,18 @@ class RowPass(wiring.Component):
         coef_vals = []
         for kind, q, r in coefs:
             coef_vals.append(params.cT[q][r] if kind == "cT" else params.w[r])
-        beat_kind = Array(Const(t[0], 2) for t in table)[beat]
-        beat_opa = Array(Const(t[1], range(2 * k + 2)) for t in table)[beat]
-        beat_opb = Array(Const(t[2], range(max(len(coefs), k) + 1)) for t in table)[beat]
-        beat_clear = Array(Const(int(t[3]), 1) for t in table)[beat]
-        beat_last = Array(Const(int(t[4]), 1) for t in table)[beat]
-        beat_dest = Array(Const(t[5], range(max(nsum, k) + 1)) for t in table)[beat]
+        beat_kind = Array(Const(t[0], 3) for t in table)[entry]
+        beat_opa = Array(Const(t[1], range(2 * k + 3)) for t in table)[entry]
+        beat_opb = Array(Const(t[2], range(max(len(coefs), k) + 1)) for t in table)[entry]
+        beat_clear = Signal()
+        beat_last = Signal()
+        m.d.comb += [
+            beat_clear.eq(Mux(beat_kind == 4, j == 0,
+                              Array(Const(int(t[3]), 1) for t in table)[entry])),
+            beat_last.eq(Mux(beat_kind == 4, j == rows - 1,
+                             Array(Const(int(t[4]), 1) for t in table)[entry])),
+        ]
+        beat_dest = Array(Const(t[5], range(max(nsum, k) + 1)) for t in table)[entry]
         shared_coef = Signal(signed(cw))
         m.d.comb += shared_coef.eq(Array(coef_vals)[beat_opb])
 
@@ -340,18 +396,21 @@ class RowPass(wiring.Component):
             s_shifted = Signal(signed(cw))
             m.d.comb += s_shifted.eq(s_word << a_q)
             opa_choices = ([s_shifted] * k + [inp_cur << self._gw]
-                           + [new_prev[q] for q in range(k)] + [inp_prev])
+                           + [new_prev[q] for q in range(k)] + [inp_prev, inp_cur])
             opa = Signal(signed(cw))
             m.d.comb += opa.eq(Array(opa_choices)[beat_opa])
             opb = Signal(signed(cw))
             g_opb = Array(new_prev[q] for q in range(k))[Mux(beat_opb < k, beat_opb, 0)]
-            m.d.comb += opb.eq(Mux(beat_kind == 1, shared_coef, g_opb))
+            p_opb = Array([s_cur[r] for r in range(k)] + [inp_cur])[
+                Mux(beat_opb <= k, beat_opb, 0)]
+            m.d.comb += opb.eq(Mux(beat_kind == 1, shared_coef,
+                                   Mux(beat_kind == 2, g_opb, p_opb)))
             cval = Signal(signed(self._acc_width))
             m.d.comb += cval.eq(Mux(beat_kind == 1, round_const,
                                     Array(sums[i] for i in range(nsum))[beat_dest]))
 
             live = Signal()
-            m.d.comb += live.eq(issuing & (((beat_kind == 1) & in_u_slot)
+            m.d.comb += live.eq(issuing & ((((beat_kind == 1) | (beat_kind >= 3)) & in_u_slot)
                                            | ((beat_kind == 2) & in_g_slot)))
             m.d.sync += [
                 mac.i.valid.eq(live),
@@ -364,7 +423,7 @@ class RowPass(wiring.Component):
             m.d.comb += mac.o.ready.eq(1)
 
             # ---- tag delay line: (kind, dest) of results, `latency` cycles behind the beat
-            tag_kind = [Signal(2, name=f"tag_kind{lane}_{t}") for t in range(self._latency)]
+            tag_kind = [Signal(3, name=f"tag_kind{lane}_{t}") for t in range(self._latency)]
             tag_dest = [Signal(range(max(nsum, k) + 1), name=f"tag_dest{lane}_{t}")
                         for t in range(self._latency)]
             m.d.sync += [tag_kind[0].eq(Mux(live & beat_last, beat_kind, 0)),
@@ -387,7 +446,7 @@ class RowPass(wiring.Component):
                 m.d.sync += Array(new_cur[r] for r in range(k))[dest_out].eq(clamped)
                 with m.If(over):
                     m.d.sync += sat.eq(1)
-            with m.If(mac.o.valid & (kind_out == 2)):
+            with m.If(mac.o.valid & (kind_out >= 2)):
                 m.d.sync += Array(sums[i] for i in range(nsum))[dest_out].eq(value)
 
             # ---- slot end: the row is complete; write it back and make it the G row
@@ -395,7 +454,7 @@ class RowPass(wiring.Component):
                 m.d.sync += [new_prev.eq(Mux(row_valid, new_cur, 0)),
                              inp_prev.eq(Mux(row_valid, inp_cur, 0))]
             write_back = Signal()
-            m.d.comb += write_back.eq(slot_end & row_valid)
+            m.d.comb += write_back.eq(slot_end & row_valid & (mode == UPDATE))
 
             # ---- host writes share the write ports when idle
             m.d.comb += [
@@ -449,7 +508,8 @@ class RowPass(wiring.Component):
         totals = [Signal(signed(self._sum_width), name=f"total{i}") for i in range(nsum)]
         red_lane = Signal(range(max(L, 2)))
         with m.If(self.start & ~busy & ~reading):
-            m.d.sync += [busy.eq(1), phase.eq(0), j.eq(0), beat.eq(0), params.eq(self.params)]
+            m.d.sync += [busy.eq(1), phase.eq(0), j.eq(0), beat.eq(0), params.eq(self.params),
+                         mode.eq(Mux(self.mode <= NORM, self.mode, UPDATE))]
         with m.If(busy):
             with m.Switch(phase):
                 with m.Case(0):                                     # prefetch row 0
@@ -473,5 +533,6 @@ class RowPass(wiring.Component):
                         m.d.sync += [busy.eq(0), self.done.eq(1)]
         m.d.comb += [self.gram[i].eq(totals[i]) for i in range(npairs)]
         m.d.comb += [self.proj[r].eq(totals[npairs + r]) for r in range(k)]
+        m.d.comb += self.norm2.eq(totals[npairs + k])
         m.d.comb += self.saturated.eq(Cat(*sat_any).any())
         return m

@@ -17,7 +17,7 @@ def test_row_pass_bench_reports_cycles_and_utilization(tmp_path):
     r = doc["simulators"]["icarus"]
     assert r["cycles_per_pass"] == rp.cycles
     assert r["lane_utilization"] == rp.useful_macs / (rp.lanes * rp.cycles)
-    assert r["simulated_cycles"] == 2 * rp.cycles
+    assert r["simulated_cycles"] == 2 * rp.cycles + rp.cycles_for(1) + rp.cycles_for(2)
     assert json.loads((tmp_path / "bench.json").read_text())["design"] == "row_pass"
     assert "| icarus | " in (tmp_path / "bench.md").read_text()
 
