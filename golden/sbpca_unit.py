@@ -515,7 +515,9 @@ class SBPCAUnitRule(UpdateRule):
         self._init = (X0, D0)
         self.x_shift = self.d_shift = None
 
-    def _scale(self, values, fmt):
+    def _scale(self, values):
+        """Power-of-two exponent that brings ``values`` below ``2**-headroom`` (the input
+        formats hold ``[-1, 1)``)."""
         m = float(np.max(np.abs(values))) if values.size else 0.0
         if m == 0.0:
             return 0
@@ -526,8 +528,8 @@ class SBPCAUnitRule(UpdateRule):
         m = self.model
         fixed = m.mode == "fixed"
         if self.x_shift is None:
-            self.x_shift = self._scale(xs, m.F.x) if fixed else 0
-            self.d_shift = self._scale(deltas, m.F.d) if fixed else 0
+            self.x_shift = self._scale(xs) if fixed else 0
+            self.d_shift = self._scale(deltas) if fixed else 0
             # sigma lives in the scaled units of x * delta
             m.load(*self._init, self.sigma0 * 2.0 ** (self.x_shift + self.d_shift))
         if fixed:

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..linalg import batch_gradient
 from ..mlp import MLP, train
-from ..sbpca_unit import SBPCAUnitRule
+from ..sbpca_unit import SBPCAUnitRule, UnitFormats
 from .runner import fmt, markdown_table, spread, train_run
 
 NAME = "quantization"
@@ -143,6 +143,7 @@ def training(settings, progress):
 def run(settings, progress):
     model, data = _stream(settings, progress)
     return {"k": K, "widths": list(_widths(settings)),
+            "formats": {str(w): UnitFormats.for_width(w).as_dict() for w in _widths(settings)},
             "update_error": update_errors(settings, model, data, progress),
             "orthonormality": orthonormality(settings, model, data, progress),
             "training": training(settings, progress)}
