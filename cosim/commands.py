@@ -10,6 +10,12 @@ from .cli import UsageError, add_design_subparsers, design_params
 __all__ = ["COMMANDS"]
 
 
+def _defaults(suppress: bool):
+    """Option defaults for :func:`add_design_subparsers`' ``common``: on a design sub-parser
+    (``suppress``) an option not given must not overwrite the value parsed before the design."""
+    return (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+
+
 def _build_checked(design: str, params: dict):
     """Build a registered design, turning its validation errors into one-line usage errors."""
     from hdl.designs import get_design
@@ -23,7 +29,7 @@ def _build_checked(design: str, params: dict):
 # -- generate ------------------------------------------------------------------------------------
 
 def _generate_common(p, suppress):
-    p.add_argument("-o", "--out", default=argparse.SUPPRESS if suppress else None,
+    p.add_argument("-o", "--out", default=_defaults(suppress)(None),
                    help="output folder (default: build/DESIGN)")
 
 
@@ -71,7 +77,7 @@ DEFAULT_SYNTH_DESIGN = "mac_lane"
 def _synth_common(p, suppress):
     from synth.targets import TARGETS
 
-    default = (lambda value: argparse.SUPPRESS if suppress else value)
+    default = _defaults(suppress)
     p.add_argument("--target", choices=list(TARGETS), default=default(None),
                    help="FPGA target (required)")
     p.add_argument("--freq", type=float, default=default(None),
@@ -109,7 +115,7 @@ def _synth_run(args):
 # -- bench -------------------------------------------------------------------------------------
 
 def _bench_common(p, suppress):
-    default = (lambda value: argparse.SUPPRESS if suppress else value)  # noqa: E731
+    default = _defaults(suppress)
     p.add_argument("--passes", type=int, default=default(3), help="passes per simulator")
     p.add_argument("-o", "--out", default=default(None),
                    help="output folder (default: build/bench/DESIGN)")

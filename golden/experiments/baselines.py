@@ -11,7 +11,8 @@ buffer words summed over the layers, against the dense ``n_in * n_out``.
 
 from __future__ import annotations
 
-from .runner import fmt, markdown_table, rank_option, sbe_configs, spread, train_run
+from .runner import (fmt, markdown_table, rank_option, samples_for, sbe_configs, spread,
+                     train_run)
 
 NAME = "baselines"
 HELP = "all rules side by side: accuracy, matrix updates, memory"
@@ -38,8 +39,7 @@ def configs(settings):
 
 
 def total_samples(settings):
-    n = len(settings.dataset().y_train)
-    return len(configs(settings)) * settings.seeds * settings.epochs * n
+    return samples_for(settings, configs(settings))
 
 
 def run(settings, progress):

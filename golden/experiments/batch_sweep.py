@@ -14,7 +14,7 @@ learning rate for every batch size and rule (``--lr``); the paper tuned the rate
 
 from __future__ import annotations
 
-from .runner import markdown_table, sbe_configs, train_run
+from .runner import markdown_table, samples_for, sbe_configs, train_run
 
 NAME = "batch-sweep"
 HELP = "epochs and matrix updates to reach train loss 0.1 and 0.01 vs batch size (SBE Fig. 5)"
@@ -37,8 +37,7 @@ def configs(settings):
 
 
 def total_samples(settings):
-    n = len(settings.dataset().y_train)
-    return len(configs(settings)) * settings.seeds * settings.epochs * n
+    return samples_for(settings, configs(settings))
 
 
 def run(settings, progress):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .runner import fmt, markdown_table, sbe_configs, spread, train_run
+from .runner import fmt, markdown_table, samples_for, sbe_configs, spread, train_run
 
 NAME = "curves"
 HELP = "test error and train loss vs epochs and matrix updates, SGD/MBGD/SVD/SBE (SBE Fig. 4)"
@@ -35,8 +35,7 @@ def configs(settings):
 
 
 def total_samples(settings):
-    n = len(settings.dataset().y_train)
-    return len(configs(settings)) * settings.seeds * settings.epochs * n
+    return samples_for(settings, configs(settings))
 
 
 def run(settings, progress):

@@ -164,6 +164,11 @@ def train_run(settings: Settings, rule, options: dict, *, seed: int, progress=No
             "costs": costs, "model": model}
 
 
+def samples_for(settings: Settings, configs) -> int:
+    """Training samples of running every config of ``configs`` for every seed and epoch."""
+    return len(configs) * settings.seeds * settings.epochs * len(settings.dataset().y_train)
+
+
 def cost_summary(cost: dict, batch: int) -> dict:
     """Add ``macs_per_sample_total`` (block and batch work spread over the samples) to a cost."""
     if not cost:
