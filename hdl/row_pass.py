@@ -27,9 +27,10 @@ way. A pass is a sequence of *slots*, one per row address ``j``, plus a drain sl
                                                                                      v
                             tag delay line --> new_cur[r] (>> shift, saturate) | lane sum[idx]
 
-    after the drain slot: the lane sums are added over the lanes (one lane per cycle).
+    after the drain slot: each sum is added over the lanes (one sum per cycle).
 
-Timing: ``cycles = 1 + (rows + 1) * slot + latency + lanes + 1`` with ``rows = ceil(n/lanes)``;
+Timing: ``cycles = 1 + (rows + 1) * slot + latency + nsum + 1`` with ``rows = ceil(n/lanes)``
+and ``nsum = k(k+1)/2 + k + 1`` sums;
 every lane issues one multiply per beat, so the multiply slots used on real rows are
 ``n * (k^2 + 3k)`` of ``lanes * cycles`` (:attr:`RowPass.useful_macs`, :attr:`RowPass.cycles`).
 Rows past ``n`` in the last address (when ``lanes`` does not divide ``n``) are zero and not
@@ -202,7 +203,8 @@ class RowPass(wiring.Component):
 
     def cycles_for(self, mode: int) -> int:
         """Cycles from ``start`` to ``done`` of a pass of program ``mode``."""
-        return 1 + (self._rows + 1) * self._slots[mode] + self._latency + self._lanes + 1
+        nsum = self._k * (self._k + 1) // 2 + self._k + 1
+        return 1 + (self._rows + 1) * self._slots[mode] + self._latency + nsum + 1
 
     def useful_macs_for(self, mode: int) -> int:
         """Multiplies on real rows: ``n (k^2 + 3k)``, ``n (k + 1)`` or ``n``."""
@@ -355,8 +357,15 @@ class RowPass(wiring.Component):
             new_cur = Signal(self.row_layout)
             new_prev = Signal(self.row_layout)
             inp_prev = Signal(signed(W))
-            sums = Signal(data.ArrayLayout(signed(self._acc_width), nsum))
-            lane_sums.append(sums)
+            # the lane's running sums live in a small LUT RAM: read when a beat is issued (the
+            # fused multiply-add's addend), written when its result lands `latency` cycles
+            # later; each sum is touched once a slot, so no read sees a pending write
+            smem = Memory(shape=signed(self._acc_width), depth=nsum, init=[])
+            m.submodules[f"sums{lane}"] = smem
+            s_issue = smem.read_port(domain="comb")
+            s_reduce = smem.read_port(domain="comb")
+            s_write = smem.write_port()
+            lane_sums.append(s_reduce)
             sat = Signal()
             sat_any.append(sat)
             # this lane's row at address j exists: j < rows - 1, or the last address when the
@@ -406,8 +415,13 @@ class RowPass(wiring.Component):
             m.d.comb += opb.eq(Mux(beat_kind == 1, shared_coef,
                                    Mux(beat_kind == 2, g_opb, p_opb)))
             cval = Signal(signed(self._acc_width))
-            m.d.comb += cval.eq(Mux(beat_kind == 1, round_const,
-                                    Array(sums[i] for i in range(nsum))[beat_dest]))
+            first_use = Signal()          # the pass's first touch of a sum starts it from 0
+            m.d.comb += [
+                first_use.eq(((beat_kind == 2) & (j == 1)) | ((beat_kind == 3) & (j == 0))
+                             | (beat_kind == 4)),   # NORM sums in the lane's accumulator
+                s_issue.addr.eq(beat_dest),
+                cval.eq(Mux(beat_kind == 1, round_const, Mux(first_use, 0, s_issue.data))),
+            ]
 
             live = Signal()
             m.d.comb += live.eq(issuing & ((((beat_kind == 1) | (beat_kind >= 3)) & in_u_slot)
@@ -446,8 +460,8 @@ class RowPass(wiring.Component):
                 m.d.sync += Array(new_cur[r] for r in range(k))[dest_out].eq(clamped)
                 with m.If(over):
                     m.d.sync += sat.eq(1)
-            with m.If(mac.o.valid & (kind_out >= 2)):
-                m.d.sync += Array(sums[i] for i in range(nsum))[dest_out].eq(value)
+            m.d.comb += [s_write.addr.eq(dest_out), s_write.data.eq(value),
+                         s_write.en.eq(mac.o.valid & (kind_out >= 2))]
 
             # ---- slot end: the row is complete; write it back and make it the G row
             with m.If(slot_end):
@@ -467,7 +481,7 @@ class RowPass(wiring.Component):
                 iwp.en.eq(~busy & self.inp_w.valid & (in_lane == lane) & (in_addr < rows)),
             ]
             with m.If(self.start & ~busy):
-                m.d.sync += [sat.eq(0)] + [sums[i].eq(0) for i in range(nsum)]
+                m.d.sync += sat.eq(0)
 
             read_ports.append(rp)
 
@@ -506,7 +520,10 @@ class RowPass(wiring.Component):
         # ---- pass sequencing
         m.d.sync += self.done.eq(0)
         totals = [Signal(signed(self._sum_width), name=f"total{i}") for i in range(nsum)]
-        red_lane = Signal(range(max(L, 2)))
+        red_idx = Signal(range(nsum + 1))
+        # which sums each program produces (the others read as 0, whatever the RAM holds)
+        produced = [[True] * (npairs + k) + [False], [False] * npairs + [True] * (k + 1),
+                    [False] * (npairs + k) + [True]]
         with m.If(self.start & ~busy & ~reading):
             m.d.sync += [busy.eq(1), phase.eq(0), j.eq(0), beat.eq(0), params.eq(self.params),
                          mode.eq(Mux(self.mode <= NORM, self.mode, UPDATE))]
@@ -523,13 +540,16 @@ class RowPass(wiring.Component):
                 with m.Case(2):                                     # last results land
                     m.d.sync += tail.eq(tail + 1)
                     with m.If(tail == self._latency - 1):
-                        m.d.sync += [phase.eq(3), red_lane.eq(0)] + [t.eq(0) for t in totals]
-                with m.Case(3):                                     # add lane sums
-                    for i in range(nsum):
-                        part = Array(s[i] for s in lane_sums)[red_lane]
-                        m.d.sync += totals[i].eq(totals[i] + part)
-                    m.d.sync += red_lane.eq(red_lane + 1)
-                    with m.If(red_lane == L - 1):
+                        m.d.sync += [phase.eq(3), red_idx.eq(0)]
+                with m.Case(3):                                     # add one sum over lanes
+                    across = Signal(signed(self._sum_width))
+                    m.d.comb += [port.addr.eq(red_idx) for port in lane_sums]
+                    m.d.comb += across.eq(sum(port.data for port in lane_sums))
+                    keep = Array(Array(Const(int(produced[p][i]), 1) for i in range(nsum))
+                                 for p in range(3))[mode][red_idx]
+                    m.d.sync += Array(totals)[red_idx].eq(Mux(keep, across, 0))
+                    m.d.sync += red_idx.eq(red_idx + 1)
+                    with m.If(red_idx == nsum - 1):
                         m.d.sync += [busy.eq(0), self.done.eq(1)]
         m.d.comb += [self.gram[i].eq(totals[i]) for i in range(npairs)]
         m.d.comb += [self.proj[r].eq(totals[npairs + r]) for r in range(k)]
