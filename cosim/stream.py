@@ -18,7 +18,8 @@ from collections import deque
 import cocotb
 from cocotb.triggers import RisingEdge
 
-__all__ = ["pack", "unpack", "StreamSource", "StreamSink", "random_gaps", "never"]
+__all__ = ["pack", "unpack", "pack_words", "unpack_words", "StreamSource", "StreamSink",
+           "random_gaps", "never"]
 
 
 def pack(layout, **fields) -> int:
@@ -32,16 +33,28 @@ def pack(layout, **fields) -> int:
     return bits
 
 
+def _field(bits: int, offset: int, width: int, signed: bool) -> int:
+    value = (int(bits) >> offset) & ((1 << width) - 1)
+    return value - (1 << width) if signed and value >> (width - 1) else value
+
+
 def unpack(layout, bits: int) -> dict:
     """Unpack payload bits into a dict of integer field values (signed fields sign-extended)."""
-    out = {}
-    for name, field in layout:
-        width = field.width
-        value = (int(bits) >> field.offset) & ((1 << width) - 1)
-        if getattr(field.shape, "signed", False) and value >> (width - 1):
-            value -= 1 << width
-        out[name] = value
-    return out
+    return {name: _field(bits, field.offset, field.width, getattr(field.shape, "signed", False))
+            for name, field in layout}
+
+
+def pack_words(values, width: int) -> int:
+    """Pack signed words into the bits of an ``ArrayLayout(signed(width), len(values))``."""
+    bits = 0
+    for i, v in enumerate(values):
+        bits |= (int(v) & ((1 << width) - 1)) << (i * width)
+    return bits
+
+
+def unpack_words(bits: int, width: int, count: int) -> list:
+    """Signed words of an ``ArrayLayout(signed(width), count)`` value."""
+    return [_field(bits, i * width, width, True) for i in range(count)]
 
 
 def never():

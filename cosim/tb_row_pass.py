@@ -24,24 +24,9 @@ from hdl.designs import get_design
 from hdl.row_pass import NORM, PROJECT, UPDATE
 from .row_pass_cases import expected, random_params, random_rows
 from .scoreboard import compare_words
-from .stream import StreamSink, StreamSource, random_gaps
+from .stream import StreamSink, StreamSource, pack_words, random_gaps, unpack_words
 
 PASSES = int(os.environ.get("SBPCA_ROW_PASSES", "3"))
-
-
-def pack_words(values, width) -> int:
-    bits = 0
-    for i, v in enumerate(values):
-        bits |= (int(v) & ((1 << width) - 1)) << (i * width)
-    return bits
-
-
-def unpack_words(bits, width, count) -> list:
-    out = []
-    for i in range(count):
-        v = (int(bits) >> (i * width)) & ((1 << width) - 1)
-        out.append(v - (1 << width) if v >> (width - 1) else v)
-    return out
 
 
 def _summary(key, value):

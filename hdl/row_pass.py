@@ -149,7 +149,7 @@ class RowPass(wiring.Component):
         # NORM: one beat per row into the lane's own accumulator, no read-modify-write.
         self._slots = (max(self._u_beats + self._g_beats, self._u_beats + latency + 1),
                        max(k + 1, latency + 1), 1)
-        self._slot = self._slots[0]
+
         prod = 2 * coef_width
         self._acc_width = max(prod + _bits(k + 1) + 1,
                               2 * vec_width + _bits(self._rows) + 2 + gw)
@@ -189,7 +189,7 @@ class RowPass(wiring.Component):
     @property
     def slot_beats(self) -> int:
         """Beats per row slot (``k^2 + 3k``, plus idle beats when ``k = 1``)."""
-        return self._slot
+        return self._slots[UPDATE]
 
     @property
     def cycles(self) -> int:
@@ -339,6 +339,30 @@ class RowPass(wiring.Component):
         m.d.comb += slot_end.eq(issuing & (beat == slot - 1))
         round_const = Const(1 << (self._shift - 1), signed(self._acc_width))
 
+        # Shared by every lane (the lanes run in lockstep):
+        # a beat is issued on the lanes whose slot half is for a real row address
+        live = Signal()
+        m.d.comb += live.eq(issuing & ((((beat_kind == 1) | (beat_kind >= 3)) & in_u_slot)
+                                       | ((beat_kind == 2) & in_g_slot)))
+        # the pass's first touch of a sum starts it from 0; NORM sums in the lane's accumulator
+        first_use = Signal()
+        m.d.comb += first_use.eq(((beat_kind == 2) & (j == 1)) | ((beat_kind == 3) & (j == 0))
+                                 | (beat_kind == 4))
+        # memory reads: prefetch row j during the last beat of slot j-1 (or the prefetch
+        # cycle); readout reads otherwise
+        fetch = Signal()
+        m.d.comb += fetch.eq(busy & ((phase == 0) | slot_end))
+        fetch_addr = Signal(range(rows + 2))
+        m.d.comb += fetch_addr.eq(Mux(phase == 0, 0, j + 1))
+        # the stored column the U beat reads, and its exponent
+        q_sel = Signal(range(max(k, 2)))
+        m.d.comb += q_sel.eq(Mux(beat_opa < k, beat_opa, 0))
+        a_q = Signal(unsigned(self._a_bits))
+        m.d.comb += a_q.eq(Array(params.a[q] for q in range(k))[q_sel])
+        # a lane's row at address j exists: j < rows - 1, or the last address when the lane
+        # is among the n - (rows - 1) L rows stored there
+        last_lanes = self._n - (rows - 1) * L
+
         lane_sums = []
         sat_any = []
         read_ports = []
@@ -368,18 +392,9 @@ class RowPass(wiring.Component):
             lane_sums.append(s_reduce)
             sat = Signal()
             sat_any.append(sat)
-            # this lane's row at address j exists: j < rows - 1, or the last address when the
-            # lane is within the n - (rows - 1) L rows stored there
-            last_lanes = self._n - (rows - 1) * L
             row_valid = Signal()
             m.d.comb += row_valid.eq((j < rows - 1) | ((j == rows - 1) & (lane < last_lanes)))
 
-            # Memory reads: prefetch row j during the last beat of slot j-1 (or the prefetch
-            # cycle); readout reads otherwise.
-            fetch = Signal()
-            m.d.comb += fetch.eq(busy & (((phase == 0)) | slot_end))
-            fetch_addr = Signal(range(rows + 2))
-            m.d.comb += fetch_addr.eq(Mux(phase == 0, 0, j + 1))
             m.d.comb += [
                 rp.addr.eq(Mux(busy, fetch_addr, rd_addr)),
                 rp.en.eq(Mux(busy, fetch, reading & (rd_lane == lane) & ~rd_pending
@@ -396,12 +411,8 @@ class RowPass(wiring.Component):
                 m.d.comb += [s_cur.eq(rp.data), inp_cur.eq(irp.data)]
 
             # ---- operand mux (registered in front of the lane)
-            q_sel = Signal(range(max(k, 2)))
-            m.d.comb += q_sel.eq(Mux(beat_opa < k, beat_opa, 0))
             s_word = Signal(signed(W))
             m.d.comb += s_word.eq(Array(s_cur[q] for q in range(k))[q_sel])
-            a_q = Signal(unsigned(self._a_bits))
-            m.d.comb += a_q.eq(Array(params.a[q] for q in range(k))[q_sel])
             s_shifted = Signal(signed(cw))
             m.d.comb += s_shifted.eq(s_word << a_q)
             opa_choices = ([s_shifted] * k + [inp_cur << self._gw]
@@ -415,17 +426,10 @@ class RowPass(wiring.Component):
             m.d.comb += opb.eq(Mux(beat_kind == 1, shared_coef,
                                    Mux(beat_kind == 2, g_opb, p_opb)))
             cval = Signal(signed(self._acc_width))
-            first_use = Signal()          # the pass's first touch of a sum starts it from 0
             m.d.comb += [
-                first_use.eq(((beat_kind == 2) & (j == 1)) | ((beat_kind == 3) & (j == 0))
-                             | (beat_kind == 4)),   # NORM sums in the lane's accumulator
                 s_issue.addr.eq(beat_dest),
                 cval.eq(Mux(beat_kind == 1, round_const, Mux(first_use, 0, s_issue.data))),
             ]
-
-            live = Signal()
-            m.d.comb += live.eq(issuing & ((((beat_kind == 1) | (beat_kind >= 3)) & in_u_slot)
-                                           | ((beat_kind == 2) & in_g_slot)))
             m.d.sync += [
                 mac.i.valid.eq(live),
                 mac.i.payload.a.eq(opa),

@@ -2,7 +2,8 @@
 
 Configurations are the unit's passes: tiny (n=8, k=1, 1 lane), mid (64 rows, k=2, 4 lanes), odd
 (37 rows, k=3, 4 lanes: the last row address is partly padding), the MNIST output layer's X side
-(100 rows, k=4, 4 lanes) and the hidden layer's X side (784 rows, k=4, 8 lanes). ``SIM`` picks one simulator; ``WAVES=1`` records waveforms.
+(100 rows, k=4, 4 lanes) and the hidden layer's X side (784 rows, k=4, 8 lanes). ``SIM`` picks
+one simulator; ``WAVES=1`` records waveforms.
 """
 
 import pytest
