@@ -1,8 +1,8 @@
 """Bit-exact integer model of the MAC lane (``hdl/mac_lane.py``).
 
-The lane consumes a stream of beats ``(a, b, c, clear, last)`` and keeps one accumulator::
+The lane consumes a stream of beats ``(a, b, c, clear, last, sub)`` and keeps one accumulator::
 
-    p     = a * b                                  exact; fits a.width + b.width bits
+    p     = -(a * b) if sub else a * b             exact; fits a.width + b.width + 1 bits
     base  = c if clear else acc                    c: the addend that starts a new sum
     acc   = acc_format.fit(base + p)               wrap or saturate, the lane's one rounding point
     flag  = (False if clear else flag) | overflowed
@@ -100,7 +100,8 @@ class MACLaneModel:
                              f"[{fmt.min_raw}, {fmt.max_raw}]")
         return values
 
-    def run(self, a, b, c=None, clear=None, last=None, *, acc: int = 0, flag: bool = False):
+    def run(self, a, b, c=None, clear=None, last=None, sub=None, *, acc: int = 0,
+            flag: bool = False):
         """Run a stream of beats through the lane.
 
         Parameters
@@ -111,6 +112,8 @@ class MACLaneModel:
             Raw addend words (accumulator format), used on ``clear`` beats; default 0.
         clear, last : bool arrays, optional
             Default: ``clear`` on beat 0 only, ``last`` on the final beat only (one dot product).
+        sub : bool array, optional
+            Beats whose product is subtracted instead of added (default: none).
         acc, flag : initial accumulator and flag (0 and False after reset).
 
         Returns
@@ -132,12 +135,13 @@ class MACLaneModel:
             last[-1:] = True
         clear = np.asarray(clear, bool)
         last = np.asarray(last, bool)
-        for name, arr in (("c", c), ("clear", clear), ("last", last)):
+        sub = np.zeros(n, bool) if sub is None else np.asarray(sub, bool)
+        for name, arr in (("c", c), ("clear", clear), ("last", last), ("sub", sub)):
             if arr.shape != (n,):
                 raise ValueError(f"{name}: must have shape ({n},), got {arr.shape}")
 
         fmt = self.acc_format
-        product = a * b
+        product = np.where(sub, -(a * b), a * b)
 
         # Segment s holds the beats from one clear up to the next; segment 0 is whatever comes
         # before the first clear and continues from the initial state.

@@ -3,7 +3,7 @@
 The building block of the streaming-PCA unit's lanes. One multiply per cycle at full throughput;
 the arithmetic is defined by the golden model ``golden.mac_lane.MACLaneModel``::
 
-    p     = a * b
+    p     = -(a * b) if sub else a * b
     base  = c if clear else acc
     acc   = acc_format.fit(base + p)          wrap or saturate
     flag  = (0 if clear else flag) | overflowed
@@ -11,16 +11,16 @@ the arithmetic is defined by the golden model ``golden.mac_lane.MACLaneModel``::
 
 Datapath::
 
-              i.payload = {a, b, c, clear, last}
+              i.payload = {a, b, c, clear, last, sub}
                   |
           a ------+---- b
               [ x ]                          stage 1: multiply (one DSP block)
                 |
-           [p1, c1, clear1, last1, valid1]   register
+           [p1, c1, clear1, last1, sub1, valid1]   register
                 |
       acc --[mux clear1]-- c1
                 |
-              [ + ]<---- p1                  stage 2: add in acc_width+1 bits,
+             [ +/- ]<---- p1                 stage 2: add (or subtract) in acc_width+1 bits,
                 |                                     wrap or saturate to acc_width
            [acc, flag]  register  --(last1)--> [o.payload, o.valid]  output register
 
@@ -55,8 +55,9 @@ class MACLane(wiring.Component):
     Members
     -------
     i : In(stream.Signature(i_layout))
-        Operand beats ``{a, b, c, clear, last}``: ``clear`` starts a new sum from addend ``c``
-        (use ``c = 0`` for a dot product); ``last`` emits the sum after this beat.
+        Operand beats ``{a, b, c, clear, last, sub}``: ``clear`` starts a new sum from addend
+        ``c`` (use ``c = 0`` for a dot product); ``last`` emits the sum after this beat; ``sub``
+        subtracts the beat's product instead of adding it.
     o : Out(stream.Signature(o_layout))
         Results ``{value, overflow}``: the accumulator after a ``last`` beat, and whether any
         accumulation since the last ``clear`` wrapped or saturated.
@@ -97,6 +98,7 @@ class MACLane(wiring.Component):
             "c": signed(self._acc_format.width),
             "clear": unsigned(1),
             "last": unsigned(1),
+            "sub": unsigned(1),
         })
 
     @property
@@ -124,6 +126,7 @@ class MACLane(wiring.Component):
         c1 = Signal(signed(acc_w), reset_less=True)
         clear1 = Signal(reset_less=True)
         last1 = Signal(reset_less=True)
+        sub1 = Signal(reset_less=True)
         valid1 = Signal()
 
         # Stage 2 state: accumulator and its sticky overflow flag.
@@ -145,16 +148,17 @@ class MACLane(wiring.Component):
                 c1.eq(self.i.payload.c),
                 clear1.eq(self.i.payload.clear),
                 last1.eq(self.i.payload.last),
+                sub1.eq(self.i.payload.sub),
             ]
 
-        # Add in acc_w + 1 bits: the sum of an acc_w-bit base and a product no wider than acc_w
-        # always fits, so overflow is exactly "the two top bits differ".
+        # Add in acc_w + 1 bits: the sum (or difference) of an acc_w-bit base and a product no
+        # wider than acc_w always fits, so overflow is exactly "the two top bits differ".
         base = Mux(clear1, c1, acc)
         total = Signal(signed(acc_w + 1))
         overflowed = Signal()
         fitted = Signal(signed(acc_w))
         m.d.comb += [
-            total.eq(base + p1),
+            total.eq(Mux(sub1, base - p1, base + p1)),
             overflowed.eq(total[acc_w] != total[acc_w - 1]),
         ]
         if self._acc_format.saturate:

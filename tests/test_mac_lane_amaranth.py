@@ -13,17 +13,18 @@ from hdl.mac_lane import MACLane
 
 
 def rtl_mac(lane, beats, *, idle, backpressure, seed):
-    """Run beats ``(a, b, c, clear, last)`` through the lane; return results and cycle count."""
+    """Run beats ``(a, b, c, clear, last[, sub])`` through the lane; return results and cycles."""
     rng = random.Random(seed)
     results = []
     n_expected = sum(1 for beat in beats if beat[4])
     cycles = [0]
 
     async def producer(ctx):
-        for a, b, c, clear, last in beats:
+        for a, b, c, clear, last, *sub in beats:
             while rng.random() < idle:
                 await ctx.tick()
-            ctx.set(lane.i.payload, {"a": a, "b": b, "c": c, "clear": clear, "last": last})
+            ctx.set(lane.i.payload, {"a": a, "b": b, "c": c, "clear": clear, "last": last,
+                                     "sub": sub[0] if sub else 0})
             ctx.set(lane.i.valid, 1)
             await ctx.tick().until(lane.i.ready)
             ctx.set(lane.i.valid, 0)
@@ -60,9 +61,11 @@ def test_lane_matches_golden_with_stalls(overflow):
     last = rng.random(n) < 0.2
     last[-1] = True
     c = np.where(clear, rng.integers(facc.min_raw, facc.max_raw + 1, n), 0)
-    beats = list(zip(a.tolist(), b.tolist(), c.tolist(), clear.tolist(), last.tolist()))
+    sub = rng.random(n) < 0.3
+    beats = list(zip(a.tolist(), b.tolist(), c.tolist(), clear.tolist(), last.tolist(),
+                     sub.tolist()))
     got, _ = rtl_mac(lane, beats, idle=0.3, backpressure=0.3, seed=1)
-    want = MACLaneModel(fa, fb, facc).run(a, b, c, clear, last)
+    want = MACLaneModel(fa, fb, facc).run(a, b, c, clear, last, sub)
     assert [int(v) for v, _ in got] == want.values.tolist()
     assert [bool(f) for _, f in got] == want.overflow.tolist()
     assert want.overflow.any()
@@ -97,5 +100,5 @@ def test_properties_expose_parameters():
     lane = MACLane(FixedFormat(12), FixedFormat(10), FixedFormat(24, overflow="saturate"))
     assert lane.latency == 2
     assert lane.acc_format.saturate
-    assert lane.i_layout.size == 12 + 10 + 24 + 2
+    assert lane.i_layout.size == 12 + 10 + 24 + 3
     assert lane.o_layout.size == 24 + 1

@@ -7,12 +7,15 @@ from golden.fixed import FixedFormat
 from golden.mac_lane import MACLaneModel
 
 
-def ref_mac(a, b, c, clear, last, width, saturate):
+def ref_mac(a, b, c, clear, last, width, saturate, sub=None):
     """The lane's definition, one beat at a time, with Python's unbounded integers."""
     lo, hi = -(2 ** (width - 1)), 2 ** (width - 1) - 1
     acc, flag, out = 0, False, []
     for j in range(len(a)):
-        total = (int(c[j]) if clear[j] else acc) + int(a[j]) * int(b[j])
+        product = int(a[j]) * int(b[j])
+        if sub is not None and sub[j]:
+            product = -product
+        total = (int(c[j]) if clear[j] else acc) + product
         over = not lo <= total <= hi
         if saturate:
             acc = min(max(total, lo), hi)
@@ -37,8 +40,9 @@ def test_model_matches_scalar_reference(widths, overflow):
     last = rng.random(n) < 0.15
     addend = rng.integers(-2 ** (accw - 1), 2 ** (accw - 1), n)
     c = np.where(clear & (rng.random(n) < 0.5), addend, 0)
-    got = model.run(a, b, c, clear, last)
-    want = ref_mac(a, b, c, clear, last, accw, overflow == "saturate")
+    sub = rng.random(n) < 0.3
+    got = model.run(a, b, c, clear, last, sub)
+    want = ref_mac(a, b, c, clear, last, accw, overflow == "saturate", sub)
     assert [(int(v), bool(f)) for v, f in zip(got.values, got.overflow)] == want
     assert any(f for _, f in want), "stimulus must reach overflow"
 
