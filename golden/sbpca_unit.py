@@ -196,12 +196,6 @@ class _Arith:
         value = np.asarray(value, np.int64)
         return value << (to_frac - frac) if to_frac >= frac else value >> (frac - to_frac)
 
-    def half(self, value, frac: int, fmt: FixedFormat):
-        """Half of an intermediate (an arithmetic shift right by one), rounded into ``fmt``."""
-        if not self.fixed:
-            return np.asarray(value, np.float64) * 0.5
-        return self.q(value, frac + 1, fmt)
-
     def exponent(self, value, frac: int):
         """``floor(log2|v|)`` of the real value (a leading-one detect); 0 where ``v == 0``."""
         v = np.abs(np.asarray(value))
@@ -324,7 +318,7 @@ class SBPCAUnitModel:
         self.x_side = (zero, self.eye.copy())
         self.d_side = (zero.copy(), self.eye.copy())
         self.sigma = A.const(np.broadcast_to(np.asarray(sigma, np.float64), (self.k,)), F.sigma)
-        self.r = None
+        self.r = A.const(np.zeros(self.k), F.recip)
 
     def _apply(self, S, T, a):
         """``S diag(2**a) T``, exact: the stored words are shifted left by ``a >= 0`` on their
@@ -349,19 +343,16 @@ class SBPCAUnitModel:
 
     def _recip(self):
         """``r <- r (2 - sigma r)``, warm-started; re-seeded by a leading-one detect when
-        ``sigma r`` is outside ``(0, 2)`` (or at the start)."""
+        ``sigma r`` is outside ``(0, 2)`` (as after a load, which sets ``r = 0``)."""
         A, F = self.A, self.F
         s = self.sigma
         e = A.exponent(s, F.sigma.frac)
         seed = np.where(s == 0, 0, np.sign(s) * A.pow2(-(e + 1), F.recip))
         two = A.const(2.0, F.mat)
-        if self.r is None:
-            r = seed
-        else:
-            # range check on the exact product (a comparison, no rounding)
-            p = s * self.r
-            two_exact = A.align(two, F.mat.frac, F.sigma.frac + F.recip.frac)
-            r = np.where((p > 0) & (p < two_exact), self.r, seed)
+        # range check on the exact product (a comparison, no rounding); r = 0 after a load
+        p = s * self.r
+        two_exact = A.align(two, F.mat.frac, F.sigma.frac + F.recip.frac)
+        r = np.where((p > 0) & (p < two_exact), self.r, seed)
         for _ in range(self.recip_steps):
             p = A.q(s * r, F.sigma.frac + F.recip.frac, F.mat)
             r = A.q(r * (two - p), F.recip.frac + F.mat.frac, F.recip)
@@ -376,17 +367,24 @@ class SBPCAUnitModel:
         (the column shifts keep stored norms below 1, so the clamp never acts after the first
         pass; a state just loaded is not normalized);
         ``That`` starts at ``2**-g I`` and takes ``ns_steps`` triangular Newton-Schulz steps on
-        the scaled Gram ``diag(2**a) G diag(2**a)``.
+        the scaled Gram ``diag(2**a) G diag(2**a)``. Fixed point: ``G T`` and the off-diagonal
+        of ``E = T^T G T - I`` are rounded once each, ``diag(E) / 2`` once (from the exact sum),
+        and ``T - T U`` once.
         """
         A, F = self.A, self.F
         fm, fg = F.mat.frac, 2 * F.vec.frac
         a = np.maximum(-(A.exponent(np.diagonal(G), fg) // 2 + 1), 0)
         Gs = A.q_scaled(G, fg, a[:, None] + a[None, :], F.mat)
         T = np.diag(np.repeat(A.pow2(-ns_global_shift(self.k), F.mat), self.k))
+        one = A.align(self.eye, fm, 2 * fm)
         for _ in range(self.ns_steps):
-            GT = A.q(Gs @ T, 2 * fm, F.mat)
-            E = A.q(T.T @ GT, 2 * fm, F.mat) - self.eye
-            U = np.triu(E, 1) + A.half(np.diag(np.diagonal(E)), fm, F.mat)
+            # only upper triangles are formed (and rounded): T is upper triangular, so the upper
+            # triangle of T^T (G T) needs only the upper triangle of G T
+            GT = A.q(np.triu(Gs @ T), 2 * fm, F.mat)
+            P = T.T @ GT                               # E = P - I, exact
+            # U = triu(E, 1) + diag(E) / 2, each entry with one rounding point
+            U = A.q(np.triu(P, 1), 2 * fm, F.mat) + A.q_scaled(np.diag(np.diagonal(P - one)),
+                                                               2 * fm, -1, F.mat)
             T = A.q(A.align(T, fm, 2 * fm) - T @ U, 2 * fm, F.mat)
         return a, T
 

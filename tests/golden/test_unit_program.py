@@ -1,0 +1,84 @@
+"""The micro-program of the k x k engine against the unit's fixed-point model, bit for bit."""
+
+import numpy as np
+import pytest
+
+from golden.linalg import qr_signfix
+from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
+from golden.unit_program import (Dot, ProgramUnit, build_program, exponent, round_word)
+
+
+def _compare(model, unit, where):
+    st = unit.state()
+    want = {"Xs": model.Xs, "Ds": model.Ds, "ax": model.x_side[0], "Tx": np.triu(model.x_side[1]),
+            "ad": model.d_side[0], "Td": np.triu(model.d_side[1]), "sigma": model.sigma,
+            "r": model.r}
+    for name, value in want.items():
+        got = st[name]
+        bad = np.argwhere(np.asarray(got) != np.asarray(value))
+        assert bad.size == 0, (f"{where}: {name}{tuple(bad[0])} = {np.asarray(got)[tuple(bad[0])]}"
+                               f", model {np.asarray(value)[tuple(bad[0])]}")
+    assert unit.overflow == model.overflow, where
+
+
+@pytest.mark.parametrize("n_in, n_out, k, width, schedule, batches, scale", [
+    (12, 7, 1, 16, "harmonic", 3, 0.5),
+    (20, 9, 3, 16, "harmonic", 3, 0.5),
+    (30, 12, 4, 12, "shift", 2, 0.5),
+    (16, 16, 4, 16, "harmonic", 2, 0.99),     # inputs at full scale: saturation appears
+])
+def test_program_equals_model(n_in, n_out, k, width, schedule, batches, scale):
+    rng = np.random.default_rng(n_in + k)
+    F = UnitFormats.for_width(width)
+    model = SBPCAUnitModel(n_in, n_out, k=k, formats=F, schedule=schedule, b_max=16)
+    model.load(qr_signfix(rng.normal(size=(n_in, k))), qr_signfix(rng.normal(size=(n_out, k))),
+               0.3)
+    unit = ProgramUnit(model)
+    unit.load_from(model)
+    _compare(model, unit, "after load")
+    for b in range(batches):
+        B = 16 if b else 5
+        xs = F.x.quantize(np.clip(rng.normal(size=(B, n_in)) * scale / 2, -1, 1))[0]
+        ds = F.d.quantize(np.clip(rng.normal(size=(B, n_out)) * scale / 2, -1, 1))[0]
+        for i in range(B):
+            model.sample(xs[i], ds[i], i + 1)
+            unit.sample(xs[i], ds[i], i + 1)
+            _compare(model, unit, f"batch {b} sample {i}")
+
+
+def test_saturating_inputs_raise_the_flag_in_both():
+    rng = np.random.default_rng(3)
+    F = UnitFormats.for_width(16)
+    model = SBPCAUnitModel(16, 16, k=4, formats=F, b_max=8)
+    model.load(qr_signfix(rng.normal(size=(16, 4))), qr_signfix(rng.normal(size=(16, 4))), 0.3)
+    unit = ProgramUnit(model)
+    unit.load_from(model)
+    xs = np.full((8, 16), F.x.max_raw)
+    ds = np.full((8, 16), F.d.min_raw)
+    for i in range(8):
+        model.sample(xs[i], ds[i], i + 1)
+        unit.sample(xs[i], ds[i], i + 1)
+    _compare(model, unit, "saturating batch")
+    assert model.overflow
+
+
+def test_round_word_and_exponent_from_their_definitions():
+    assert round_word(5, 1, 8) == (3, False)          # 2.5 -> 3 (half up)
+    assert round_word(-5, 1, 8) == (-2, False)        # -2.5 -> -2 (half up)
+    assert round_word(3, -2, 8) == (12, False)        # left shift
+    assert round_word(1000, 0, 8) == (127, True)
+    assert round_word(-1000, 0, 8) == (-128, True)
+    assert exponent(1, 0) == 0 and exponent(-8, 0) == 3 and exponent(3, 4) == -3
+    assert exponent(0, 7) == 0
+
+
+def test_program_counts():
+    F = UnitFormats.for_width(16)
+    prog = build_program(F, 4, ns_steps=8, recip_steps=2)
+    # ns_tri step on upper triangles, k = 4: G T 30, E 20, T U 20 multiplies; the first step
+    # starts from a constant diagonal T, so each of its 3 x 10 entries is a single product
+    per_norm = 7 * 70 + 3 * 10
+    dots = [op for op in prog.segments["post_d"] if isinstance(op, Dot)]
+    assert prog.macs("post_d") == sum(len(op.terms) for op in dots)
+    assert prog.macs("post_d") == per_norm + 10 + 4 + 2 * 4     # + v, v*z, sigma (2 terms)
+    assert prog.macs() > 2 * per_norm
