@@ -1,0 +1,496 @@
+"""k x k engine: the unit's scalar work (:mod:`golden.unit_program`) played back on borrowed lanes.
+
+The micro-program (reciprocal, projections, column shifts, update coefficients, Newton-Schulz
+normalization, sigma) is scheduled at generation time (:mod:`hdl.kxk_schedule`); this engine
+holds the registers, a ROM with one word per cycle, and the post-operation units. Its only
+multipliers are the row-pass engine's MAC lanes, lent through ``lane_i``/``lane_o`` while no
+row pass runs::
+
+                       ROM word of cycle t (per lane: beat, post; ALU op)
+                         |                         |                    |
+    registers --[operand mux a, b; addend c]--> lane_i[l] ... lane_o[l] (3 cycles later)
+        ^                                                     |
+        |                        [post: round + saturate | lod | range]  (word, exponent, flag)
+        +-----------------------------------------------------+
+        +--- ALU: move (round / lod of a row-pass sum), exponent fns, seed, select
+
+Timing: ``start`` with ``segment`` runs that segment's ``cycles_for(segment)`` ROM words after
+one fetch cycle; ``done`` pulses in the cycle after the last word (its writes have landed).
+The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
+unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT``, ``w``,
+``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from golden.sbpca_unit import UnitFormats
+from golden.unit_program import SEGMENTS, Dot, Expo, Move, Seed, Select, build_program
+from .kxk_schedule import schedule_program
+
+__all__ = ["KxkEngine", "beat_layout", "result_layout"]
+
+ROUND, LOD, RANGE = 0, 1, 2
+A_MOVE, A_LOD, A_EXPO_A, A_EXPO_S, A_SEED, A_SELECT = range(1, 7)
+E_BITS = 8                  # exponent registers, signed
+
+
+def beat_layout(coef_width, acc_width):
+    """A lane beat (``RowPass.lane_i`` element)."""
+    return data.StructLayout({"valid": 1, "a": signed(coef_width), "b": signed(coef_width),
+                              "c": signed(acc_width), "clear": 1, "last": 1, "sub": 1})
+
+
+def result_layout(acc_width):
+    """A lane result (``RowPass.lane_o`` element)."""
+    return data.StructLayout({"valid": 1, "value": signed(acc_width)})
+
+
+def _bits(n):
+    return max(1, (int(n) - 1).bit_length()) if n > 1 else 1
+
+
+def _index(items):
+    out = {}
+    for x in items:
+        if x not in out:
+            out[x] = len(out)
+    return out
+
+
+class KxkEngine(wiring.Component):
+    """Run the micro-program's segments on ``lanes`` borrowed MAC lanes.
+
+    Parameters
+    ----------
+    formats : UnitFormats
+    k, lanes, ns_steps, recip_steps : int
+    acc_width, sum_width : int
+        The lanes' accumulator width and the row pass's sum width (``RowPass`` properties).
+    lane_latency : int
+        Cycles from a beat on ``lane_i`` to its result on ``lane_o``.
+    a_bits : int
+        Width of the ``ax``/``ad`` outputs (the row pass's column exponents).
+
+    Members
+    -------
+    start : In(1), segment : In(2)
+        Run segment ``SEGMENTS[segment]`` (ignored while busy).
+    busy, done : Out(1)
+    c, oc : In(signed(word))
+        The schedule constants of the current sample; ``cc`` : the column-bound constant.
+    gram, proj, norm2 : In
+        The row pass's sums (valid while a segment that reads them runs).
+    lane_i : Out(ArrayLayout(beat_layout, lanes)), lane_o : In(ArrayLayout(result_layout, lanes))
+    cT, w, ax, ad : Out
+        Coefficients of the next row pass.
+    load : In(1), state_in : In(state_layout), state : Out(state_layout)
+        The persistent k x k state; ``load`` (when idle) also clears ``overflow``.
+    overflow : Out(1)
+    """
+
+    def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
+                 sum_width, lane_latency=3, a_bits=5):
+        self._F = formats
+        self._k, self._lanes = k, lanes
+        self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
+        self._sched = schedule_program(self._prog, lanes=lanes, latency=lane_latency)
+        self._acc_width, self._sum_width = acc_width, sum_width
+        self._a_bits = a_bits
+        self._word = self._prog.word_width
+        fm, fb = formats.mat.frac, formats.bound.frac
+        self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
+        w, npairs = self._word, k * (k + 1) // 2
+        super().__init__({
+            "start": In(1), "segment": In(2), "busy": Out(1), "done": Out(1),
+            "c": In(signed(w)), "oc": In(signed(w)), "cc": In(signed(self._cc_width)),
+            "gram": In(data.ArrayLayout(signed(sum_width), npairs)),
+            "proj": In(data.ArrayLayout(signed(sum_width), k)),
+            "norm2": In(signed(sum_width)),
+            "lane_i": Out(data.ArrayLayout(beat_layout(w, acc_width), lanes)),
+            "lane_o": In(data.ArrayLayout(result_layout(acc_width), lanes)),
+            "cT": Out(data.ArrayLayout(data.ArrayLayout(signed(w), k), k)),
+            "w": Out(data.ArrayLayout(signed(w), k)),
+            "ax": Out(data.ArrayLayout(unsigned(a_bits), k)),
+            "ad": Out(data.ArrayLayout(unsigned(a_bits), k)),
+            "load": In(1), "state_in": In(self.state_layout), "state": Out(self.state_layout),
+            "overflow": Out(1),
+        })
+
+    # -- facts -------------------------------------------------------------------------------
+
+    @property
+    def program(self):
+        return self._prog
+
+    @property
+    def schedule(self):
+        return self._sched
+
+    def cycles_for(self, segment: str) -> int:
+        """Cycles from ``start`` to ``done`` of a segment (fetch + words + done)."""
+        return self._sched.segments[segment].cycles + 2
+
+    @property
+    def cc_width(self) -> int:
+        return self._cc_width
+
+    @property
+    def state_layout(self):
+        k, w = self._k, self._word
+        mat = data.ArrayLayout(data.ArrayLayout(signed(w), k), k)
+        vec = data.ArrayLayout(signed(w), k)
+        exp = data.ArrayLayout(unsigned(self._a_bits), k)
+        return data.StructLayout({"Tx": mat, "Td": mat, "ax": exp, "ad": exp, "sigma": vec,
+                                  "r": vec})
+
+    # -- the ROM -----------------------------------------------------------------------------
+
+    def _tables(self):
+        """Per-lane source/destination lists and the ROM words (lists of dicts)."""
+        prog, sched, L = self._prog, self._sched, self._lanes
+        lanes = []
+        for l in range(L):
+            ops_a, ops_b, adds, exps, dsts = [], [], [None], [None], []
+            for name in SEGMENTS:
+                seg = sched.segments[name]
+                for t in range(seg.cycles):
+                    beat = seg.beats[t][l]
+                    if beat:
+                        op, j = beat
+                        ops_a.append(op.terms[j][0])
+                        ops_b.append(op.terms[j][1])
+                        if j == 0:
+                            adds.append(op.addend if op.addend is None or
+                                        isinstance(op.addend, (int, str)) else tuple(op.addend))
+                    op = seg.posts[t][l]
+                    if op:
+                        exps += [e for _, e in op.var]
+                        dsts.append(op.dst)
+            lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
+                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"])})
+        alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
+        for name in SEGMENTS:
+            for op in sched.segments[name].alu:
+                if isinstance(op, Move):
+                    alu_src.append(op.src)
+                    alu_v += [e for _, e in op.var]
+                elif isinstance(op, Expo):
+                    alu_e.append(op.src)
+                elif isinstance(op, Seed):
+                    alu_w.append(op.sig)
+                    alu_e.append(op.exp)
+                elif isinstance(op, Select):
+                    alu_f.append(op.flag)
+                    alu_w += [op.a, op.b]
+                if op is not None:
+                    alu_d.append(op.dst)
+        alu = {"src": _index(alu_src or ["#0"]), "w": _index(alu_w or ["#0"]),
+               "e": _index(alu_e or ["-"]), "f": _index(alu_f or ["-"]), "d": _index(alu_d),
+               "v": _index(alu_v)}
+        return lanes, alu
+
+    def _rom_layout(self, lanes, alu):
+        fields = {}
+        for l, t in enumerate(lanes):
+            fields[f"b{l}"] = data.StructLayout({
+                "valid": 1, "a": _bits(len(t["a"])), "b": _bits(len(t["b"])),
+                "c": _bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1})
+            fields[f"p{l}"] = data.StructLayout({
+                "valid": 1, "kind": 2, "shift": signed(8), "v1": _bits(len(t["e"])), "v1n": 1,
+                "v2": _bits(len(t["e"])), "v2n": 1, "dst": _bits(len(t["d"]))})
+        fields["alu"] = data.StructLayout({
+            "op": 3, "src": _bits(len(alu["src"])), "shift": signed(8),
+            "v1": _bits(len(alu["v"])), "v1n": 1, "v2": _bits(len(alu["v"])), "v2n": 1,
+            "w1": _bits(len(alu["w"])), "w2": _bits(len(alu["w"])), "e": _bits(len(alu["e"])),
+            "f": _bits(len(alu["f"])), "dst": _bits(len(alu["d"]))})
+        return data.StructLayout(fields)
+
+    @staticmethod
+    def _var(op, table):
+        v = list(op.var) + [(1, None)] * (2 - len(op.var))
+        return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
+                "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
+
+    def _rom(self, lanes, alu):
+        words, base = [], {}
+        for name in SEGMENTS:
+            seg = self._sched.segments[name]
+            base[name] = len(words)
+            for t in range(seg.cycles):
+                word = {}
+                for l, tab in enumerate(lanes):
+                    beat = seg.beats[t][l]
+                    if beat:
+                        op, j = beat
+                        add = op.addend if j == 0 else None
+                        add = tuple(add) if isinstance(add, (tuple, list)) else add
+                        word[f"b{l}"] = {"valid": 1, "a": tab["a"][op.terms[j][0]],
+                                         "b": tab["b"][op.terms[j][1]],
+                                         "c": tab["c"][add], "clear": int(j == 0),
+                                         "last": int(j == len(op.terms) - 1),
+                                         "sub": int(op.sub)}
+                    op = seg.posts[t][l]
+                    if op:
+                        kind = {"round": ROUND, "lod": LOD, "range": RANGE}[op.kind]
+                        if not -128 <= op.shift < 128:
+                            raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
+                        word[f"p{l}"] = {"valid": 1, "kind": kind, "shift": op.shift,
+                                         "dst": tab["d"][op.dst], **self._var(op, tab["e"])}
+                op = seg.alu[t]
+                if op is not None:
+                    a = {"dst": alu["d"][op.dst]}
+                    if isinstance(op, Move):
+                        a |= {"op": A_MOVE if op.kind == "round" else A_LOD,
+                              "src": alu["src"][op.src], "shift": op.shift,
+                              **self._var(op, alu["v"])}
+                    elif isinstance(op, Expo):
+                        a |= {"op": A_EXPO_A if op.fn == "a" else A_EXPO_S,
+                              "e": alu["e"][op.src]}
+                    elif isinstance(op, Seed):
+                        a |= {"op": A_SEED, "w1": alu["w"][op.sig], "e": alu["e"][op.exp]}
+                    else:
+                        a |= {"op": A_SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
+                              "w2": alu["w"][op.b]}
+                    word["alu"] = a
+                words.append(word)
+        return words, base
+
+    # -- elaboration -------------------------------------------------------------------------
+
+    def _post(self, m, value, width, kind_round, shift, name):
+        """Round-and-saturate and leading-one detect of ``value`` (``width`` bits signed).
+        Returns ``(word, clamped, exponent_raw)`` where the exponent still needs ``- frac``."""
+        W = self._word
+        rsh = Signal(range(width + 1), name=f"{name}_rsh")
+        lsh = Signal(range(32), name=f"{name}_lsh")
+        m.d.comb += [rsh.eq(Mux(shift > width, width, Mux(shift > 0, shift - 1, 0))),
+                     lsh.eq(Mux(shift < -31, 31, Mux(shift < 0, -shift, 0)))]
+        t1 = Signal(signed(width), name=f"{name}_t1")
+        m.d.comb += t1.eq(value >> rsh)
+        right = Signal(signed(width), name=f"{name}_right")
+        m.d.comb += right.eq((t1 + 1) >> 1)
+        left = Signal(signed(width + 32), name=f"{name}_left")
+        m.d.comb += left.eq(value << lsh)
+        full = Signal(signed(width + 32), name=f"{name}_full")
+        m.d.comb += full.eq(Mux(shift > 0, right, left))
+        hi, lo = (1 << (W - 1)) - 1, -(1 << (W - 1))
+        word = Signal(signed(W), name=f"{name}_word")
+        clamped = Signal(name=f"{name}_clamped")
+        m.d.comb += [clamped.eq((full > hi) | (full < lo)),
+                     word.eq(Mux(full > hi, hi, Mux(full < lo, lo, full)))]
+        mag = Signal(unsigned(width + 1), name=f"{name}_mag")
+        m.d.comb += mag.eq(Mux(value < 0, -value, value))
+        # leading-one detect by halving: keep the upper half when it has a one
+        levels = max(1, (width).bit_length())
+        cur = Signal(1 << levels, name=f"{name}_lod0")
+        m.d.comb += cur.eq(mag)
+        bits = []
+        for step in reversed(range(levels)):
+            half = 1 << step
+            upper = Signal(name=f"{name}_lodb{step}")
+            nxt = Signal(half, name=f"{name}_lod{levels - step}")
+            m.d.comb += [upper.eq(cur[half:2 * half].any()),
+                         nxt.eq(Mux(upper, cur[half:2 * half], cur[:half]))]
+            bits.append(upper)
+            cur = nxt
+        lod = Signal(signed(E_BITS), name=f"{name}_lod")
+        m.d.comb += lod.eq(Cat(*reversed(bits)))
+        return word, clamped, lod, mag == 0
+
+    def elaborate(self, platform):
+        m = Module()
+        F, k, L, W = self._F, self._k, self._lanes, self._word
+        prog, sched = self._prog, self._sched
+        lanes_t, alu_t = self._tables()
+        layout = self._rom_layout(lanes_t, alu_t)
+        words, base = self._rom(lanes_t, alu_t)
+        rom = Memory(shape=layout, depth=max(1, len(words)), init=words)
+        m.submodules.rom = rom
+        rp = rom.read_port()
+
+        # ---- registers
+        regs = {}
+        for name in prog.words:
+            regs[name] = Signal(signed(W), name=name.replace(".", "_"))
+        for name in prog.exps:
+            regs[name] = Signal(signed(E_BITS), name=name.replace(".", "_"))
+        for name in prog.flags:
+            regs[name] = Signal(name=name.replace(".", "_"))
+        sources = {"c": self.c, "oc": self.oc, "cc": self.cc, "n2": self.norm2}
+        for r in range(k):
+            sources[f"p.{r}"] = self.proj[r]
+        idx = 0
+        for i in range(k):
+            for j in range(i, k):
+                sources[f"G.{i}.{j}"] = self.gram[idx]
+                idx += 1
+
+        def value(name):
+            if name is None or name in ("-",):
+                return Const(0, signed(2))
+            if isinstance(name, str) and name.startswith("#"):
+                v = int(name[1:])
+                return Const(v, signed(max(2, v.bit_length() + 1)))
+            return sources[name] if name in sources else regs[name]
+
+        # ---- sequencing
+        busy = Signal()
+        fetch = Signal()
+        pc = Signal(range(len(words) + 2))
+        left = Signal(range(max(s.cycles for s in sched.segments.values()) + 2))
+        m.d.comb += [self.busy.eq(busy), rp.addr.eq(pc), rp.en.eq(1)]
+        m.d.sync += self.done.eq(0)
+        run = Signal()                           # the ROM word on rp.data is live this cycle
+        m.d.comb += run.eq(busy & ~fetch)
+        with m.If(self.start & ~busy):
+            m.d.sync += [busy.eq(1), fetch.eq(1),
+                         pc.eq(Array(Const(base[s]) for s in SEGMENTS)[self.segment]),
+                         left.eq(Array(Const(sched.segments[s].cycles) for s in SEGMENTS)
+                                 [self.segment])]
+        with m.If(busy):
+            m.d.sync += pc.eq(pc + 1)
+            with m.If(fetch):
+                m.d.sync += fetch.eq(0)
+                with m.If(left == 0):
+                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+            with m.Else():
+                m.d.sync += left.eq(left - 1)
+                with m.If(left == 1):
+                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+        word = rp.data
+        flag = Signal()
+        clamps = []
+
+        # ---- lanes: beats out, posts in
+        for l, tab in enumerate(lanes_t):
+            b = word[f"b{l}"]
+            beat = self.lane_i[l]
+            a_vals = [value(n) for n in tab["a"]]
+            b_vals = [value(n) for n in tab["b"]]
+            c_vals = []
+            for add in tab["c"]:
+                if add is None:
+                    c_vals.append(Const(0, signed(2)))
+                elif isinstance(add, int):
+                    c_vals.append(Const(add, signed(max(2, abs(add).bit_length() + 2))))
+                elif isinstance(add, str):
+                    c_vals.append(value(add))
+                else:
+                    c_vals.append(value(add[0]) << add[1])
+            m.d.comb += [
+                beat.valid.eq(run & b.valid),
+                beat.a.eq(Array(a_vals)[b.a]),
+                beat.b.eq(Array(b_vals)[b.b]),
+                beat.c.eq(Array(c_vals)[b.c]),
+                beat.clear.eq(b.clear), beat.last.eq(b.last), beat.sub.eq(b.sub),
+            ]
+            p = word[f"p{l}"]
+            evals = [value(e) for e in tab["e"]]
+            v1 = Array(evals)[p.v1]
+            v2 = Array(evals)[p.v2]
+            shift = Signal(signed(10), name=f"post{l}_shift")
+            m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
+            res = self.lane_o[l].value
+            rword, clamped, lod, zero = self._post(m, res, self._acc_width, None, shift,
+                                                   f"post{l}")
+            live = run & p.valid
+            with m.If(live):
+                with m.Switch(p.dst):
+                    for name, i in tab["d"].items():
+                        if name == "-":
+                            continue
+                        with m.Case(i):
+                            if name in prog.words:
+                                m.d.sync += regs[name].eq(rword)
+                            elif name in prog.exps:
+                                m.d.sync += regs[name].eq(Mux(zero, 0, lod - p.shift))
+                            else:
+                                bound = next(op.bound for s in SEGMENTS
+                                             for op in prog.segments[s]
+                                             if isinstance(op, Dot) and op.dst == name)
+                                m.d.sync += regs[name].eq((res > 0) & (res < bound))
+            clamps.append(live & (p.kind == ROUND) & clamped)
+
+        # ---- ALU
+        a = word["alu"]
+        srcs = [value(n) for n in alu_t["src"]]
+        src = Signal(signed(max(self._sum_width, W) + 1))
+        m.d.comb += src.eq(Array(srcs)[a.src])
+        avals = [value(e) for e in alu_t["v"]]
+        ashift = Signal(signed(10))
+        m.d.comb += ashift.eq(a.shift + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
+                              + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
+        aword, aclamped, alod, azero = self._post(m, src, len(src), None, ashift, "alu")
+        e_in = Array(value(e) for e in alu_t["e"])[a.e]
+        w1 = Array(value(n) for n in alu_t["w"])[a.w1]
+        w2 = Array(value(n) for n in alu_t["w"])[a.w2]
+        fl = Array(value(f) for f in alu_t["f"])[a.f]
+        expo_a = Signal(signed(E_BITS))
+        expo_s = Signal(signed(E_BITS))
+        ea = Signal(signed(E_BITS))
+        es = Signal(signed(E_BITS))
+        m.d.comb += [ea.eq(-((e_in >> 1) + 1)), es.eq(((e_in + 1) >> 1) + 1),
+                     expo_a.eq(Mux(ea < 0, 0, ea)), expo_s.eq(Mux(es < 0, 0, es))]
+        fr, rw = F.recip.frac, F.recip.width
+        sshift = Signal(signed(E_BITS + 2))
+        m.d.comb += sshift.eq(fr - (e_in + 1))
+        over = Signal()
+        under = Signal()
+        raw = Signal(signed(rw + 1))
+        m.d.comb += [over.eq(sshift >= rw - 1), under.eq(sshift < 0),
+                     raw.eq(Mux(over, F.recip.max_raw,
+                                Mux(under, 0, Const(1, unsigned(rw)) << sshift[:_bits(rw)])))]
+        seed = Signal(signed(W))
+        m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
+        alu_clamp = Signal()
+        with m.If(run):
+            with m.Switch(a.dst):
+                for name, i in alu_t["d"].items():
+                    with m.Case(i):
+                        if name in prog.exps:
+                            with m.Switch(a.op):
+                                with m.Case(A_LOD):
+                                    m.d.sync += regs[name].eq(Mux(azero, 0, alod - a.shift))
+                                with m.Case(A_EXPO_A):
+                                    m.d.sync += regs[name].eq(expo_a)
+                                with m.Case(A_EXPO_S):
+                                    m.d.sync += regs[name].eq(expo_s)
+                        else:
+                            with m.Switch(a.op):
+                                with m.Case(A_MOVE):
+                                    m.d.sync += regs[name].eq(aword)
+                                with m.Case(A_SEED):
+                                    m.d.sync += regs[name].eq(seed)
+                                with m.Case(A_SELECT):
+                                    m.d.sync += regs[name].eq(Mux(fl, w1, w2))
+        m.d.comb += alu_clamp.eq(run & (((a.op == A_MOVE) & aclamped)
+                                        | ((a.op == A_SEED) & (over | under))))
+        clamps.append(alu_clamp)
+
+        # ---- flag, load, outputs
+        with m.If(Cat(*clamps).any()):
+            m.d.sync += flag.eq(1)
+        st = self.state_in
+        with m.If(self.load & ~busy):
+            m.d.sync += flag.eq(0)
+            for r in range(k):
+                m.d.sync += [regs[f"ax.{r}"].eq(st.ax[r]), regs[f"ad.{r}"].eq(st.ad[r]),
+                             regs[f"sig.{r}"].eq(st.sigma[r]), regs[f"r.{r}"].eq(st.r[r])]
+                for j in range(r, k):
+                    m.d.sync += [regs[f"Tx.{r}.{j}"].eq(st.Tx[r][j]),
+                                 regs[f"Td.{r}.{j}"].eq(st.Td[r][j])]
+        out = self.state
+        for r in range(k):
+            m.d.comb += [out.ax[r].eq(regs[f"ax.{r}"]), out.ad[r].eq(regs[f"ad.{r}"]),
+                         out.sigma[r].eq(regs[f"sig.{r}"]), out.r[r].eq(regs[f"r.{r}"]),
+                         self.ax[r].eq(regs[f"ax.{r}"]), self.ad[r].eq(regs[f"ad.{r}"]),
+                         self.w[r].eq(regs[prog.params["w"][r]])]
+            for j in range(r, k):
+                m.d.comb += [out.Tx[r][j].eq(regs[f"Tx.{r}.{j}"]),
+                             out.Td[r][j].eq(regs[f"Td.{r}.{j}"]),
+                             self.cT[r][j].eq(regs[prog.params["cT"][r][j]])]
+        m.d.comb += self.overflow.eq(flag)
+        return m

@@ -1,0 +1,130 @@
+"""Static schedule of the unit's micro-program on the MAC lanes (pure Python, generation time).
+
+The k x k engine (``hdl/kxk_engine.py``) has no scoreboard: every operation of
+:mod:`golden.unit_program` is given a cycle and a lane here, and the engine plays the result
+back from a ROM. Timing model (cycles relative to a segment's start)::
+
+    Dot with n terms on lane l, first beat at t:
+        beats t .. t+n-1        operands read (the addend with the first beat)
+        result at w = t+n-1+L   post-operation (round / lod / range), written at the end of w
+    ALU operation at t:         operands read and result written at the end of t
+
+with ``L`` the lanes' latency (``RowPass.lane_latency``). A register written at the end of
+cycle ``w`` is read by beats from ``w + 1``; a read in cycle ``w`` still sees the old value.
+Operations are placed in program order, each at the earliest cycle that respects read-after-write,
+write-after-read and write-after-write order on its registers and finds a free lane (``n``
+consecutive free beats) or a free ALU slot. Program semantics are therefore those of the
+interpreter, :func:`golden.unit_program.run_segment`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from golden.unit_program import SEGMENTS, Dot, Expo, Move, Program, Seed, Select
+
+__all__ = ["Schedule", "schedule_program"]
+
+
+@dataclass
+class SegmentSchedule:
+    """One segment: ``cycles`` long; ``beats[t][l]`` is ``(op, term index)`` or None;
+    ``posts[t][l]`` the Dot whose result lands on lane ``l`` in cycle ``t``; ``alu[t]`` the
+    ALU operation of cycle ``t``."""
+
+    cycles: int
+    beats: list
+    posts: list
+    alu: list
+    macs: int
+
+
+@dataclass
+class Schedule:
+    lanes: int
+    latency: int
+    segments: dict = field(default_factory=dict)
+
+    def cycles(self, segment=None) -> int:
+        names = SEGMENTS if segment is None else (segment,)
+        return sum(self.segments[s].cycles for s in names)
+
+    def macs(self, segment=None) -> int:
+        names = SEGMENTS if segment is None else (segment,)
+        return sum(self.segments[s].macs for s in names)
+
+
+def _reads(op, latency):
+    """[(relative cycle, register name)] an operation reads (constants excluded)."""
+    out = []
+    if isinstance(op, Dot):
+        for j, (a, b) in enumerate(op.terms):
+            out += [(j, a), (j, b)]
+        if isinstance(op.addend, tuple):
+            out.append((0, op.addend[0]))
+        post = len(op.terms) - 1 + latency    # var-shift exponents are read with the result
+        out += [(post, e) for _, e in op.var]
+    elif isinstance(op, Move):
+        out = [(0, op.src)] + [(0, e) for _, e in op.var]
+    elif isinstance(op, Expo):
+        out = [(0, op.src)]
+    elif isinstance(op, Seed):
+        out = [(0, op.sig), (0, op.exp)]
+    elif isinstance(op, Select):
+        out = [(0, op.flag), (0, op.a), (0, op.b)]
+    return [(c, n) for c, n in out if not n.startswith("#")]
+
+
+def schedule_program(prog: Program, *, lanes: int, latency: int) -> Schedule:
+    """Place every operation of ``prog`` (see the module docstring)."""
+    sched = Schedule(lanes=lanes, latency=latency)
+    for name in SEGMENTS:
+        ready, last_read, last_write = {}, {}, {}
+        lane_busy = [set() for _ in range(lanes)]
+        alu_busy = set()
+        placed = []                                    # (op, lane or None, start)
+        end = 0
+        for op in prog.segments[name]:
+            reads = _reads(op, latency)
+            n = len(op.terms) if isinstance(op, Dot) else 1
+            wdelay = (n - 1 + latency) if isinstance(op, Dot) else 0
+            t = 0
+            for c, r in reads:
+                t = max(t, ready.get(r, 0) - c)
+            t = max(t, last_read.get(op.dst, -1) - wdelay, last_write.get(op.dst, -1) + 1 - wdelay)
+            while True:
+                if isinstance(op, Dot):
+                    free = [l for l in range(lanes)
+                            if not any((t + j) in lane_busy[l] for j in range(n))]
+                    if free:
+                        lane = free[0]
+                        for j in range(n):
+                            lane_busy[lane].add(t + j)
+                        break
+                elif t not in alu_busy:
+                    lane = None
+                    alu_busy.add(t)
+                    break
+                t += 1
+            w = t + wdelay
+            for c, r in reads:
+                last_read[r] = max(last_read.get(r, -1), t + c)
+            ready[op.dst] = w + 1
+            last_write[op.dst] = w
+            end = max(end, w + 1)
+            placed.append((op, lane, t))
+        beats = [[None] * lanes for _ in range(end)]
+        posts = [[None] * lanes for _ in range(end)]
+        alu = [None] * end
+        macs = 0
+        for op, lane, t in placed:
+            if lane is None:
+                alu[t] = op
+                continue
+            for j in range(len(op.terms)):
+                beats[t + j][lane] = (op, j)
+            posts[t + len(op.terms) - 1 + latency][lane] = op
+            macs += len(op.terms)
+        sched.segments[name] = SegmentSchedule(cycles=end, beats=beats, posts=posts, alu=alu,
+                                               macs=macs)
+    return sched
