@@ -73,6 +73,8 @@ class KxkEngine(wiring.Component):
         Cycles from a beat on ``lane_i`` to its result on ``lane_o``.
     a_bits : int
         Width of the ``ax``/``ad`` outputs (the row pass's column exponents).
+    alus : int
+        Operations without a multiply per cycle (default ``min(k, 4)``).
 
     Members
     -------
@@ -92,11 +94,13 @@ class KxkEngine(wiring.Component):
     """
 
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
-                 sum_width, lane_latency=3, a_bits=5):
+                 sum_width, lane_latency=3, a_bits=5, alus=None):
         self._F = formats
         self._k, self._lanes = k, lanes
+        self._alus = min(k, 4) if alus is None else alus
         self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
-        self._sched = schedule_program(self._prog, lanes=lanes, latency=lane_latency)
+        self._sched = schedule_program(self._prog, lanes=lanes, latency=lane_latency,
+                                       alus=self._alus)
         self._acc_width, self._sum_width = acc_width, sum_width
         self._a_bits = a_bits
         self._word = self._prog.word_width
@@ -171,28 +175,31 @@ class KxkEngine(wiring.Component):
                         dsts.append(op.dst)
             lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
                           "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"])})
-        alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
-        for name in SEGMENTS:
-            for op in sched.segments[name].alu:
-                if isinstance(op, Move):
-                    alu_src.append(op.src)
-                    alu_v += [e for _, e in op.var]
-                elif isinstance(op, Expo):
-                    alu_e.append(op.src)
-                elif isinstance(op, Seed):
-                    alu_w.append(op.sig)
-                    alu_e.append(op.exp)
-                elif isinstance(op, Select):
-                    alu_f.append(op.flag)
-                    alu_w += [op.a, op.b]
-                if op is not None:
-                    alu_d.append(op.dst)
-        alu = {"src": _index(alu_src or ["#0"]), "w": _index(alu_w or ["#0"]),
-               "e": _index(alu_e or ["-"]), "f": _index(alu_f or ["-"]), "d": _index(alu_d),
-               "v": _index(alu_v)}
-        return lanes, alu
+        alus = []
+        for u in range(self._alus):
+            alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
+            for name in SEGMENTS:
+                for ops in sched.segments[name].alu:
+                    op = ops[u]
+                    if isinstance(op, Move):
+                        alu_src.append(op.src)
+                        alu_v += [e for _, e in op.var]
+                    elif isinstance(op, Expo):
+                        alu_e.append(op.src)
+                    elif isinstance(op, Seed):
+                        alu_w.append(op.sig)
+                        alu_e.append(op.exp)
+                    elif isinstance(op, Select):
+                        alu_f.append(op.flag)
+                        alu_w += [op.a, op.b]
+                    if op is not None:
+                        alu_d.append(op.dst)
+            alus.append({"src": _index(alu_src or ["#0"]), "w": _index(alu_w or ["#0"]),
+                         "e": _index(alu_e or ["-"]), "f": _index(alu_f or ["-"]),
+                         "d": _index(alu_d or ["-"]), "v": _index(alu_v)})
+        return lanes, alus
 
-    def _rom_layout(self, lanes, alu):
+    def _rom_layout(self, lanes, alus):
         fields = {}
         for l, t in enumerate(lanes):
             fields[f"b{l}"] = data.StructLayout({
@@ -201,11 +208,13 @@ class KxkEngine(wiring.Component):
             fields[f"p{l}"] = data.StructLayout({
                 "valid": 1, "kind": 2, "shift": signed(8), "v1": _bits(len(t["e"])), "v1n": 1,
                 "v2": _bits(len(t["e"])), "v2n": 1, "dst": _bits(len(t["d"]))})
-        fields["alu"] = data.StructLayout({
-            "op": 3, "src": _bits(len(alu["src"])), "shift": signed(8),
-            "v1": _bits(len(alu["v"])), "v1n": 1, "v2": _bits(len(alu["v"])), "v2n": 1,
-            "w1": _bits(len(alu["w"])), "w2": _bits(len(alu["w"])), "e": _bits(len(alu["e"])),
-            "f": _bits(len(alu["f"])), "dst": _bits(len(alu["d"]))})
+        for u, alu in enumerate(alus):
+            fields[f"alu{u}"] = data.StructLayout({
+                "op": 3, "src": _bits(len(alu["src"])), "shift": signed(8),
+                "v1": _bits(len(alu["v"])), "v1n": 1, "v2": _bits(len(alu["v"])), "v2n": 1,
+                "w1": _bits(len(alu["w"])), "w2": _bits(len(alu["w"])),
+                "e": _bits(len(alu["e"])), "f": _bits(len(alu["f"])),
+                "dst": _bits(len(alu["d"]))})
         return data.StructLayout(fields)
 
     @staticmethod
@@ -214,7 +223,7 @@ class KxkEngine(wiring.Component):
         return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
                 "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
 
-    def _rom(self, lanes, alu):
+    def _rom(self, lanes, alus):
         words, base = [], {}
         for name in SEGMENTS:
             seg = self._sched.segments[name]
@@ -239,8 +248,10 @@ class KxkEngine(wiring.Component):
                             raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
                         word[f"p{l}"] = {"valid": 1, "kind": kind, "shift": op.shift,
                                          "dst": tab["d"][op.dst], **self._var(op, tab["e"])}
-                op = seg.alu[t]
-                if op is not None:
+                for u, alu in enumerate(alus):
+                    op = seg.alu[t][u]
+                    if op is None:
+                        continue
                     a = {"dst": alu["d"][op.dst]}
                     if isinstance(op, Move):
                         a |= {"op": A_MOVE if op.kind == "round" else A_LOD,
@@ -254,7 +265,7 @@ class KxkEngine(wiring.Component):
                     else:
                         a |= {"op": A_SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
                               "w2": alu["w"][op.b]}
-                    word["alu"] = a
+                    word[f"alu{u}"] = a
                 words.append(word)
         return words, base
 
@@ -304,9 +315,9 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        lanes_t, alu_t = self._tables()
-        layout = self._rom_layout(lanes_t, alu_t)
-        words, base = self._rom(lanes_t, alu_t)
+        lanes_t, alus_t = self._tables()
+        layout = self._rom_layout(lanes_t, alus_t)
+        words, base = self._rom(lanes_t, alus_t)
         rom = Memory(shape=layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
         rp = rom.read_port()
@@ -414,61 +425,62 @@ class KxkEngine(wiring.Component):
                                 m.d.sync += regs[name].eq((res > 0) & (res < bound))
             clamps.append(live & (p.kind == ROUND) & clamped)
 
-        # ---- ALU
-        a = word["alu"]
-        srcs = [value(n) for n in alu_t["src"]]
-        src = Signal(signed(max(self._sum_width, W) + 1))
-        m.d.comb += src.eq(Array(srcs)[a.src])
-        avals = [value(e) for e in alu_t["v"]]
-        ashift = Signal(signed(10))
-        m.d.comb += ashift.eq(a.shift + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
-                              + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
-        aword, aclamped, alod, azero = self._post(m, src, len(src), None, ashift, "alu")
-        e_in = Array(value(e) for e in alu_t["e"])[a.e]
-        w1 = Array(value(n) for n in alu_t["w"])[a.w1]
-        w2 = Array(value(n) for n in alu_t["w"])[a.w2]
-        fl = Array(value(f) for f in alu_t["f"])[a.f]
-        expo_a = Signal(signed(E_BITS))
-        expo_s = Signal(signed(E_BITS))
-        ea = Signal(signed(E_BITS))
-        es = Signal(signed(E_BITS))
-        m.d.comb += [ea.eq(-((e_in >> 1) + 1)), es.eq(((e_in + 1) >> 1) + 1),
-                     expo_a.eq(Mux(ea < 0, 0, ea)), expo_s.eq(Mux(es < 0, 0, es))]
-        fr, rw = F.recip.frac, F.recip.width
-        sshift = Signal(signed(E_BITS + 2))
-        m.d.comb += sshift.eq(fr - (e_in + 1))
-        over = Signal()
-        under = Signal()
-        raw = Signal(signed(rw + 1))
-        m.d.comb += [over.eq(sshift >= rw - 1), under.eq(sshift < 0),
-                     raw.eq(Mux(over, F.recip.max_raw,
-                                Mux(under, 0, Const(1, unsigned(rw)) << sshift[:_bits(rw)])))]
-        seed = Signal(signed(W))
-        m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
-        alu_clamp = Signal()
-        with m.If(run):
-            with m.Switch(a.dst):
-                for name, i in alu_t["d"].items():
-                    with m.Case(i):
-                        if name in prog.exps:
-                            with m.Switch(a.op):
-                                with m.Case(A_LOD):
-                                    m.d.sync += regs[name].eq(Mux(azero, 0, alod - a.shift))
-                                with m.Case(A_EXPO_A):
-                                    m.d.sync += regs[name].eq(expo_a)
-                                with m.Case(A_EXPO_S):
-                                    m.d.sync += regs[name].eq(expo_s)
-                        else:
-                            with m.Switch(a.op):
-                                with m.Case(A_MOVE):
-                                    m.d.sync += regs[name].eq(aword)
-                                with m.Case(A_SEED):
-                                    m.d.sync += regs[name].eq(seed)
-                                with m.Case(A_SELECT):
-                                    m.d.sync += regs[name].eq(Mux(fl, w1, w2))
-        m.d.comb += alu_clamp.eq(run & (((a.op == A_MOVE) & aclamped)
-                                        | ((a.op == A_SEED) & (over | under))))
-        clamps.append(alu_clamp)
+        # ---- ALUs
+        for u, alu_t in enumerate(alus_t):
+            a = word[f"alu{u}"]
+            srcs = [value(n) for n in alu_t["src"]]
+            src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
+            m.d.comb += src.eq(Array(srcs)[a.src])
+            avals = [value(e) for e in alu_t["v"]]
+            ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
+            m.d.comb += ashift.eq(a.shift + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
+                                  + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
+            aword, aclamped, alod, azero = self._post(m, src, len(src), None, ashift, f"alu{u}")
+            e_in = Array(value(e) for e in alu_t["e"])[a.e]
+            w1 = Array(value(n) for n in alu_t["w"])[a.w1]
+            w2 = Array(value(n) for n in alu_t["w"])[a.w2]
+            fl = Array(value(f) for f in alu_t["f"])[a.f]
+            expo_a = Signal(name=f"alu{u}_expo_a", shape=signed(E_BITS))
+            expo_s = Signal(name=f"alu{u}_expo_s", shape=signed(E_BITS))
+            ea = Signal(name=f"alu{u}_ea", shape=signed(E_BITS))
+            es = Signal(name=f"alu{u}_es", shape=signed(E_BITS))
+            m.d.comb += [ea.eq(-((e_in >> 1) + 1)), es.eq(((e_in + 1) >> 1) + 1),
+                         expo_a.eq(Mux(ea < 0, 0, ea)), expo_s.eq(Mux(es < 0, 0, es))]
+            fr, rw = F.recip.frac, F.recip.width
+            sshift = Signal(name=f"alu{u}_sshift", shape=signed(E_BITS + 2))
+            m.d.comb += sshift.eq(fr - (e_in + 1))
+            over = Signal(name=f"alu{u}_over")
+            under = Signal(name=f"alu{u}_under")
+            raw = Signal(name=f"alu{u}_raw", shape=signed(rw + 1))
+            m.d.comb += [over.eq(sshift >= rw - 1), under.eq(sshift < 0),
+                         raw.eq(Mux(over, F.recip.max_raw,
+                                    Mux(under, 0, Const(1, unsigned(rw)) << sshift[:_bits(rw)])))]
+            seed = Signal(name=f"alu{u}_seed", shape=signed(W))
+            m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
+            alu_clamp = Signal(name=f"alu{u}_alu_clamp")
+            with m.If(run):
+                with m.Switch(a.dst):
+                    for name, i in alu_t["d"].items():
+                        with m.Case(i):
+                            if name in prog.exps:
+                                with m.Switch(a.op):
+                                    with m.Case(A_LOD):
+                                        m.d.sync += regs[name].eq(Mux(azero, 0, alod - a.shift))
+                                    with m.Case(A_EXPO_A):
+                                        m.d.sync += regs[name].eq(expo_a)
+                                    with m.Case(A_EXPO_S):
+                                        m.d.sync += regs[name].eq(expo_s)
+                            else:
+                                with m.Switch(a.op):
+                                    with m.Case(A_MOVE):
+                                        m.d.sync += regs[name].eq(aword)
+                                    with m.Case(A_SEED):
+                                        m.d.sync += regs[name].eq(seed)
+                                    with m.Case(A_SELECT):
+                                        m.d.sync += regs[name].eq(Mux(fl, w1, w2))
+            m.d.comb += alu_clamp.eq(run & (((a.op == A_MOVE) & aclamped)
+                                            | ((a.op == A_SEED) & (over | under))))
+            clamps.append(alu_clamp)
 
         # ---- flag, load, outputs
         with m.If(Cat(*clamps).any()):

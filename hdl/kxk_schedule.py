@@ -8,6 +8,7 @@ back from a ROM. Timing model (cycles relative to a segment's start)::
         beats t .. t+n-1        operands read (the addend with the first beat)
         result at w = t+n-1+L   post-operation (round / lod / range), written at the end of w
     ALU operation at t:         operands read and result written at the end of t
+                                (``alus`` ALUs: that many operations a cycle)
 
 with ``L`` the lanes' latency (``RowPass.lane_latency``). A register written at the end of
 cycle ``w`` is read by beats from ``w + 1``; a read in cycle ``w`` still sees the old value.
@@ -29,8 +30,8 @@ __all__ = ["Schedule", "schedule_program"]
 @dataclass
 class SegmentSchedule:
     """One segment: ``cycles`` long; ``beats[t][l]`` is ``(op, term index)`` or None;
-    ``posts[t][l]`` the Dot whose result lands on lane ``l`` in cycle ``t``; ``alu[t]`` the
-    ALU operation of cycle ``t``."""
+    ``posts[t][l]`` the Dot whose result lands on lane ``l`` in cycle ``t``; ``alu[t][u]`` the
+    operation of ALU ``u`` in cycle ``t`` (or None)."""
 
     cycles: int
     beats: list
@@ -43,6 +44,7 @@ class SegmentSchedule:
 class Schedule:
     lanes: int
     latency: int
+    alus: int
     segments: dict = field(default_factory=dict)
 
     def cycles(self, segment=None) -> int:
@@ -75,13 +77,13 @@ def _reads(op, latency):
     return [(c, n) for c, n in out if not n.startswith("#")]
 
 
-def schedule_program(prog: Program, *, lanes: int, latency: int) -> Schedule:
+def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) -> Schedule:
     """Place every operation of ``prog`` (see the module docstring)."""
-    sched = Schedule(lanes=lanes, latency=latency)
+    sched = Schedule(lanes=lanes, latency=latency, alus=alus)
     for name in SEGMENTS:
         ready, last_read, last_write = {}, {}, {}
         lane_busy = [set() for _ in range(lanes)]
-        alu_busy = set()
+        alu_busy = {}
         placed = []                                    # (op, lane or None, start)
         end = 0
         for op in prog.segments[name]:
@@ -101,9 +103,9 @@ def schedule_program(prog: Program, *, lanes: int, latency: int) -> Schedule:
                         for j in range(n):
                             lane_busy[lane].add(t + j)
                         break
-                elif t not in alu_busy:
-                    lane = None
-                    alu_busy.add(t)
+                elif alu_busy.get(t, 0) < alus:
+                    lane = -1 - alu_busy.get(t, 0)          # ALU index u as -1 - u
+                    alu_busy[t] = alu_busy.get(t, 0) + 1
                     break
                 t += 1
             w = t + wdelay
@@ -115,11 +117,11 @@ def schedule_program(prog: Program, *, lanes: int, latency: int) -> Schedule:
             placed.append((op, lane, t))
         beats = [[None] * lanes for _ in range(end)]
         posts = [[None] * lanes for _ in range(end)]
-        alu = [None] * end
+        alu = [[None] * alus for _ in range(end)]
         macs = 0
         for op, lane, t in placed:
-            if lane is None:
-                alu[t] = op
+            if lane < 0:
+                alu[t][-1 - lane] = op
                 continue
             for j in range(len(op.terms)):
                 beats[t + j][lane] = (op, j)

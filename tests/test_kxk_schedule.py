@@ -53,7 +53,17 @@ def replay(seg, regs, inputs, F, width, latency):
                     writes[op.dst] = exponent(value, op.shift)
                 else:
                     writes[op.dst] = int(0 < value < op.bound)
-        op = seg.alu[t]
+        for op in seg.alu[t]:
+            flag |= alu_op(op, snap, writes, val, F, width)
+        regs.update(writes)
+    assert not pending, "results still in flight at the segment end"
+    return flag
+
+
+def alu_op(op, snap, writes, val, F, width):
+    """One ALU operation (or None): reads ``snap``, adds to ``writes``; returns the clamp."""
+    flag = False
+    if op is not None:
         if isinstance(op, Move):
             v = val(op.src, snap)
             if op.kind == "round":
@@ -74,20 +84,18 @@ def replay(seg, regs, inputs, F, width, latency):
             writes[op.dst] = 0 if sig == 0 else (raw if sig > 0 else -raw)
         elif isinstance(op, Select):
             writes[op.dst] = snap[op.a] if snap[op.flag] else snap[op.b]
-        regs.update(writes)
-    assert not pending, "results still in flight at the segment end"
     return flag
 
 
-@pytest.mark.parametrize("k, lanes", [(1, 1), (2, 4), (3, 2), (4, 8)])
-def test_schedule_replay_equals_interpreter(k, lanes):
+@pytest.mark.parametrize("k, lanes, alus", [(1, 1, 1), (2, 4, 2), (3, 2, 1), (4, 8, 4)])
+def test_schedule_replay_equals_interpreter(k, lanes, alus):
     rng = np.random.default_rng(k * 10 + lanes)
     F = UnitFormats.for_width(16)
     model = SBPCAUnitModel(24, 10, k=k, formats=F, b_max=8)
     model.load(qr_signfix(rng.normal(size=(24, k))), qr_signfix(rng.normal(size=(10, k))), 0.3)
     ref = ProgramUnit(model)
     ref.load_from(model)
-    sched = schedule_program(ref.prog, lanes=lanes, latency=3)
+    sched = schedule_program(ref.prog, lanes=lanes, latency=3, alus=alus)
     # feed both the same segment inputs: record them from the reference run
     seen = []
     original = ref._run
