@@ -15,6 +15,8 @@ variants        every hardware option of SBPCA alone and combined, with cost cou
 baselines       all registered rules side by side: accuracy, matrix updates, memory
 quantization    the streaming-PCA unit's fixed-point model vs its float variant: update
                 error, orthonormality over a long stream, MNIST accuracy per word width
+ns-steps        Newton-Schulz steps of the unit: orthonormality after every sample, update
+                quality, accuracy, k x k MACs per sample
 ==============  ===========================================================================
 
 Run them with ``sbpca experiment NAME`` (see :mod:`golden.experiments.cli`); each writes
@@ -35,6 +37,7 @@ EXPERIMENTS = {
     "variants": "variants",
     "baselines": "baselines",
     "quantization": "quantization",
+    "ns-steps": "ns_steps",
 }
 
 
