@@ -1,9 +1,9 @@
 """``sbpca bench``: cycle counts, lane utilization and simulation speed of a design.
 
 Cycle counts come from the cocotb bench (cycles between ``start`` and ``done``, identical on both
-simulators); lane utilization is useful multiplies over ``lanes x cycles``; simulated cycles per
-second is wall-clock and machine-dependent, reported and never asserted. Writes ``bench.json``
-and ``bench.md``.
+simulators), one per program and bank (``"update bank 0"``, ...); lane utilization is useful
+multiplies over ``lanes x cycles``; simulated cycles per second is wall-clock and
+machine-dependent, reported and never asserted. Writes ``bench.json`` and ``bench.md``.
 
 Today: the row-pass engine (``row_pass``). The streaming-PCA unit joins with its top level.
 """
@@ -31,13 +31,13 @@ def run_bench(design: str, params: dict, out_dir, *, sims, passes: int = 3, prog
         progress(f"[bench] {design} on {sim} ...")
         res = run_cocotb(design, params, BENCHES[design], sim=sim, build_dir=out / sim,
                          extra_env={"SBPCA_ROW_PASSES": str(passes)})
-        runs = [r for r in res["summary"]["passes"] if r["program"] == "update"]
-        cycles = sum(r["cycles"] for r in res["summary"]["passes"])
+        runs = res["summary"]["passes"]
+        cycles = sum(r["cycles"] for r in runs)
         seconds = res["seconds"]["simulate"]
         doc["simulators"][sim] = {
-            "cycles_per_pass": runs[0]["cycles"],
-            "lane_utilization": runs[0]["utilization"],
-            "useful_macs_per_pass": res["summary"]["useful_macs"],
+            "cycles_per_pass": {_label(r): r["cycles"] for r in runs},
+            "lane_utilization": {_label(r): r["utilization"] for r in runs},
+            "useful_macs_per_pass": {_label(r): r["useful_macs"] for r in runs},
             "simulated_cycles": cycles,
             "programs": res["summary"]["passes"],
             "build_seconds": res["seconds"]["build"],
@@ -50,14 +50,22 @@ def run_bench(design: str, params: dict, out_dir, *, sims, passes: int = 3, prog
     return doc
 
 
+def _label(run) -> str:
+    return f"{run['program']} bank {run['bank']}"
+
+
 def bench_markdown(doc) -> str:
     lines = [f"Bench of `{doc['design']}` {json.dumps(doc['parameters'], sort_keys=True)}, "
-             f"{doc['passes']} passes per simulator.", "",
-             "| simulator | cycles per pass | lane utilization | build s | simulate s | "
-             "pass cycles simulated per s |", "|---|---|---|---|---|---|"]
+             f"{doc['passes']} update passes per simulator.", "",
+             "| simulator | pass | rows | cycles | lane utilization |", "|---|---|---|---|---|"]
+    for sim, r in doc["simulators"].items():
+        for run in r["programs"]:
+            lines.append(f"| {sim} | {_label(run)} | {run['rows']:,} | {run['cycles']:,} | "
+                         f"{100 * run['utilization']:.1f}% |")
+    lines += ["", "| simulator | build s | simulate s | pass cycles simulated per s |",
+              "|---|---|---|---|"]
     for sim, r in doc["simulators"].items():
         rate = r["simulated_cycles_per_second"]
-        lines.append(f"| {sim} | {r['cycles_per_pass']:,} | {100 * r['lane_utilization']:.1f}% "
-                     f"| {r['build_seconds']:.1f} | {r['simulate_seconds']:.1f} | "
+        lines.append(f"| {sim} | {r['build_seconds']:.1f} | {r['simulate_seconds']:.1f} | "
                      f"{'n/a' if rate is None else f'{rate:,.0f}'} |")
     return "\n".join(lines) + "\n\nWall-clock figures depend on the machine and its load.\n"

@@ -116,7 +116,8 @@ def _synth_run(args):
 
 def _bench_common(p, suppress):
     default = _defaults(suppress)
-    p.add_argument("--passes", type=int, default=default(3), help="passes per simulator")
+    p.add_argument("--passes", type=int, default=default(3),
+                   help="UPDATE passes per simulator (then PROJECT and NORM on every bank)")
     p.add_argument("-o", "--out", default=default(None),
                    help="output folder (default: build/bench/DESIGN)")
 

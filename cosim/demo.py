@@ -3,8 +3,9 @@
 1. generate the MAC lane's Verilog;
 2. co-simulate it on Icarus Verilog and Verilator against the golden model (bit-exact, with
    random idle cycles and backpressure), reporting beats and cycles;
-3. co-simulate the streaming-PCA unit's row-pass engine (100 rows, rank 4, 4 lanes) against its
-   golden contract: three passes, cycles and lane utilization;
+3. co-simulate the streaming-PCA unit's row-pass engine (the MNIST output layer's X and Delta:
+   100 and 10 rows, rank 4, 4 lanes) against its golden contract: three update passes and the
+   read passes, cycles and lane utilization;
 4. train a 64-100-10 MLP on scikit-learn digits through the unit's bit-exact 16-bit fixed-point
    model and through its float variant (the unit's RTL is not complete yet: this trains through
    the model the RTL is checked against, not through the RTL);
@@ -22,7 +23,7 @@ from pathlib import Path
 __all__ = ["run_demo"]
 
 DEMO_PARAMS = dict(a_width=16, b_width=16, acc_width=32, overflow="saturate")
-ROW_PASS_PARAMS = dict(n=100, k=4, lanes=4)
+ROW_PASS_PARAMS = dict(banks=(100, 10), k=4, lanes=4, words=4)
 
 
 def _train_through_unit(progress) -> dict:
@@ -78,16 +79,16 @@ def run_demo(out_dir="build/demo", *, sims=None, targets=("ice40-up5k", "ecp5-25
                  f"{rnd['beats']} pairs -> {rnd['results']} results, {rnd['overflows']} "
                  f"flagged overflow, {rnd['cycles']} cycles ({seconds:.0f} s with build)")
 
-    progress("[3/5] co-simulate the row-pass engine (100 rows, k=4, 4 lanes, 3 passes)")
+    progress("[3/5] co-simulate the row-pass engine (100 + 10 rows, k=4, 4 lanes, 7 passes)")
     doc["row_pass"] = {"parameters": ROW_PASS_PARAMS}
     for sim in sims:
         res = run_cocotb("row_pass", ROW_PASS_PARAMS, "cosim.tb_row_pass", sim=sim,
                          build_dir=out / f"row-pass-{sim}")
         first = res["summary"]["passes"][0]
         doc["row_pass"][sim] = res["summary"]
-        progress(f"      {sim:9s}: 3 passes bit-exact (rows, Gram, projection, saturation); "
-                 f"{first['cycles']} cycles per pass, lane utilization "
-                 f"{100 * first['utilization']:.1f}%")
+        progress(f"      {sim:9s}: {len(res['summary']['passes'])} passes bit-exact (rows, Gram, "
+                 f"projection, norm, saturation); update of bank 0: {first['cycles']} cycles, "
+                 f"lane utilization {100 * first['utilization']:.1f}%")
 
     progress("[4/5] train 64-100-10 on digits through the unit model (rank 4, 3 epochs)")
     doc["training"] = _train_through_unit(progress)

@@ -13,7 +13,7 @@ from golden.fixed import OVERFLOW_MODES, FixedFormat
 from .mac_lane import MACLane
 from .row_pass import RowPass
 
-__all__ = ["Param", "Design", "DESIGNS", "get_design"]
+__all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts"]
 
 
 @dataclass(frozen=True)
@@ -68,9 +68,22 @@ def _build_mac_lane(*, a_width, b_width, acc_width, a_frac, b_frac, overflow):
                    FixedFormat(acc_width, a_frac + b_frac, overflow=overflow))
 
 
-def _build_row_pass(*, n, k, lanes, vec_width, coef_width, shift, gw, a_bits):
-    return RowPass(n=n, k=k, lanes=lanes, vec_width=vec_width, coef_width=coef_width,
-                   shift=shift, gw=gw, a_bits=a_bits)
+def row_counts(text) -> tuple:
+    """Parse ``--banks``: comma-separated row counts (``"784,100"`` -> ``(784, 100)``).
+
+    Raises ``ValueError`` on anything but integers (the command line reports it in one line);
+    the counts themselves are validated by ``RowPass``.
+    """
+    if not isinstance(text, str):
+        return tuple(text)
+    return tuple(int(part) for part in text.split(","))
+
+
+def _build_row_pass(*, banks, k, lanes, words, vec_width, coef_width, shift, gw, a_bits):
+    if isinstance(banks, str):
+        banks = row_counts(banks)
+    return RowPass(banks=banks, k=k, lanes=lanes, words=words, vec_width=vec_width,
+                   coef_width=coef_width, shift=shift, gw=gw, a_bits=a_bits)
 
 
 DESIGNS = {
@@ -90,11 +103,13 @@ DESIGNS = {
     ),
     "row_pass": Design(
         name="row_pass",
-        help="the streaming-PCA unit's row-pass engine (L lanes over a stored n x k matrix)",
+        help="the streaming-PCA unit's row-pass engine (L lanes over stored n_b x k matrices)",
         params=(
-            Param("n", int, 784, "rows of the stored matrix", minimum=1),
+            Param("banks", row_counts, (784, 100),
+                  "rows of each stored matrix, comma-separated (1 to 4 banks, e.g. 784,100)"),
             Param("k", int, 4, "columns (rank), 1..16", minimum=1),
             Param("lanes", int, 8, "MAC lanes", minimum=1),
+            Param("words", int, 1, "input words per inp_w beat (divides lanes)", minimum=1),
             Param("vec_width", int, 16, "stored and input word width", minimum=2),
             Param("coef_width", int, 18, "coefficient and lane operand width", minimum=2),
             Param("shift", int, 14, "rounding shift from accumulator to stored word", minimum=1),

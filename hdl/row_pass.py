@@ -8,10 +8,19 @@ word ``inp[i]``::
     gram     += new[i]^T new[i]        (upper triangle)          exact
     proj     += inp[i] new[i]                                     exact
 
-Organization: ``lanes`` MAC lanes (``hdl.mac_lane.MACLane``) run in lockstep. Row ``i`` lives in
-lane ``i mod lanes`` at address ``i // lanes`` of that lane's row memory (one word holds a whole
-row of ``k`` words, so a row is one read and one write); the input words are banked the same
-way. A pass is a sequence of *slots*, one per row address ``j``, plus a drain slot::
+Storage: the engine holds up to four matrices, its *banks* (the unit's X with ``n_in`` rows and
+Delta with ``n_out`` rows); a pass runs over one of them (``bank``, latched at ``start``). Bank
+``b`` has ``n_b`` rows and takes ``rows_b = ceil(n_b / lanes)`` addresses of every lane's row
+memory, after the banks before it (``base_b = rows_0 + ... + rows_{b-1}``): row ``i`` of bank
+``b`` lives in lane ``i mod lanes`` at address ``base_b + i // lanes`` (one word holds a whole row
+of ``k`` words, so a row is one read and one write). Input words are stored the same way, in two
+buffers, so the host streams the next sample into one while passes read the other::
+
+    row memory, each lane:     | bank 0 (rows_0) | bank 1 (rows_1) | ...
+    input memory, each lane:   | buffer 0: bank 0 | bank 1 | ... | buffer 1: bank 0 | bank 1 | ...
+    inp_w beat (words W):      W consecutive input words -> lanes g W .. g W + W - 1, one address
+
+A pass is a sequence of *slots*, one per row address ``j`` of its bank, plus a drain slot::
 
     slot j:  U beats of row j        k(k+1)/2 + k   dot products ending in a rounded new[r]
              G beats of row j-1      k(k+1)/2 + k   fused multiply-adds into per-lane sums
@@ -19,22 +28,29 @@ way. A pass is a sequence of *slots*, one per row address ``j``, plus a drain sl
 
     per lane, per beat:
       beat table ---> opA mux (S[q] << a[q] | inp << gw | new_prev[q] | inp_prev) --+
-                 \\--> opB mux (cT[q][r] | w[r]  shared by all lanes | new_prev[r]) --+--> [reg]
-                                                                                     |
-                        c = round constant (U) or the lane sum being updated (G) ----+
+                 \\--> opB mux (cT[q][r] | w[r]  shared by all lanes | new_prev[r]) --+
+                        c = round constant (U) or the lane sum being updated (G) ----+ pass beat
                                                                                      v
-                                                      MACLane (multiply, accumulate)
+                                      lane_i[l] (external beat) ---> [busy ? pass : external]
                                                                                      v
-                            tag delay line --> new_cur[r] (>> shift, saturate) | lane sum[idx]
+                                                                          [operand register]
+                                                                                     v
+                                                      MACLane (multiply, accumulate: 2 stages)
+                                                                                     v
+               tag delay line --> new_cur[r] (>> shift, saturate) | lane sum[idx] | lane_o[l]
 
     after the drain slot: each sum is added over the lanes (one sum per cycle).
 
-Timing: ``cycles = 1 + (rows + 1) * slot + latency + nsum + 1`` with ``rows = ceil(n/lanes)``
-and ``nsum = k(k+1)/2 + k + 1`` sums;
-every lane issues one multiply per beat, so the multiply slots used on real rows are
-``n * (k^2 + 3k)`` of ``lanes * cycles`` (:attr:`RowPass.useful_macs`, :attr:`RowPass.cycles`).
-Rows past ``n`` in the last address (when ``lanes`` does not divide ``n``) are zero and not
-written.
+Timing: a pass over bank ``b`` takes
+``cycles = 1 + (rows_b + 1) * slot + lane_latency + nsum + 1`` cycles from ``start`` to ``done``
+(:meth:`RowPass.cycles_for`), with ``nsum = k(k+1)/2 + k + 1`` sums; every lane issues one
+multiply per beat, so the multiply slots used on real rows are ``n_b (k^2 + 3k)`` of
+``lanes * cycles`` (:meth:`RowPass.useful_macs_for`). Rows past ``n_b`` in a bank's last address
+(when ``lanes`` does not divide ``n_b``) are zero and never written. The input stream never stalls
+a pass: ``inp_w`` has its own write port and is accepted in every cycle, busy or not. The lane port
+(``lane_i``/``lane_o``) lends the idle MAC lanes to another engine: a beat presented in cycle
+``t`` is in the operand register in ``t + 1`` and a ``last`` beat's sum is on ``lane_o`` in cycle
+``t + lane_latency`` (3).
 
 Programs (``mode``, latched at ``start``): ``UPDATE`` is the pass above; ``PROJECT`` leaves the
 rows alone and computes ``proj = S^T inp`` and ``norm2 = inp^T inp`` (``k + 1`` beats a row: the
@@ -42,10 +58,12 @@ unit's read pass over Delta); ``NORM`` computes ``norm2`` alone with one beat a 
 lane's own accumulator (the input norm the column-shift bound needs before an update).
 Contract: :func:`golden.sbpca_unit.row_project`.
 
-Host side: ``rewind`` resets the sequential row and input pointers; ``row_w`` writes rows and
-``inp_w`` input words in order; ``readout`` streams all ``n`` rows out on ``row_o`` in order.
-``start`` latches ``params`` and runs the pass; ``done`` pulses when ``gram``/``proj`` are valid
-(they hold until the next start); ``saturated`` is sticky from one ``start`` to the next.
+Host side: ``rewind`` latches ``bank`` and resets the row pointer; ``row_w`` then writes that
+bank's ``n_b`` rows in order (more are dropped). ``inp_rewind`` latches ``inp_buf``; ``inp_w``
+then fills that buffer, bank 0 first. ``readout`` latches ``bank`` and streams its ``n_b`` rows
+out on ``row_o``. ``start`` latches ``params``, ``mode``, ``bank`` and ``buf`` and runs the pass;
+``done`` pulses when ``gram``/``proj``/``norm2`` are valid (they hold until the next start);
+``saturated`` is sticky from one ``start`` to the next.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -56,11 +74,14 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import FixedFormat
 from .mac_lane import MACLane
 
-__all__ = ["RowPass", "UPDATE", "PROJECT", "NORM"]
+__all__ = ["RowPass", "UPDATE", "PROJECT", "NORM", "MAX_BANKS"]
 
 #: Programs of a pass (the ``mode`` input): update the rows (and Gram, projection), project the
 #: stored rows on the input words (and the inputs' squared norm), or the squared norm alone.
 UPDATE, PROJECT, NORM = 0, 1, 2
+
+#: Most banks (stored matrices) one engine holds.
+MAX_BANKS = 4
 
 
 def _bits(n: int) -> int:
@@ -77,17 +98,31 @@ def _check(name, value, minimum, maximum=None):
     return value
 
 
+def _check_banks(banks) -> tuple:
+    if isinstance(banks, (str, bytes)) or not hasattr(banks, "__iter__"):
+        raise TypeError(f"banks={banks!r}: must be a tuple of row counts, e.g. (784, 100)")
+    banks = tuple(banks)
+    if not 1 <= len(banks) <= MAX_BANKS:
+        raise ValueError(f"banks={banks!r}: must hold 1 to {MAX_BANKS} row counts")
+    for n in banks:
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"banks={banks!r}: row counts must be integers")
+        if n < 1:
+            raise ValueError(f"banks={banks!r}: row counts must be at least 1")
+    return banks
+
+
 class RowPass(wiring.Component):
-    """One pass of the unit's row update over a stored ``n x k`` matrix (see module docstring).
+    """One pass of the unit's row update over one of up to four stored matrices (module docstring).
 
     Parameters
     ----------
-    n : int
-        Rows of the stored matrix.
+    banks : tuple of int
+        Rows of each stored matrix (bank), 1 to 4 banks, e.g. ``(784, 100)``.
     k : int
         Columns (the rank), 1..16.
     lanes : int
-        MAC lanes, 1..n.
+        MAC lanes, 1..max(banks).
     vec_width : int
         Width of stored and input words.
     coef_width : int
@@ -98,22 +133,52 @@ class RowPass(wiring.Component):
         Left shift of input words before they multiply ``w``.
     a_bits : int
         Bits of each column exponent ``a[q]``.
+    words : int
+        Input words per ``inp_w`` beat: ``1 <= words <= lanes`` and ``words`` divides ``lanes``.
 
     Members
     -------
     row_w : In(stream(ArrayLayout(signed(vec_width), k)))
-        Rows written in order (after ``rewind``), when idle.
-    inp_w : In(stream(signed(vec_width)))
-        Input words written in order (after ``rewind``), when idle.
+        Rows of the bank latched at ``rewind``, written in order; rows past ``n_b`` are dropped.
+        Ready when idle.
+    inp_w : In(stream(ArrayLayout(signed(vec_width), words)))
+        Input words of the buffer latched at ``inp_rewind``: bank 0's ``n_0`` words in
+        ``ceil(n_0 / words)`` beats (words of the last beat past ``n_0`` are dropped), then bank 1
+        from a fresh beat, and so on. Accepted in every cycle, also during a pass; ``ready`` is 1
+        until all banks of the buffer are full, then 0 until the next ``inp_rewind``. (After reset
+        the pointer is at buffer 0, bank 0.) Filling the buffer a running pass reads is allowed but
+        the pass then sees a mix of old and new words.
     row_o : Out(stream(ArrayLayout(signed(vec_width), k)))
-        Rows read out in order after a ``readout`` pulse.
+        The ``n_b`` rows of the bank latched at ``readout``, in order.
     params : In(params_layout)
         ``a`` (``k`` exponents), ``cT`` (``k x k``, upper triangle used), ``w`` (``k``): read at
         ``start``.
+    bank : In(range(max(len(banks), 2)))
+        Bank of the next pass (read at ``start``), of ``row_w`` (at ``rewind``) and of ``row_o``
+        (at ``readout``). Values past the last bank select bank 0.
+    buf : In(1)
+        Input buffer the next pass reads (at ``start``).
+    inp_buf : In(1)
+        Input buffer ``inp_w`` fills next (at ``inp_rewind``).
     rewind, readout, start : In(1)
-        Pulses (ignored while busy).
+        Pulses, ignored while busy (``readout`` and ``start`` also while a readout runs).
+    inp_rewind : In(1)
+        Pulse, taken in any cycle; it points ``inp_w`` at bank 0 of ``inp_buf`` from the next
+        cycle (a beat transferred in the same cycle still belongs to the previous fill).
     mode : In(2)
-        Program of the next pass: ``UPDATE`` (0), ``PROJECT`` (1) or ``NORM`` (2).
+        Program of the next pass: ``UPDATE`` (0), ``PROJECT`` (1) or ``NORM`` (2; 3 runs UPDATE).
+    lane_i : In(ArrayLayout(beat_layout, lanes))
+        External beats ``{valid, a, b, c, clear, last, sub}`` for each lane (``MACLane``
+        semantics). Taken into lane ``l``'s operand register in every cycle ``busy`` is low
+        (also the cycle ``start`` is taken in); ignored while ``busy`` is high. A pass may start
+        in the cycle after the last external beat (or in the same cycle): the results of external
+        beats still in the lanes are delivered on ``lane_o`` as usual during the pass's first
+        cycles, and the pass is not disturbed (its sums all start with ``clear``). The
+        accumulator is shared: an external sum begun before a pass must start again (``clear``)
+        after it.
+    lane_o : Out(ArrayLayout(lane_result_layout, lanes))
+        ``{valid, value}``: the accumulator after an external ``last`` beat, ``valid`` for one
+        cycle, ``lane_latency`` cycles after the beat was presented. Never valid for pass beats.
     busy, done : Out(1)
         ``done`` pulses for one cycle at the end of a pass.
     gram : Out(ArrayLayout(signed(sum_width), k(k+1)/2))
@@ -126,10 +191,13 @@ class RowPass(wiring.Component):
         Some stored word of the last pass was clamped.
     """
 
-    def __init__(self, *, n, k, lanes, vec_width, coef_width, shift, gw, a_bits=5):
-        self._n = _check("n", n, 1)
+    def __init__(self, *, banks, k, lanes, vec_width, coef_width, shift, gw, a_bits=5, words=1):
+        self._banks = _check_banks(banks)
         self._k = _check("k", k, 1, 16)
-        self._lanes = _check("lanes", lanes, 1, n)
+        self._lanes = _check("lanes", lanes, 1, max(self._banks))
+        self._words = _check("words", words, 1, lanes)
+        if lanes % words:
+            raise ValueError(f"words={words}: must divide lanes={lanes}")
         self._vec_width = _check("vec_width", vec_width, 2, 32)
         self._gw = _check("gw", gw, 0, 32)
         self._coef_width = _check("coef_width", coef_width, 2, 32)
@@ -138,7 +206,8 @@ class RowPass(wiring.Component):
                              f"{vec_width + gw}")
         self._shift = _check("shift", shift, 1, 2 * coef_width)
         self._a_bits = _check("a_bits", a_bits, 1, 6)
-        self._rows = -(-n // lanes)
+        self._rows = tuple(-(-n // lanes) for n in self._banks)
+        self._bases = tuple(sum(self._rows[:b]) for b in range(len(self._banks)))
         npairs = k * (k + 1) // 2
         self._u_beats = npairs + k
         self._g_beats = npairs + k
@@ -152,17 +221,23 @@ class RowPass(wiring.Component):
 
         prod = 2 * coef_width
         self._acc_width = max(prod + _bits(k + 1) + 1,
-                              2 * vec_width + _bits(self._rows) + 2 + gw)
+                              2 * vec_width + _bits(max(self._rows)) + 2 + gw)
         self._sum_width = self._acc_width + _bits(lanes)
         super().__init__({
             "row_w": In(stream.Signature(self.row_layout)),
-            "inp_w": In(stream.Signature(signed(vec_width))),
+            "inp_w": In(stream.Signature(self.input_layout)),
             "row_o": Out(stream.Signature(self.row_layout)),
             "params": In(self.params_layout),
+            "bank": In(range(max(len(self._banks), 2))),
+            "buf": In(1),
+            "inp_buf": In(1),
             "rewind": In(1),
+            "inp_rewind": In(1),
             "readout": In(1),
             "start": In(1),
             "mode": In(2),
+            "lane_i": In(data.ArrayLayout(self.beat_layout, lanes)),
+            "lane_o": Out(data.ArrayLayout(self.lane_result_layout, lanes)),
             "busy": Out(1),
             "done": Out(1),
             "gram": Out(data.ArrayLayout(signed(self._sum_width), npairs)),
@@ -173,51 +248,93 @@ class RowPass(wiring.Component):
 
     # -- parameters and derived facts ------------------------------------------------------------
 
-    n = property(lambda self: self._n)
+    banks = property(lambda self: self._banks)
     k = property(lambda self: self._k)
     lanes = property(lambda self: self._lanes)
+    words = property(lambda self: self._words)
     vec_width = property(lambda self: self._vec_width)
     coef_width = property(lambda self: self._coef_width)
     shift = property(lambda self: self._shift)
     gw = property(lambda self: self._gw)
     a_bits = property(lambda self: self._a_bits)
 
+    def _bank(self, bank) -> int:
+        return _check("bank", bank, 0, len(self._banks) - 1)
+
+    def rows_per_lane(self, bank: int) -> int:
+        """Row addresses of ``bank`` in each lane: ``ceil(n_b / lanes)``."""
+        return self._rows[self._bank(bank)]
+
+    def bank_base(self, bank: int) -> int:
+        """First row address of ``bank`` in each lane's row memory."""
+        return self._bases[self._bank(bank)]
+
+    def input_beats(self, bank: int) -> int:
+        """``inp_w`` beats that fill ``bank`` of a buffer: ``ceil(n_b / words)``."""
+        return -(-self._banks[self._bank(bank)] // self._words)
+
     @property
-    def rows_per_lane(self) -> int:
-        return self._rows
+    def row_depth(self) -> int:
+        """Words of each lane's row memory (all banks); its input memory holds twice as many."""
+        return sum(self._rows)
 
     @property
     def slot_beats(self) -> int:
-        """Beats per row slot (``k^2 + 3k``, plus idle beats when ``k = 1``)."""
+        """Beats per row slot of ``UPDATE`` (``k^2 + 3k``, plus idle beats when ``k = 1``)."""
         return self._slots[UPDATE]
 
     @property
-    def cycles(self) -> int:
-        """Cycles from ``start`` to ``done`` of an ``UPDATE`` pass (no stalls inside a pass)."""
-        return self.cycles_for(UPDATE)
+    def lane_latency(self) -> int:
+        """Cycles from a beat on ``lane_i`` to its result on ``lane_o``: operand register + lane."""
+        return self._latency
+
+    def cycles_for(self, mode: int, bank: int) -> int:
+        """Cycles from ``start`` to ``done`` of a pass of program ``mode`` over ``bank``."""
+        mode = _check("mode", mode, UPDATE, NORM)
+        nsum = self._k * (self._k + 1) // 2 + self._k + 1
+        return 1 + (self.rows_per_lane(bank) + 1) * self._slots[mode] + self._latency + nsum + 1
+
+    def useful_macs_for(self, mode: int, bank: int) -> int:
+        """Multiplies on real rows: ``n_b (k^2 + 3k)``, ``n_b (k + 1)`` or ``n_b``."""
+        mode = _check("mode", mode, UPDATE, NORM)
+        per_row = (self._u_beats + self._g_beats, self._k + 1, 1)[mode]
+        return self._banks[self._bank(bank)] * per_row
 
     @property
-    def useful_macs(self) -> int:
-        """Multiplies on real rows in one ``UPDATE`` pass: ``n (k^2 + 3k)``."""
-        return self.useful_macs_for(UPDATE)
-
-    def cycles_for(self, mode: int) -> int:
-        """Cycles from ``start`` to ``done`` of a pass of program ``mode``."""
-        nsum = self._k * (self._k + 1) // 2 + self._k + 1
-        return 1 + (self._rows + 1) * self._slots[mode] + self._latency + nsum + 1
-
-    def useful_macs_for(self, mode: int) -> int:
-        """Multiplies on real rows: ``n (k^2 + 3k)``, ``n (k + 1)`` or ``n``."""
-        per_row = (self._u_beats + self._g_beats, self._k + 1, 1)[mode]
-        return self._n * per_row
+    def acc_width(self) -> int:
+        """Width of the lanes' accumulators (and of ``c`` and ``value`` on the lane port)."""
+        return self._acc_width
 
     @property
     def sum_width(self) -> int:
+        """Width of ``gram``, ``proj`` and ``norm2`` (lane sums added over the lanes)."""
         return self._sum_width
+
+    @property
+    def lane_formats(self) -> tuple:
+        """``(a_format, b_format, acc_format)`` of every MAC lane (integer, wrapping)."""
+        cw = self._coef_width
+        return FixedFormat(cw), FixedFormat(cw), FixedFormat(self._acc_width)
 
     @property
     def row_layout(self):
         return data.ArrayLayout(signed(self._vec_width), self._k)
+
+    @property
+    def input_layout(self):
+        return data.ArrayLayout(signed(self._vec_width), self._words)
+
+    @property
+    def beat_layout(self):
+        """One external beat on ``lane_i``."""
+        cw = self._coef_width
+        return data.StructLayout({"valid": 1, "a": signed(cw), "b": signed(cw),
+                                  "c": signed(self._acc_width), "clear": 1, "last": 1, "sub": 1})
+
+    @property
+    def lane_result_layout(self):
+        """One result on ``lane_o``."""
+        return data.StructLayout({"valid": 1, "value": signed(self._acc_width)})
 
     @property
     def params_layout(self):
@@ -272,8 +389,11 @@ class RowPass(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        k, L, W, cw = self._k, self._lanes, self._vec_width, self._coef_width
-        rows = self._rows
+        k, L, vw, cw = self._k, self._lanes, self._vec_width, self._coef_width
+        W = self._words
+        nb = len(self._banks)
+        depth = self.row_depth
+        max_rows = max(self._rows)
         npairs = k * (k + 1) // 2
         nsum = npairs + k + 1                 # Gram, projection, norm
         tables, coefs = self._beat_table()
@@ -283,10 +403,27 @@ class RowPass(wiring.Component):
         for t in tables + [[]]:               # four programs' worth of entries, padded
             table += t + [(0, 0, 0, False, False, 0)] * (span - len(t))
 
+        # ---- per-bank constants, looked up by a bank number
+        bank_sel = Signal(range(max(nb, 2)))      # the `bank` input, out-of-range values -> 0
+        if nb > 1:
+            in_range = self.bank < nb if nb < 1 << len(self.bank) else 1
+            m.d.comb += bank_sel.eq(Mux(in_range, self.bank, 0))
+
+        def per_bank(values, index, shape):
+            return Array(Const(v, shape) for v in values)[index]
+
+        # lanes holding a row at a bank's last address: n_b - (rows_b - 1) L of them
+        tail_masks = [sum(1 << lane for lane in range(L) if lane < n - (rows - 1) * L)
+                      for n, rows in zip(self._banks, self._rows)]
+        in_beats = [self.input_beats(b) for b in range(nb)]
+        # words of a bank's last input beat that are stored: n_b - (beats_b - 1) W of them
+        last_words = [sum(1 << w for w in range(W) if w < n - (beats - 1) * W)
+                      for n, beats in zip(self._banks, in_beats)]
+
         # ---- control state
         busy = Signal()
         phase = Signal(range(4))          # 0 prefetch, 1 slots, 2 drain latency, 3 reduce
-        j = Signal(range(rows + 2))       # slot (row address)
+        j = Signal(range(max_rows + 2))   # slot (row address within the bank)
         beat = Signal(range(span))
         mode = Signal(2)
         slot = Signal(range(width + 1))
@@ -296,17 +433,36 @@ class RowPass(wiring.Component):
         tail = Signal(range(max(self._latency, L) + 1))
         params = Signal(self.params_layout)
         m.d.comb += self.busy.eq(busy)
+        # the pass's bank and input buffer, latched at start
+        row_base = Signal(range(depth + 1))
+        inp_base = Signal(range(2 * depth + 1))
+        last_j = Signal(range(max(max_rows, 2)))          # rows_b - 1
+        tail_mask = Signal(L)
 
         # ---- host pointers
         wr_lane = Signal(range(max(L, 2)))
-        wr_addr = Signal(range(rows + 1))
-        in_lane = Signal(range(max(L, 2)))
-        in_addr = Signal(range(rows + 1))
+        wr_addr = Signal(range(depth + 1))
+        wr_left = Signal(range(max(self._banks) + 1), init=self._banks[0])
         rd_lane = Signal(range(max(L, 2)))
-        rd_addr = Signal(range(rows + 1))
-        rd_count = Signal(range(self._n + 1))
+        rd_addr = Signal(range(depth + 1))
+        rd_left = Signal(range(max(self._banks) + 1))
         reading = Signal()
         rd_pending = Signal()            # a read was issued last cycle; its data is on the port
+        groups = L // W                  # an input beat writes one group of W lanes
+        in_group = Signal(range(max(groups, 2)))
+        in_addr = Signal(range(2 * depth + 1))
+        in_bank = Signal(range(max(nb, 2)))
+        in_left = Signal(range(max(in_beats) + 1), init=in_beats[0])   # beats left in the bank
+        in_full = Signal()
+        in_take = Signal()
+        in_last = Signal()               # this beat is the last of its bank
+        m.d.comb += [
+            self.inp_w.ready.eq(~in_full),
+            in_take.eq(self.inp_w.valid & ~in_full),
+            in_last.eq(in_left == 1),
+        ]
+        in_word_ok = Signal(W)           # words of this beat that are stored
+        m.d.comb += in_word_ok.eq(Mux(in_last, per_bank(last_words, in_bank, W), (1 << W) - 1))
 
         # ---- shared coefficient for U beats (same for every lane)
         coef_vals = []
@@ -320,7 +476,7 @@ class RowPass(wiring.Component):
         m.d.comb += [
             beat_clear.eq(Mux(beat_kind == 4, j == 0,
                               Array(Const(int(t[3]), 1) for t in table)[entry])),
-            beat_last.eq(Mux(beat_kind == 4, j == rows - 1,
+            beat_last.eq(Mux(beat_kind == 4, j == last_j,
                              Array(Const(int(t[4]), 1) for t in table)[entry])),
         ]
         beat_dest = Array(Const(t[5], range(max(nsum, k) + 1)) for t in table)[entry]
@@ -332,7 +488,7 @@ class RowPass(wiring.Component):
         in_g_slot = Signal()               # the G beats of this slot are for a real row address
         m.d.comb += [
             issuing.eq(busy & (phase == 1)),
-            in_u_slot.eq(j < rows),
+            in_u_slot.eq(j <= last_j),
             in_g_slot.eq(j > 0),
         ]
         slot_end = Signal()
@@ -352,35 +508,44 @@ class RowPass(wiring.Component):
         # cycle); readout reads otherwise
         fetch = Signal()
         m.d.comb += fetch.eq(busy & ((phase == 0) | slot_end))
-        fetch_addr = Signal(range(rows + 2))
-        m.d.comb += fetch_addr.eq(Mux(phase == 0, 0, j + 1))
+        fetch_j = Signal(range(max_rows + 2))
+        fetch_addr = Signal(range(depth + max_rows + 2))
+        fetch_iaddr = Signal(range(2 * depth + max_rows + 2))
+        m.d.comb += [
+            fetch_j.eq(Mux(phase == 0, 0, j + 1)),
+            fetch_addr.eq(row_base + fetch_j),
+            fetch_iaddr.eq(inp_base + fetch_j),
+        ]
+        # a lane's row at relative address j exists: j < rows_b - 1, or the last address when
+        # the lane is among the n_b - (rows_b - 1) L rows stored there (tail_mask)
+        fetch_full, fetch_tail = Signal(), Signal()
+        row_full, row_tail = Signal(), Signal()
+        m.d.comb += [fetch_full.eq(fetch_j < last_j), fetch_tail.eq(fetch_j == last_j),
+                     row_full.eq(j < last_j), row_tail.eq(j == last_j)]
         # the stored column the U beat reads, and its exponent
         q_sel = Signal(range(max(k, 2)))
         m.d.comb += q_sel.eq(Mux(beat_opa < k, beat_opa, 0))
         a_q = Signal(unsigned(self._a_bits))
         m.d.comb += a_q.eq(Array(params.a[q] for q in range(k))[q_sel])
-        # a lane's row at address j exists: j < rows - 1, or the last address when the lane
-        # is among the n - (rows - 1) L rows stored there
-        last_lanes = self._n - (rows - 1) * L
 
         lane_sums = []
         sat_any = []
         read_ports = []
         for lane in range(L):
-            mem = Memory(shape=self.row_layout, depth=rows, init=[])
-            imem = Memory(shape=signed(W), depth=rows, init=[])
+            mem = Memory(shape=self.row_layout, depth=depth, init=[])
+            imem = Memory(shape=signed(vw), depth=2 * depth, init=[])
             m.submodules[f"rows{lane}"] = mem
             m.submodules[f"inp{lane}"] = imem
             rp, wp = mem.read_port(), mem.write_port()
             irp, iwp = imem.read_port(), imem.write_port()
-            mac = MACLane(FixedFormat(cw), FixedFormat(cw), FixedFormat(self._acc_width))
+            mac = MACLane(*self.lane_formats)
             m.submodules[f"lane{lane}"] = mac
 
             s_cur = Signal(self.row_layout)
-            inp_cur = Signal(signed(W))
+            inp_cur = Signal(signed(vw))
             new_cur = Signal(self.row_layout)
             new_prev = Signal(self.row_layout)
-            inp_prev = Signal(signed(W))
+            inp_prev = Signal(signed(vw))
             # the lane's running sums live in a small LUT RAM: read when a beat is issued (the
             # fused multiply-add's addend), written when its result lands `latency` cycles
             # later; each sum is touched once a slot, so no read sees a pending write
@@ -393,25 +558,24 @@ class RowPass(wiring.Component):
             sat = Signal()
             sat_any.append(sat)
             row_valid = Signal()
-            m.d.comb += row_valid.eq((j < rows - 1) | ((j == rows - 1) & (lane < last_lanes)))
+            m.d.comb += row_valid.eq(row_full | (row_tail & tail_mask[lane]))
 
             m.d.comb += [
                 rp.addr.eq(Mux(busy, fetch_addr, rd_addr)),
                 rp.en.eq(Mux(busy, fetch, reading & (rd_lane == lane) & ~rd_pending
                              & (~self.row_o.valid | self.row_o.ready))),
-                irp.addr.eq(fetch_addr),
+                irp.addr.eq(fetch_iaddr),
                 irp.en.eq(fetch),
             ]
-            # the read data is what the slot uses; masked to zero for rows past n
+            # the read data is what the slot uses; masked to zero for rows past n_b
             valid_next = Signal()
             with m.If(fetch):
-                m.d.sync += valid_next.eq((fetch_addr < rows - 1)
-                                          | ((fetch_addr == rows - 1) & (lane < last_lanes)))
+                m.d.sync += valid_next.eq(fetch_full | (fetch_tail & tail_mask[lane]))
             with m.If(valid_next):
                 m.d.comb += [s_cur.eq(rp.data), inp_cur.eq(irp.data)]
 
             # ---- operand mux (registered in front of the lane)
-            s_word = Signal(signed(W))
+            s_word = Signal(signed(vw))
             m.d.comb += s_word.eq(Array(s_cur[q] for q in range(k))[q_sel])
             s_shifted = Signal(signed(cw))
             m.d.comb += s_shifted.eq(s_word << a_q)
@@ -430,31 +594,51 @@ class RowPass(wiring.Component):
                 s_issue.addr.eq(beat_dest),
                 cval.eq(Mux(beat_kind == 1, round_const, Mux(first_use, 0, s_issue.data))),
             ]
-            m.d.sync += [
-                mac.i.valid.eq(live),
-                mac.i.payload.a.eq(opa),
-                mac.i.payload.b.eq(opb),
-                mac.i.payload.c.eq(cval),
-                mac.i.payload.clear.eq(beat_clear),
-                mac.i.payload.last.eq(beat_last),
-            ]
+            # the operand register takes the pass's beat while busy, the lane port's otherwise
+            ext = self.lane_i[lane]
+            with m.If(busy):
+                m.d.sync += [
+                    mac.i.valid.eq(live),
+                    mac.i.payload.a.eq(opa),
+                    mac.i.payload.b.eq(opb),
+                    mac.i.payload.c.eq(cval),
+                    mac.i.payload.clear.eq(beat_clear),
+                    mac.i.payload.last.eq(beat_last),
+                    mac.i.payload.sub.eq(0),
+                ]
+            with m.Else():
+                m.d.sync += [
+                    mac.i.valid.eq(ext.valid),
+                    mac.i.payload.a.eq(ext.a),
+                    mac.i.payload.b.eq(ext.b),
+                    mac.i.payload.c.eq(ext.c),
+                    mac.i.payload.clear.eq(ext.clear),
+                    mac.i.payload.last.eq(ext.last),
+                    mac.i.payload.sub.eq(ext.sub),
+                ]
             m.d.comb += mac.o.ready.eq(1)
 
-            # ---- tag delay line: (kind, dest) of results, `latency` cycles behind the beat
+            # ---- tag delay line: (kind, dest) of pass results and the external flag,
+            # `latency` cycles behind the beat
             tag_kind = [Signal(3, name=f"tag_kind{lane}_{t}") for t in range(self._latency)]
             tag_dest = [Signal(range(max(nsum, k) + 1), name=f"tag_dest{lane}_{t}")
                         for t in range(self._latency)]
+            tag_ext = [Signal(name=f"tag_ext{lane}_{t}") for t in range(self._latency)]
             m.d.sync += [tag_kind[0].eq(Mux(live & beat_last, beat_kind, 0)),
-                         tag_dest[0].eq(beat_dest)]
+                         tag_dest[0].eq(beat_dest),
+                         tag_ext[0].eq(~busy & ext.valid & ext.last)]
             for t in range(1, self._latency):
-                m.d.sync += [tag_kind[t].eq(tag_kind[t - 1]), tag_dest[t].eq(tag_dest[t - 1])]
+                m.d.sync += [tag_kind[t].eq(tag_kind[t - 1]), tag_dest[t].eq(tag_dest[t - 1]),
+                             tag_ext[t].eq(tag_ext[t - 1])]
             kind_out, dest_out = tag_kind[-1], tag_dest[-1]
 
             value = mac.o.payload.value
+            m.d.comb += [self.lane_o[lane].valid.eq(mac.o.valid & tag_ext[-1]),
+                         self.lane_o[lane].value.eq(value)]
             rounded = Signal(signed(self._acc_width))
             m.d.comb += rounded.eq(value >> self._shift)
-            vmax, vmin = (1 << (W - 1)) - 1, -(1 << (W - 1))
-            clamped = Signal(signed(W))
+            vmax, vmin = (1 << (vw - 1)) - 1, -(1 << (vw - 1))
+            clamped = Signal(signed(vw))
             over = Signal()
             m.d.comb += [
                 over.eq((rounded > vmax) | (rounded < vmin)),
@@ -474,15 +658,15 @@ class RowPass(wiring.Component):
             write_back = Signal()
             m.d.comb += write_back.eq(slot_end & row_valid & (mode == UPDATE))
 
-            # ---- host writes share the write ports when idle
+            # ---- host row writes share the write port when idle; input writes own theirs
             m.d.comb += [
-                wp.addr.eq(Mux(busy, j, wr_addr)),
+                wp.addr.eq(Mux(busy, row_base + j, wr_addr)),
                 wp.data.eq(Mux(busy, new_cur, self.row_w.payload)),
                 wp.en.eq(Mux(busy, write_back,
-                             self.row_w.valid & (wr_lane == lane) & (wr_addr < rows))),
+                             self.row_w.valid & (wr_lane == lane) & (wr_left != 0))),
                 iwp.addr.eq(in_addr),
-                iwp.data.eq(self.inp_w.payload),
-                iwp.en.eq(~busy & self.inp_w.valid & (in_lane == lane) & (in_addr < rows)),
+                iwp.data.eq(self.inp_w.payload[lane % W]),
+                iwp.en.eq(in_take & (in_group == lane // W) & in_word_ok[lane % W]),
             ]
             with m.If(self.start & ~busy):
                 m.d.sync += sat.eq(0)
@@ -490,16 +674,36 @@ class RowPass(wiring.Component):
             read_ports.append(rp)
 
         # ---- host pointers and readout sequencing (shared)
-        m.d.comb += [self.row_w.ready.eq(~busy), self.inp_w.ready.eq(~busy)]
+        m.d.comb += self.row_w.ready.eq(~busy)
 
         def advance(lane_sig, addr_sig):
             return [lane_sig.eq(Mux(lane_sig == L - 1, 0, lane_sig + 1)),
                     addr_sig.eq(Mux(lane_sig == L - 1, addr_sig + 1, addr_sig))]
 
-        with m.If(~busy & self.row_w.valid):
+        with m.If(~busy & self.row_w.valid & (wr_left != 0)):
             m.d.sync += advance(wr_lane, wr_addr)
-        with m.If(~busy & self.inp_w.valid):
-            m.d.sync += advance(in_lane, in_addr)
+            m.d.sync += wr_left.eq(wr_left - 1)
+
+        # input fill: a bank's last beat moves on to the next bank's first address and group
+        with m.If(in_take):
+            with m.If(in_last):
+                m.d.sync += [in_group.eq(0), in_addr.eq(in_addr + 1)]
+                with m.If(in_bank == nb - 1):
+                    m.d.sync += in_full.eq(1)
+                if nb > 1:
+                    with m.Else():
+                        m.d.sync += [in_bank.eq(in_bank + 1),
+                                     in_left.eq(per_bank(in_beats[1:], in_bank, in_left.shape()))]
+            with m.Else():
+                m.d.sync += in_left.eq(in_left - 1)
+                if groups > 1:
+                    m.d.sync += [in_group.eq(Mux(in_group == groups - 1, 0, in_group + 1)),
+                                 in_addr.eq(Mux(in_group == groups - 1, in_addr + 1, in_addr))]
+                else:
+                    m.d.sync += in_addr.eq(in_addr + 1)
+        with m.If(self.inp_rewind):
+            m.d.sync += [in_group.eq(0), in_addr.eq(Mux(self.inp_buf, depth, 0)), in_bank.eq(0),
+                         in_left.eq(in_beats[0]), in_full.eq(0)]
 
         rd_lane_q = Signal(range(max(L, 2)))
         issue_rd = Signal()
@@ -508,18 +712,22 @@ class RowPass(wiring.Component):
         with m.If(self.row_o.valid & self.row_o.ready):
             m.d.sync += self.row_o.valid.eq(0)
         with m.If(issue_rd):
-            m.d.sync += [rd_pending.eq(1), rd_lane_q.eq(rd_lane), rd_count.eq(rd_count + 1)]
+            m.d.sync += [rd_pending.eq(1), rd_lane_q.eq(rd_lane), rd_left.eq(rd_left - 1)]
             m.d.sync += advance(rd_lane, rd_addr)
-            with m.If(rd_count == self._n - 1):
+            with m.If(rd_left == 1):
                 m.d.sync += reading.eq(0)
         with m.If(rd_pending):
             m.d.sync += [rd_pending.eq(0), self.row_o.valid.eq(1),
                          self.row_o.payload.eq(Array(p.data for p in read_ports)[rd_lane_q])]
 
         with m.If(self.rewind & ~busy):
-            m.d.sync += [wr_lane.eq(0), wr_addr.eq(0), in_lane.eq(0), in_addr.eq(0)]
+            m.d.sync += [wr_lane.eq(0),
+                         wr_addr.eq(per_bank(self._bases, bank_sel, wr_addr.shape())),
+                         wr_left.eq(per_bank(self._banks, bank_sel, wr_left.shape()))]
         with m.If(self.readout & ~busy & ~reading):
-            m.d.sync += [reading.eq(1), rd_lane.eq(0), rd_addr.eq(0), rd_count.eq(0)]
+            m.d.sync += [reading.eq(1), rd_lane.eq(0),
+                         rd_addr.eq(per_bank(self._bases, bank_sel, rd_addr.shape())),
+                         rd_left.eq(per_bank(self._banks, bank_sel, rd_left.shape()))]
 
         # ---- pass sequencing
         m.d.sync += self.done.eq(0)
@@ -529,8 +737,13 @@ class RowPass(wiring.Component):
         produced = [[True] * (npairs + k) + [False], [False] * npairs + [True] * (k + 1),
                     [False] * (npairs + k) + [True]]
         with m.If(self.start & ~busy & ~reading):
+            base = per_bank(self._bases, bank_sel, row_base.shape())
             m.d.sync += [busy.eq(1), phase.eq(0), j.eq(0), beat.eq(0), params.eq(self.params),
-                         mode.eq(Mux(self.mode <= NORM, self.mode, UPDATE))]
+                         mode.eq(Mux(self.mode <= NORM, self.mode, UPDATE)),
+                         row_base.eq(base),
+                         inp_base.eq(Mux(self.buf, base + depth, base)),
+                         last_j.eq(per_bank([r - 1 for r in self._rows], bank_sel, last_j.shape())),
+                         tail_mask.eq(per_bank(tail_masks, bank_sel, L))]
         with m.If(busy):
             with m.Switch(phase):
                 with m.Case(0):                                     # prefetch row 0
@@ -539,7 +752,7 @@ class RowPass(wiring.Component):
                     m.d.sync += beat.eq(Mux(beat == slot - 1, 0, beat + 1))
                     with m.If(beat == slot - 1):
                         m.d.sync += j.eq(j + 1)
-                        with m.If(j == rows):
+                        with m.If(j == last_j + 1):
                             m.d.sync += [phase.eq(2), tail.eq(0)]
                 with m.Case(2):                                     # last results land
                     m.d.sync += tail.eq(tail + 1)

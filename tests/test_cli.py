@@ -21,7 +21,7 @@ def test_generate_writes_verilog_and_parameters(tmp_path):
                                  "b_frac": 0, "overflow": "saturate"}
     assert doc["derived"]["latency"] == 2
     widths = {p["name"]: p["width"] for p in doc["ports"]}
-    assert widths["i__payload"] == 12 + 16 + 30 + 2 and widths["o__payload"] == 31
+    assert widths["i__payload"] == 12 + 16 + 30 + 3 and widths["o__payload"] == 31
     verilog = (tmp_path / "mac_lane.v").read_text()
     assert "module mac_lane(" in verilog
 
@@ -38,6 +38,11 @@ def test_generate_writes_verilog_and_parameters(tmp_path):
     (["synth", "mac_lane"], "--target: required"),
     (["synth", "--target", "ice40-up5k", "--freq", "0"], "freq=0.0: must be a positive"),
     (["synth", "--target", "vu9p"], "argument --target: invalid choice: 'vu9p'"),
+    (["generate", "row_pass", "--banks", "8,x"], "argument --banks: invalid row_counts value"),
+    (["generate", "row_pass", "--banks", "8,4,2,1,1"],
+     "banks=(8, 4, 2, 1, 1): must hold 1 to 4 row counts"),
+    (["generate", "row_pass", "--banks", "8,0"], "banks=(8, 0): row counts must be at least 1"),
+    (["generate", "row_pass", "--words", "3"], "words=3: must divide lanes=8"),
 ])
 def test_bad_parameters_fail_with_one_line_and_exit_2(args, message, tmp_path):
     proc = sbpca(*args, "-o", str(tmp_path)) if args[0] == "generate" else sbpca(*args)
@@ -46,6 +51,18 @@ def test_bad_parameters_fail_with_one_line_and_exit_2(args, message, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_generate_row_pass_with_banks_and_words(tmp_path):
+    proc = sbpca("generate", "row_pass", "--banks", "37,11", "--k", "3", "--lanes", "4",
+                 "--words", "4", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "row_pass.json").read_text())
+    assert doc["parameters"]["banks"] == [37, 11] and doc["parameters"]["words"] == 4
+    widths = {p["name"]: p["width"] for p in doc["ports"]}
+    assert widths["inp_w__payload"] == 4 * 16 and widths["bank"] == 1
+    assert widths["inp_buf"] == widths["buf"] == widths["inp_rewind"] == 1
+    assert widths["lane_i"] % 4 == 0 and widths["lane_o"] % 4 == 0
 
 
 def test_options_before_or_after_the_design_name(tmp_path):

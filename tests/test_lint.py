@@ -24,6 +24,20 @@ def test_mac_lane_lint_clean(params, tmp_path):
     assert forbidden_operators(open(doc["verilog"]).read()) == []
 
 
+ROW_PASS_CONFIGS = [
+    dict(),                                                   # (784, 100), k 4, 8 lanes
+    dict(banks=(37, 11, 5), k=3, lanes=4, words=2),           # three banks: bank input clamped
+    dict(banks=(8,), k=1, lanes=1),                           # one bank, one lane
+]
+
+
+@pytest.mark.parametrize("params", ROW_PASS_CONFIGS, ids=_id)
+def test_row_pass_lint_clean(params, tmp_path):
+    doc = generate("row_pass", tmp_path, **params)
+    assert lint_verilog(doc["verilog"], doc["top"]) == []
+    assert forbidden_operators(open(doc["verilog"]).read()) == []
+
+
 def test_every_waiver_has_a_reason():
     lines = WAIVERS.read_text().splitlines()
     for i, line in enumerate(lines):

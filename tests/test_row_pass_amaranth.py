@@ -1,132 +1,318 @@
 # amaranth: UnusedElaboratable=no
-"""Row-pass engine on the Amaranth simulator against ``golden.sbpca_unit.row_pass``."""
+"""Row-pass engine on the Amaranth simulator against ``golden.sbpca_unit`` (``row_pass``,
+``row_project``) and, for the lane port, ``golden.mac_lane.MACLaneModel``."""
+
+import random
 
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from cosim.row_pass_cases import expected, random_params, random_rows
+from cosim.row_pass_cases import (expected, input_beats, pass_plan, random_inputs,
+                                  random_params, random_rows)
+from golden.mac_lane import MACLaneModel
 from golden.sbpca_unit import row_project
 from hdl.row_pass import NORM, PROJECT, UPDATE, RowPass
 
+WIDTHS = dict(vec_width=12, coef_width=14, shift=10, gw=2)
 
-def rtl_passes(rp, S, cases, modes=None):
-    """Load ``S``, run one pass per case (inputs reloaded each time), read the rows back."""
-    modes = modes or [UPDATE] * len(cases)
-    out = []
 
-    async def tb(ctx):
-        ctx.set(rp.rewind, 1)
-        await ctx.tick()
-        ctx.set(rp.rewind, 0)
-        for row in S:
+async def pulse(ctx, signal):
+    ctx.set(signal, 1)
+    await ctx.tick()
+    ctx.set(signal, 0)
+
+
+async def load_rows(ctx, rp, rows, gaps, *, extra=0):
+    """Write every bank's rows (last bank first), each followed by ``extra`` rows to drop."""
+    for bank in reversed(range(len(rows))):
+        ctx.set(rp.bank, bank)
+        await pulse(ctx, rp.rewind)
+        for row in list(rows[bank]) + [[-1] * rp.k] * extra:
+            while gaps.random() < 0.3:
+                await ctx.tick()
             ctx.set(rp.row_w.payload, [int(v) for v in row])
             ctx.set(rp.row_w.valid, 1)
             await ctx.tick()
-        ctx.set(rp.row_w.valid, 0)
-        for case, mode in zip(cases, modes):
-            ctx.set(rp.mode, mode)
-            ctx.set(rp.rewind, 1)
+            ctx.set(rp.row_w.valid, 0)
+
+
+async def fill_buffer(ctx, rp, buf, beats, gaps):
+    """Stream one buffer's ``inp_w`` beats with random idle cycles; ``ready`` must stay high
+    until the last beat and be low after it."""
+    ctx.set(rp.inp_buf, buf)
+    await pulse(ctx, rp.inp_rewind)
+    for beat in beats:
+        while gaps.random() < 0.5:
             await ctx.tick()
-            ctx.set(rp.rewind, 0)
-            for v in case.inp:
-                ctx.set(rp.inp_w.payload, int(v))
-                ctx.set(rp.inp_w.valid, 1)
-                await ctx.tick()
-            ctx.set(rp.inp_w.valid, 0)
-            ctx.set(rp.params, {"a": [int(v) for v in case.a],
-                                "cT": [[int(v) for v in row] for row in case.cT],
-                                "w": [int(v) for v in case.w]})
-            ctx.set(rp.start, 1)
+        ctx.set(rp.inp_w.payload, beat)
+        ctx.set(rp.inp_w.valid, 1)
+        assert ctx.get(rp.inp_w.ready), "inp_w stalled while the buffer is not full"
+        await ctx.tick()
+        ctx.set(rp.inp_w.valid, 0)
+    assert not ctx.get(rp.inp_w.ready), "inp_w ready after the buffer is full"
+
+
+async def read_bank(ctx, rp, bank):
+    ctx.set(rp.bank, bank)
+    await pulse(ctx, rp.readout)
+    ctx.set(rp.row_o.ready, 1)
+    rows = []
+    while len(rows) < rp.banks[bank]:
+        await ctx.tick()
+        if ctx.get(rp.row_o.valid):
+            rows.append([int(v) for v in ctx.get(rp.row_o.payload)])
+    ctx.set(rp.row_o.ready, 0)
+    return np.array(rows, dtype=np.int64).reshape(-1, rp.k)
+
+
+async def run_pass(ctx, rp, mode, bank, buf, case):
+    """Start a pass; return its outputs and the cycles from ``start`` to ``done``."""
+    ctx.set(rp.params, {"a": [int(v) for v in case.a],
+                        "cT": [[int(v) for v in row] for row in case.cT],
+                        "w": [int(v) for v in case.w]})
+    ctx.set(rp.mode, mode)
+    ctx.set(rp.bank, bank)
+    ctx.set(rp.buf, buf)
+    await pulse(ctx, rp.start)
+    cycles = 1
+    while not ctx.get(rp.done):
+        await ctx.tick()
+        cycles += 1
+    npairs = rp.k * (rp.k + 1) // 2
+    return {"cycles": cycles, "gram": [ctx.get(rp.gram[i]) for i in range(npairs)],
+            "proj": [ctx.get(rp.proj[i]) for i in range(rp.k)], "norm2": ctx.get(rp.norm2),
+            "saturated": bool(ctx.get(rp.saturated))}
+
+
+def ref_session(rp, rows, inputs, plan, cases):
+    """Golden outputs of each pass of ``plan`` and the final rows of every bank."""
+    S = [r.copy() for r in rows]
+    npairs = rp.k * (rp.k + 1) // 2
+    out = []
+    for (mode, bank, buf), case in zip(plan, cases):
+        inp = inputs[buf][bank]
+        if mode == UPDATE:
+            S[bank], gram, proj, sat = expected(rp, S[bank], case, inp)
+            out.append({"gram": gram.tolist(), "proj": proj.tolist(), "norm2": 0,
+                        "saturated": sat})
+        else:
+            proj, norm2 = row_project(S[bank], inp, with_rows=(mode == PROJECT))
+            out.append({"gram": [0] * npairs, "proj": proj.tolist(), "norm2": norm2,
+                        "saturated": False})
+    return out, S
+
+
+def rtl_session(rp, rows, inputs, plan, cases, *, seed):
+    """Load the rows, fill buffer 0, run ``plan`` while buffer 1 is filled during the first
+    passes, read every bank back."""
+    gaps = random.Random(seed)
+    beats = [input_beats(rp, inp, np.random.default_rng(seed + buf))
+             for buf, inp in enumerate(inputs)]
+    state = {"go": False, "filled": False}
+    out = {"passes": [], "rows": []}
+
+    async def background_fill(ctx):
+        while not state["go"]:
             await ctx.tick()
-            ctx.set(rp.start, 0)
-            cycles = 1
-            while not ctx.get(rp.done):
+        await fill_buffer(ctx, rp, 1, beats[1], random.Random(seed + 7))
+        state["filled"] = True
+
+    async def tb(ctx):
+        await load_rows(ctx, rp, rows, gaps, extra=1)
+        await fill_buffer(ctx, rp, 0, beats[0], gaps)
+        for (mode, bank, buf), case in zip(plan, cases):
+            state["go"] = True                # buffer 1 streams in from the first start on
+            while buf == 1 and not state["filled"]:
                 await ctx.tick()
-                cycles += 1
-            npairs = rp.k * (rp.k + 1) // 2
-            ctx.set(rp.readout, 1)
+            out["passes"].append(await run_pass(ctx, rp, mode, bank, buf, case))
+        out["rows"] = [await read_bank(ctx, rp, bank) for bank in range(len(rp.banks))]
+
+    sim = Simulator(rp)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.add_testbench(background_fill, background=True)
+    sim.run()
+    return out
+
+
+@pytest.mark.parametrize("banks, k, lanes, words", [
+    ((5, 3), 2, 2, 1),
+    ((7,), 1, 3, 3),                 # one bank (the single-matrix engine), k = 1 idle beats
+    ((8, 5), 3, 4, 2),               # bank 0 fills its addresses: a dropped row would show
+    ((6, 2), 4, 1, 1),               # one lane
+    ((9, 4, 3), 2, 9, 3),            # more lanes than rows in banks 1 and 2
+    ((10, 1, 4, 6), 2, 2, 2),        # four banks, one of a single row
+])
+def test_passes_match_golden(banks, k, lanes, words):
+    """UPDATE on every bank and again on bank 0 (write-back, loud: saturates) reading buffer 0
+    while buffer 1 fills; PROJECT and NORM on every bank reading buffer 1; rows read back."""
+    rp = RowPass(banks=banks, k=k, lanes=lanes, words=words, **WIDTHS)
+    rng = np.random.default_rng(sum(banks) * 100 + k * 10 + lanes)
+    nb = len(banks)
+    plan = pass_plan(rp, nb + 1)
+    cases = [random_params(rp, rng, loud=(i == nb)) for i in range(len(plan))]
+    for case in cases[nb:]:
+        case.a = np.zeros(k, np.int64)        # written-back rows may use the full word
+    rows = [random_rows(n, k, rp.vec_width, cases[b].a, rng) for b, n in enumerate(banks)]
+    inputs = [random_inputs(rp, rng), random_inputs(rp, rng)]
+    got = rtl_session(rp, rows, inputs, plan, cases, seed=lanes + k)
+    want, final = ref_session(rp, rows, inputs, plan, cases)
+    for index, ((mode, bank, _), res, ref) in enumerate(zip(plan, got["passes"], want)):
+        assert res["cycles"] == rp.cycles_for(mode, bank), f"pass {index}"
+        assert {key: res[key] for key in ref} == ref, f"pass {index}: {mode=} {bank=}"
+    for bank in range(nb):
+        assert np.array_equal(got["rows"][bank], final[bank]), f"bank {bank}"
+    assert want[nb]["saturated"]
+
+
+def test_input_words_of_a_bank_start_on_a_fresh_beat():
+    """Bank 1's words start on a fresh beat: with 5 words in bank 0 and 4 words a beat, the
+    second beat's last three words are dropped, not stored as bank 1's first words."""
+    rp = RowPass(banks=(5, 6), k=1, lanes=4, words=4, **WIDTHS)
+    assert [rp.input_beats(b) for b in range(2)] == [2, 2]
+    rng = np.random.default_rng(5)
+    plan = pass_plan(rp, 0)                               # PROJECT, NORM on both banks
+    cases = [random_params(rp, rng) for _ in plan]
+    rows = [random_rows(n, 1, rp.vec_width, [0], rng) for n in rp.banks]
+    inputs = [random_inputs(rp, rng), random_inputs(rp, rng)]
+    got = rtl_session(rp, rows, inputs, plan, cases, seed=2)
+    want, _ = ref_session(rp, rows, inputs, plan, cases)
+    assert [{key: r[key] for key in w} for r, w in zip(got["passes"], want)] == want
+
+
+def test_lane_port_matches_mac_model():
+    """Random external beats (sub, clear/last patterns, idle cycles) on every lane against the
+    lane model; results arrive ``lane_latency`` cycles after the beat; a pass started right after
+    the last beat delivers the results in flight, ignores beats while busy, and is bit-exact."""
+    rp = RowPass(banks=(6, 3), k=2, lanes=3, words=3, **WIDTHS)
+    assert rp.lane_latency == 3
+    fa, fb, facc = rp.lane_formats
+    rng = np.random.default_rng(11)
+    L = rp.lanes
+
+    def random_beat(valid, clear=None):
+        return {"valid": int(valid), "a": int(rng.integers(fa.min_raw, fa.max_raw + 1)),
+                "b": int(rng.integers(fb.min_raw, fb.max_raw + 1)),
+                "c": int(rng.integers(facc.min_raw, facc.max_raw + 1)),
+                "clear": int(rng.random() < 0.3) if clear is None else clear,
+                "last": int(rng.random() < 0.4), "sub": int(rng.random() < 0.5)}
+
+    case = random_params(rp, rng)
+    case.a = np.zeros(rp.k, np.int64)
+    rows = [random_rows(n, rp.k, rp.vec_width, case.a, rng) for n in rp.banks]
+    inputs = [random_inputs(rp, rng), random_inputs(rp, rng)]
+    taken = [[] for _ in range(L)]            # (cycle, beat) taken by each lane
+    events = [[] for _ in range(L)]           # (cycle, value) seen on lane_o
+    out = {}
+
+    async def tb(ctx):
+        await load_rows(ctx, rp, rows, random.Random(1))
+        await fill_buffer(ctx, rp, 0, input_beats(rp, inputs[0], rng), random.Random(2))
+        cycle = 0
+
+        async def step(beats):
+            nonlocal cycle
+            for lane, beat in enumerate(beats):
+                ctx.set(rp.lane_i[lane], beat)
+                if beat["valid"] and not ctx.get(rp.busy):
+                    taken[lane].append((cycle, beat))
+                if ctx.get(rp.lane_o[lane].valid):
+                    events[lane].append((cycle, ctx.get(rp.lane_o[lane].value)))
             await ctx.tick()
-            ctx.set(rp.readout, 0)
-            ctx.set(rp.row_o.ready, 1)
-            rows = []
-            while len(rows) < rp.n:
-                await ctx.tick()
-                if ctx.get(rp.row_o.valid):
-                    rows.append([int(v) for v in ctx.get(rp.row_o.payload)])
-            ctx.set(rp.row_o.ready, 0)
-            out.append({"cycles": cycles, "rows": np.array(rows),
-                        "gram": [ctx.get(rp.gram[i]) for i in range(npairs)],
-                        "proj": [ctx.get(rp.proj[i]) for i in range(rp.k)],
-                        "norm2": ctx.get(rp.norm2),
-                        "saturated": bool(ctx.get(rp.saturated))})
+            cycle += 1
+
+        for _ in range(150):                                   # random beats and idle cycles
+            await step([random_beat(rng.random() < 0.7) for _ in range(L)])
+        last = [dict(random_beat(True), last=1) for _ in range(L)]
+        await step(last)                                       # the last beat: every lane emits
+        # the pass starts in the next cycle, where one more beat is still taken (busy is low)
+        ctx.set(rp.params, {"a": [0] * rp.k, "cT": [[int(v) for v in r] for r in case.cT],
+                            "w": [int(v) for v in case.w]})
+        ctx.set(rp.mode, UPDATE)
+        ctx.set(rp.bank, 0)
+        ctx.set(rp.buf, 0)
+        ctx.set(rp.start, 1)
+        await step([dict(random_beat(True), last=1) for _ in range(L)])
+        ctx.set(rp.start, 0)
+        start_cycle = out["start"] = cycle - 1
+        while not ctx.get(rp.done):                            # beats while busy: ignored
+            await step([random_beat(True) for _ in range(L)])
+        out["cycles"] = cycle - start_cycle
+        out["gram"] = [ctx.get(rp.gram[i]) for i in range(3)]
+        out["proj"] = [ctx.get(rp.proj[i]) for i in range(2)]
+        await step([random_beat(True, clear=1) for _ in range(L)])  # after the pass: clear
+        for _ in range(60):
+            await step([random_beat(rng.random() < 0.7) for _ in range(L)])
+        for _ in range(rp.lane_latency + 1):
+            await step([random_beat(False) for _ in range(L)])
+        out["rows"] = await read_bank(ctx, rp, 0)
 
     sim = Simulator(rp)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.run()
-    return out
 
-
-@pytest.mark.parametrize("n, k, lanes", [(5, 2, 2), (7, 1, 3), (8, 3, 4), (6, 4, 1), (9, 2, 9)])
-def test_row_pass_matches_golden(n, k, lanes):
-    rp = RowPass(n=n, k=k, lanes=lanes, vec_width=12, coef_width=14, shift=10, gw=2)
-    rng = np.random.default_rng(n * 100 + k * 10 + lanes)
-    a0 = rng.integers(0, 3, k)
-    S = random_rows(n, k, 12, a0, rng)
-    cases = [random_params(rp, rng), random_params(rp, rng, loud=True)]
-    cases[0].a = a0
-    cases[1].a = np.zeros(k, np.int64)        # written-back rows may use the full word
-    got = rtl_passes(rp, S, cases)
-    for case, res in zip(cases, got):
-        new, gram, proj, sat = expected(rp, S, case)
-        assert np.array_equal(res["rows"], new)
-        assert res["gram"] == gram.tolist()
-        assert res["proj"] == proj.tolist()
-        assert res["saturated"] == sat
-        assert res["cycles"] == rp.cycles
-        S = new
-    assert got[1]["saturated"]
-
-
-@pytest.mark.parametrize("n, k, lanes", [(5, 2, 2), (7, 1, 3), (9, 4, 4), (6, 3, 1)])
-def test_project_and_norm_programs_match_golden(n, k, lanes):
-    """PROJECT: S^T inp and ||inp||^2, rows unchanged; NORM: ||inp||^2 alone; then UPDATE."""
-    rp = RowPass(n=n, k=k, lanes=lanes, vec_width=12, coef_width=14, shift=10, gw=2)
-    rng = np.random.default_rng(n + 7 * k + lanes)
-    cases = [random_params(rp, rng) for _ in range(3)]
-    for case in cases:
-        case.a = np.zeros(k, np.int64)
-    S = random_rows(n, k, 12, cases[0].a, rng)
-    got = rtl_passes(rp, S, cases, modes=[PROJECT, NORM, UPDATE])
-    p, norm2 = row_project(S, cases[0].inp)
-    assert got[0]["proj"] == p.tolist() and got[0]["norm2"] == norm2
-    assert np.array_equal(got[0]["rows"], S)                      # read-only
-    assert got[0]["cycles"] == rp.cycles_for(PROJECT)
-    _, norm2 = row_project(S, cases[1].inp, with_rows=False)
-    assert got[1]["norm2"] == norm2 and got[1]["cycles"] == rp.cycles_for(NORM)
-    assert np.array_equal(got[1]["rows"], S)
-    new, gram, proj, _ = expected(rp, S, cases[2])
-    assert np.array_equal(got[2]["rows"], new) and got[2]["gram"] == gram.tolist()
+    model = MACLaneModel(fa, fb, facc)
+    for lane in range(L):
+        cycles = np.array([c for c, _ in taken[lane]])
+        beats = [b for _, b in taken[lane]]
+        res = model.run(*(np.array([b[f] for b in beats]) for f in ("a", "b", "c")),
+                        clear=[b["clear"] for b in beats], last=[b["last"] for b in beats],
+                        sub=[b["sub"] for b in beats])
+        want = list(zip((cycles[res.beat] + rp.lane_latency).tolist(), res.values.tolist()))
+        assert events[lane] == want, f"lane {lane}"
+        # the results of the beats before and in the start cycle come while the pass runs
+        start = out["start"]
+        assert {start - 1, start} <= {c for c, _ in taken[lane]}
+        assert {start + 2, start + 3} <= {c for c, _ in events[lane]}
+    new, gram, proj, _ = expected(rp, rows[0], case, inputs[0][0])
+    assert out["cycles"] == rp.cycles_for(UPDATE, 0)
+    assert out["gram"] == gram.tolist() and out["proj"] == proj.tolist()
+    assert np.array_equal(out["rows"], new)
 
 
 def test_derived_counts():
-    rp = RowPass(n=784, k=4, lanes=8, vec_width=16, coef_width=18, shift=14, gw=2)
-    assert rp.rows_per_lane == 98 and rp.slot_beats == 28
-    assert rp.useful_macs == 784 * 28
-    assert rp.useful_macs / (rp.lanes * rp.cycles) > 0.98
-    assert rp.useful_macs_for(PROJECT) == 784 * 5 and rp.useful_macs_for(NORM) == 784
-    assert rp.useful_macs_for(NORM) / (rp.lanes * rp.cycles_for(NORM)) > 0.8
+    rp = RowPass(banks=(784, 100), k=4, lanes=8, words=8, vec_width=16, coef_width=18,
+                 shift=14, gw=2)
+    assert rp.banks == (784, 100) and rp.row_depth == 98 + 13
+    assert [rp.rows_per_lane(b) for b in (0, 1)] == [98, 13]
+    assert [rp.bank_base(b) for b in (0, 1)] == [0, 98]
+    assert [rp.input_beats(b) for b in (0, 1)] == [98, 13]
+    assert rp.slot_beats == 28 and rp.lane_latency == 3
+    assert rp.useful_macs_for(UPDATE, 0) == 784 * 28
+    assert rp.useful_macs_for(UPDATE, 0) / (rp.lanes * rp.cycles_for(UPDATE, 0)) > 0.98
+    assert rp.useful_macs_for(PROJECT, 1) == 100 * 5 and rp.useful_macs_for(NORM, 0) == 784
+    assert rp.useful_macs_for(NORM, 0) / (rp.lanes * rp.cycles_for(NORM, 0)) > 0.8
+    assert rp.cycles_for(UPDATE, 1) == 1 + 14 * 28 + 3 + 15 + 1
+    assert rp.sum_width == rp.acc_width + 4
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(k=0), "k=0: must be in \\[1, 16\\]"),
-    (dict(lanes=9), "lanes=9: must be in \\[1, 8\\]"),
-    (dict(coef_width=15), "coef_width=15: must be at least vec_width \\+ gw = 16"),
-    (dict(shift=0), "shift=0: must be in"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(k=0), ValueError, "k=0: must be in \\[1, 16\\]"),
+    (dict(lanes=9), ValueError, "lanes=9: must be in \\[1, 8\\]"),
+    (dict(coef_width=15), ValueError, "coef_width=15: must be at least vec_width \\+ gw = 16"),
+    (dict(shift=0), ValueError, "shift=0: must be in"),
+    (dict(words=0), ValueError, "words=0: must be in \\[1, 2\\]"),
+    (dict(words=3), ValueError, "words=3: must be in \\[1, 2\\]"),
+    (dict(lanes=3, words=2), ValueError, "words=2: must divide lanes=3"),
+    (dict(words=1.0), TypeError, "words=1.0: must be an integer"),
+    (dict(banks=()), ValueError, "banks=\\(\\): must hold 1 to 4 row counts"),
+    (dict(banks=(8, 4, 2, 2, 1)), ValueError, "banks=\\(8, 4, 2, 2, 1\\): must hold 1 to 4"),
+    (dict(banks=(8, 0)), ValueError, "banks=\\(8, 0\\): row counts must be at least 1"),
+    (dict(banks=8), TypeError, "banks=8: must be a tuple of row counts"),
+    (dict(banks=(8, "4")), TypeError, "banks=\\(8, '4'\\): row counts must be integers"),
 ])
-def test_bad_parameters(kwargs, message):
-    args = dict(n=8, k=2, lanes=2, vec_width=14, coef_width=16, shift=10, gw=2)
+def test_bad_parameters(kwargs, error, message):
+    args = dict(banks=(8, 4), k=2, lanes=2, vec_width=14, coef_width=16, shift=10, gw=2)
     args.update(kwargs)
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(error, match=message):
         RowPass(**args)
+
+
+def test_bad_bank_or_mode_in_counts():
+    rp = RowPass(banks=(8, 4), k=2, lanes=2, **WIDTHS)
+    with pytest.raises(ValueError, match="bank=2: must be in \\[0, 1\\]"):
+        rp.cycles_for(UPDATE, 2)
+    with pytest.raises(ValueError, match="mode=3: must be in \\[0, 2\\]"):
+        rp.useful_macs_for(3, 0)
