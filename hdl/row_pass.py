@@ -18,7 +18,8 @@ buffers, so the host streams the next sample into one while passes read the othe
 
     row memory, each lane:     | bank 0 (rows_0) | bank 1 (rows_1) | ...
     input memory, each lane:   | buffer 0: bank 0 | bank 1 | ... | buffer 1: bank 0 | bank 1 | ...
-    inp_w beat (words W):      W consecutive input words -> lanes g W .. g W + W - 1, one address
+    inp_w beat t of bank b:    its W words -> lanes g W .. g W + W - 1, g = t mod (lanes / W),
+                               at address base_b + t // (lanes / W) of the buffer
 
 A pass is a sequence of *slots*, one per row address ``j`` of its bank, plus a drain slot::
 
