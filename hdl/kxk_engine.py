@@ -14,8 +14,9 @@ row pass runs::
         +-----------------------------------------------------+
         +--- ALU: move (round / lod of a row-pass sum), exponent fns, seed, select
 
-Timing: ``start`` with ``segment`` runs that segment's ``cycles_for(segment)`` ROM words after
-one fetch cycle; ``done`` pulses in the cycle after the last word (its writes have landed).
+Timing: ``start`` with ``segment`` reads that segment's first ROM word in the same cycle and
+plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
+writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
 unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT``, ``w``,
 ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
@@ -134,8 +135,9 @@ class KxkEngine(wiring.Component):
         return self._sched
 
     def cycles_for(self, segment: str) -> int:
-        """Cycles from ``start`` to ``done`` of a segment (fetch + words + done)."""
-        return self._sched.segments[segment].cycles + 2
+        """Cycles from ``start`` to ``done`` of a segment (start + words; the first word is
+        read from the ROM in the cycle ``start`` is taken)."""
+        return self._sched.segments[segment].cycles + 1
 
     @property
     def cc_width(self) -> int:
@@ -349,28 +351,26 @@ class KxkEngine(wiring.Component):
 
         # ---- sequencing
         busy = Signal()
-        fetch = Signal()
         pc = Signal(range(len(words) + 2))
         left = Signal(range(max(s.cycles for s in sched.segments.values()) + 2))
-        m.d.comb += [self.busy.eq(busy), rp.addr.eq(pc), rp.en.eq(1)]
+        go = Signal()                            # start taken: the first word is read now
+        m.d.comb += [self.busy.eq(busy), go.eq(self.start & ~busy), rp.en.eq(1)]
+        first = Array(Const(base[s]) for s in SEGMENTS)[self.segment]
+        m.d.comb += rp.addr.eq(Mux(go, first, pc))
         m.d.sync += self.done.eq(0)
         run = Signal()                           # the ROM word on rp.data is live this cycle
-        m.d.comb += run.eq(busy & ~fetch)
-        with m.If(self.start & ~busy):
-            m.d.sync += [busy.eq(1), fetch.eq(1),
-                         pc.eq(Array(Const(base[s]) for s in SEGMENTS)[self.segment]),
-                         left.eq(Array(Const(sched.segments[s].cycles) for s in SEGMENTS)
-                                 [self.segment])]
-        with m.If(busy):
-            m.d.sync += pc.eq(pc + 1)
-            with m.If(fetch):
-                m.d.sync += fetch.eq(0)
-                with m.If(left == 0):
-                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+        m.d.comb += run.eq(busy)
+        with m.If(go):
+            count = Array(Const(sched.segments[s].cycles) for s in SEGMENTS)[self.segment]
+            m.d.sync += [pc.eq(first + 1), left.eq(count)]
+            with m.If(count == 0):
+                m.d.sync += self.done.eq(1)
             with m.Else():
-                m.d.sync += left.eq(left - 1)
-                with m.If(left == 1):
-                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+                m.d.sync += busy.eq(1)
+        with m.If(busy):
+            m.d.sync += [pc.eq(pc + 1), left.eq(left - 1)]
+            with m.If(left == 1):
+                m.d.sync += [busy.eq(0), self.done.eq(1)]
         word = rp.data
         flag = Signal()
         clamps = []

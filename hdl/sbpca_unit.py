@@ -123,13 +123,13 @@ class SBPCAUnit(wiring.Component):
 
     @property
     def cycles_per_sample(self) -> int:
-        """Cycles of one sample in steady state (inputs already buffered): the four passes,
-        the four k x k segments, a hand-over cycle after each segment and two per sample."""
+        """Cycles of one sample in steady state (inputs already buffered): the four passes
+        and the four k x k segments, each started in the cycle its predecessor is done."""
         rp, kx = self._rows, self._kxk
         passes = (rp.cycles_for(NORM, 0) + rp.cycles_for(PROJECT, 1)
                   + rp.cycles_for(UPDATE, 0) + rp.cycles_for(UPDATE, 1))
         segs = sum(kx.cycles_for(s) for s in ("norm_x", "pre_x", "post_x", "post_d"))
-        return passes + segs + 6
+        return passes + segs
 
     @property
     def useful_macs_per_sample(self) -> int:
@@ -211,13 +211,24 @@ class SBPCAUnit(wiring.Component):
         m.d.comb += [self.batch.ready.eq(0), self.busy.eq(0), rp.start.eq(0), kx.start.eq(0),
                      rp.mode.eq(UPDATE), rp.buf.eq(cur)]
 
-        def pass_then(state_name, mode, pass_bank, segment, next_state):
+        def start_pass(mode, pass_bank):
+            m.d.comb += [rp.start.eq(1), rp.mode.eq(mode), bank_now.eq(pass_bank)]
+            m.d.sync += bank.eq(pass_bank)
+
+        def begin_sample(buf, more):
+            """Start the sample in input buffer ``buf`` (full): its NORM pass now, and stream
+            the next sample into the other buffer if ``more``."""
+            m.d.sync += [full.bit_select(buf, 1).eq(0), cur.eq(buf)]
+            m.d.comb += rp.buf.eq(buf)
+            start_pass(NORM, 0)
+            with m.If(more):
+                m.d.sync += [fill.eq(~buf), filling.eq(1)]
+                m.d.comb += [inp_rewind.eq(1), rp.inp_buf.eq(~buf)]
+
+        # a pass hands over to its k x k segment, the segment to the next pass, in the cycle
+        # their done pulses (both engines take start when idle and latch their inputs then)
+        def pass_then(state_name, segment, next_pass):
             with m.State(state_name):
-                m.d.comb += [self.busy.eq(1), rp.start.eq(1), rp.mode.eq(mode)]
-                m.d.sync += bank.eq(pass_bank)
-                m.d.comb += bank_now.eq(pass_bank)
-                m.next = state_name + "_wait"
-            with m.State(state_name + "_wait"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(rp.done):
                     m.d.comb += [kx.start.eq(1), kx.segment.eq(segment)]
@@ -225,7 +236,7 @@ class SBPCAUnit(wiring.Component):
             with m.State(state_name + "_kxk"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(kx.done):
-                    m.next = next_state
+                    next_pass()
 
         rows_left = Signal(range(max(self._n_in, self._n_out) + 1))
         with m.FSM():
@@ -292,23 +303,32 @@ class SBPCAUnit(wiring.Component):
             with m.State("wait_input"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(full.bit_select(cur, 1)):
-                    m.d.sync += full.bit_select(cur, 1).eq(0)
-                    with m.If(i < B):               # stream the next sample meanwhile
-                        m.d.sync += [fill.eq(~cur), filling.eq(1)]
-                        m.d.comb += [inp_rewind.eq(1), rp.inp_buf.eq(~cur)]
+                    begin_sample(cur, i < B)
                     m.next = "norm"
-            pass_then("norm", NORM, 0, 0, "project")
-            pass_then("project", PROJECT, 1, 1, "upx")
-            pass_then("upx", UPDATE, 0, 2, "upd")
-            pass_then("upd", UPDATE, 1, 3, "next")
-            with m.State("next"):
-                m.d.comb += self.busy.eq(1)
+
+            def to(mode, pass_bank, state_name):
+                def go():
+                    start_pass(mode, pass_bank)
+                    m.next = state_name
+                return go
+
+            def after_sample():
                 with m.If(i == B):
                     m.d.sync += self.done.eq(1)
                     m.next = "idle"
                 with m.Else():
-                    m.d.sync += [i.eq(i + 1), cur.eq(~cur)]
-                    m.next = "wait_input"
+                    m.d.sync += i.eq(i + 1)
+                    with m.If(full.bit_select(~cur, 1)):
+                        begin_sample(~cur, i + 1 < B)
+                        m.next = "norm"
+                    with m.Else():
+                        m.d.sync += cur.eq(~cur)
+                        m.next = "wait_input"
+
+            pass_then("norm", 0, to(PROJECT, 1, "project"))
+            pass_then("project", 1, to(UPDATE, 0, "upx"))
+            pass_then("upx", 2, to(UPDATE, 1, "upd"))
+            pass_then("upd", 3, after_sample)
         m.d.comb += [self.rows_o.payload.eq(rp.row_o.payload),
                      self.rows_o.valid.eq(rp.row_o.valid), rp.row_o.ready.eq(self.rows_o.ready)]
         return m

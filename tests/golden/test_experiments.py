@@ -58,7 +58,7 @@ def run_quick(name, tmp_path, *extra):
 
 def test_experiment_names_match_the_command_line():
     assert set(EXPERIMENTS) == {"spectrum", "convergence", "curves", "batch-sweep", "rank-table",
-                                "variants", "baselines", "quantization"}
+                                "variants", "baselines", "quantization", "ns-steps"}
     with pytest.raises(SystemExit):
         _parse("nonsense")
 
