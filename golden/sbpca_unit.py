@@ -283,7 +283,7 @@ class SBPCAUnitModel:
     """
 
     def __init__(self, n_in, n_out, *, k, mode="fixed", formats=None, schedule="harmonic",
-                 shift_s=3, ns_steps=8, recip_steps=2, b_max=1024):
+                 shift_s=3, ns_steps=6, recip_steps=2, b_max=1024):
         self.n_in = check_int("n_in", n_in, minimum=1)
         self.n_out = check_int("n_out", n_out, minimum=1)
         self.k = check_int("k", k, minimum=1, maximum=min(self.n_in, self.n_out, 16))
@@ -498,7 +498,7 @@ class SBPCAUnitRule(UpdateRule):
     name = "sbpca_unit"
 
     def __init__(self, n_in, n_out, *, rng, k=4, mode="fixed", width=16, scalar_width=18,
-                 schedule="harmonic", shift_s=3, ns_steps=8, recip_steps=2, sigma0=1.0,
+                 schedule="harmonic", shift_s=3, ns_steps=6, recip_steps=2, sigma0=1.0,
                  b_max=1024, headroom=1):
         super().__init__(n_in, n_out, rng=rng)
         fmts = UnitFormats.for_width(width, scalar_width)

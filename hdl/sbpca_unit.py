@@ -70,7 +70,7 @@ class SBPCAUnit(wiring.Component):
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
-                 schedule="harmonic", shift_s=3, ns_steps=8, recip_steps=2, b_max=64):
+                 schedule="harmonic", shift_s=3, ns_steps=6, recip_steps=2, b_max=64):
         self._n_in = _check("n_in", n_in, 1, 1 << 16)
         self._n_out = _check("n_out", n_out, 1, 1 << 16)
         self._k = _check("k", k, 1, min(16, n_in, n_out))

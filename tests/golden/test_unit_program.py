@@ -47,14 +47,17 @@ def test_program_equals_model(n_in, n_out, k, width, schedule, batches, scale):
 
 
 def test_saturating_inputs_raise_the_flag_in_both():
+    # inputs at full scale: sigma ~ ||x|| ||delta|| = sqrt(128 * 64) ~ 90.5 is beyond sigma's
+    # range (64), so the flag must rise, and both formulations must still agree word for word
     rng = np.random.default_rng(3)
     F = UnitFormats.for_width(16)
-    model = SBPCAUnitModel(16, 16, k=4, formats=F, b_max=8)
-    model.load(qr_signfix(rng.normal(size=(16, 4))), qr_signfix(rng.normal(size=(16, 4))), 0.3)
+    assert np.sqrt(128 * 64) > F.sigma.to_float(F.sigma.max_raw)
+    model = SBPCAUnitModel(128, 64, k=4, formats=F, b_max=8)
+    model.load(qr_signfix(rng.normal(size=(128, 4))), qr_signfix(rng.normal(size=(64, 4))), 0.3)
     unit = ProgramUnit(model)
     unit.load_from(model)
-    xs = np.full((8, 16), F.x.max_raw)
-    ds = np.full((8, 16), F.d.min_raw)
+    xs = np.full((8, 128), F.x.max_raw)
+    ds = np.full((8, 64), F.d.min_raw)
     for i in range(8):
         model.sample(xs[i], ds[i], i + 1)
         unit.sample(xs[i], ds[i], i + 1)
