@@ -302,6 +302,14 @@ class SBPCAUnitModel:
         c = i / (i + 1) if self.schedule == "harmonic" else np.full(self.b_max, 1 - 2.0 ** -shift_s)
         self.c_tab = A.const(c, F.mat)             # schedule ROMs
         self.oc_tab = A.const(1 - c, F.mat)
+        if self.mode == "fixed" and np.any(self.oc_tab <= 0):
+            # 1 - c_i below the word's resolution: the batch's later samples would be dropped
+            if self.schedule == "harmonic":
+                limit = int(np.argmax(self.oc_tab <= 0))
+                raise ValueError(f"b_max={self.b_max}: 1 - c_B rounds to 0 in the "
+                                 f"{F.mat.width}-bit schedule words beyond B = {limit}")
+            raise ValueError(f"shift_s={shift_s}: 2**-shift_s rounds to 0 in the "
+                             f"{F.mat.width}-bit schedule words (at most {F.mat.frac})")
         self.eye = A.const(np.eye(self.k), F.mat)
         self.Xs = self.Ds = self.x_side = self.d_side = self.sigma = self.r = None
 

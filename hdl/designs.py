@@ -12,6 +12,7 @@ from typing import Callable
 from golden.fixed import OVERFLOW_MODES, FixedFormat
 from .mac_lane import MACLane
 from .row_pass import RowPass
+from .sbpca_unit import SBPCAUnit
 
 __all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts"]
 
@@ -86,6 +87,10 @@ def _build_row_pass(*, banks, k, lanes, words, vec_width, coef_width, shift, gw,
                    coef_width=coef_width, shift=shift, gw=gw, a_bits=a_bits)
 
 
+def _build_unit(**params):
+    return SBPCAUnit(**params)
+
+
 DESIGNS = {
     "mac_lane": Design(
         name="mac_lane",
@@ -117,6 +122,30 @@ DESIGNS = {
             Param("a_bits", int, 5, "bits of each column exponent", minimum=1),
         ),
         builder=_build_row_pass,
+    ),
+    "unit": Design(
+        name="unit",
+        help="the streaming-PCA unit: row-pass and k x k engines on L MAC lanes",
+        params=(
+            Param("n_in", int, 784, "layer inputs (rows of X)", minimum=1),
+            Param("n_out", int, 100, "layer outputs (rows of Delta)", minimum=1),
+            Param("k", int, 4, "rank, 1..min(16, n_in, n_out)", minimum=1),
+            Param("lanes", int, 8, "MAC lanes (multipliers), at most min(n_in, n_out)",
+                  minimum=1),
+            Param("words", int, 8, "input words per samples beat (divides lanes)", minimum=1),
+            Param("width", int, 16, "input and stored word width (4..30)", minimum=1),
+            Param("scalar_width", int, 18, "k x k word width (width..30)", minimum=1),
+            Param("schedule", str, "harmonic",
+                  "averaging schedule: harmonic (c_i = i/(i+1), SBPCA) or shift "
+                  "(c = 1 - 2**-shift_s, SBPCAV)", ("harmonic", "shift")),
+            Param("shift_s", int, 3, "s of the shift schedule (1..16)", minimum=1),
+            Param("ns_steps", int, 6, "Newton-Schulz steps per normalization (1..32)",
+                  minimum=1),
+            Param("recip_steps", int, 2, "Newton-Raphson steps for 1/||.||^2 (1..8)",
+                  minimum=1),
+            Param("b_max", int, 64, "largest batch (the schedule ROM's depth)", minimum=1),
+        ),
+        builder=_build_unit,
     ),
 }
 

@@ -18,8 +18,8 @@ micro-program formulation :class:`golden.unit_program.ProgramUnit`, tested equal
 The next sample streams into the other input buffer while a sample is processed. Interfaces:
 ``samples`` carries ``words`` input words per beat: ``ceil(n_in/words)`` beats of ``x`` (the last
 one padded) then ``ceil(n_out/words)`` beats of ``delta``; ``batch`` starts a batch of ``B``
-samples (``1 <= B <= b_max``; other values raise ``error`` and are ignored); ``done`` pulses at
-the end of a batch. State: ``load_rows`` takes the ``n_in`` rows of ``Xs`` then the ``n_out``
+samples (``1 <= B <= b_max``; other values raise ``error``, pulse ``done`` and are ignored;
+``error`` holds until the next valid batch or ``load``); ``done`` pulses at the end of a batch. State: ``load_rows`` takes the ``n_in`` rows of ``Xs`` then the ``n_out``
 rows of ``Ds`` after a ``load`` pulse; ``kxk_in`` (with ``load``) the k x k state (``Tx``,
 ``Td``, ``ax``, ``ad``, ``sigma``, ``r``); ``readout`` streams the stored rows on ``rows_o`` in
 the same order and ``kxk`` shows the k x k state. ``overflow`` is sticky from ``load``: some
@@ -90,6 +90,10 @@ class SBPCAUnit(wiring.Component):
         self._rows = RowPass(banks=(n_in, n_out), k=k, lanes=lanes, vec_width=F.vec.width,
                              coef_width=F.mat.width, shift=F.mat.frac, gw=F.gw, a_bits=5,
                              words=words)
+        if self._rows.sum_width > 63:
+            raise ValueError(f"scalar_width={scalar_width}: the lane sums would need "
+                             f"{self._rows.sum_width} bits, beyond the 63-bit integers of the "
+                             f"golden model; use narrower words")
         self._kxk = KxkEngine(formats=F, k=k, lanes=lanes, ns_steps=ns_steps,
                               recip_steps=recip_steps, acc_width=self._rows.acc_width,
                               sum_width=self._rows.sum_width,
@@ -258,7 +262,7 @@ class SBPCAUnit(wiring.Component):
                         m.d.sync += [error.eq(1), self.done.eq(1)]
                     with m.Else():
                         m.d.sync += [B.eq(B_in), i.eq(1), cur.eq(0), fill.eq(0),
-                                     filling.eq(1), full.eq(0)]
+                                     filling.eq(1), full.eq(0), error.eq(0)]
                         m.d.comb += inp_rewind.eq(1)
                         m.d.comb += rp.inp_buf.eq(0)
                         m.next = "wait_input"
