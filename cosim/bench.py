@@ -5,7 +5,10 @@ simulators), one per program and bank (``"update bank 0"``, ...); lane utilizati
 multiplies over ``lanes x cycles``; simulated cycles per second is wall-clock and
 machine-dependent, reported and never asserted. Writes ``bench.json`` and ``bench.md``.
 
-Today: the row-pass engine (``row_pass``). The streaming-PCA unit joins with its top level.
+Benches: the row-pass engine (``row_pass``: cycles per pass) and the streaming-PCA unit
+(``unit``: batches through ``cosim.tb_unit``; cycles per sample in steady state, measured as the
+cycle difference of two stall-free batches, cycles per batch, lane utilization = useful multiplies
+per sample over ``lanes x cycles per sample``, memory words, simulated samples per second).
 """
 
 from __future__ import annotations
@@ -17,15 +20,24 @@ from .runner import run_cocotb
 
 __all__ = ["run_bench", "bench_markdown"]
 
-BENCHES = {"row_pass": "cosim.tb_row_pass"}
+BENCHES = {"row_pass": "cosim.tb_row_pass", "unit": "cosim.tb_unit"}
 
 
-def run_bench(design: str, params: dict, out_dir, *, sims, passes: int = 3, progress=print):
-    """Run ``design``'s cocotb bench on each simulator and summarize cycles and speed."""
+def run_bench(design: str, params: dict, out_dir, *, sims, passes: int = 3, batches="4",
+              stream: str | None = None, progress=print):
+    """Run ``design``'s cocotb bench on each simulator and summarize cycles and speed.
+
+    ``passes`` is the row-pass bench's number of UPDATE passes; ``batches`` (comma-separated
+    sizes) and ``stream`` (default: the MNIST gradient stream where the layer shape fits, else
+    random) are the unit bench's.
+    """
     if design not in BENCHES:
         raise ValueError(f"design={design!r}: no bench yet; choose from {', '.join(BENCHES)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if design == "unit":
+        return _run_unit_bench(params, out, sims=sims, batches=batches, stream=stream,
+                               progress=progress)
     doc = {"design": design, "parameters": params, "passes": passes, "simulators": {}}
     for sim in sims:
         progress(f"[bench] {design} on {sim} ...")
@@ -69,3 +81,88 @@ def bench_markdown(doc) -> str:
         lines.append(f"| {sim} | {r['build_seconds']:.1f} | {r['simulate_seconds']:.1f} | "
                      f"{'n/a' if rate is None else f'{rate:,.0f}'} |")
     return "\n".join(lines) + "\n\nWall-clock figures depend on the machine and its load.\n"
+
+
+# -- the unit ----------------------------------------------------------------------------------
+
+def _unit_stream(params, stream):
+    from .unit_cases import STREAMS, gradient_layer
+    if stream is not None:
+        if stream not in STREAMS:
+            raise ValueError(f"stream={stream!r}: must be one of {', '.join(STREAMS)}")
+        return stream
+    try:
+        gradient_layer(784, 10, params["n_in"], params["n_out"])
+        return "mnist"
+    except ValueError:
+        return "random"
+
+
+def _run_unit_bench(params, out, *, sims, batches, stream, progress):
+    from hdl.designs import get_design, unused
+
+    unit, full = get_design("unit").build(**params)
+    unused(unit)
+    sizes = [int(s) for s in str(batches).split(",")] if str(batches).strip() else []
+    if not sizes or min(sizes) < 1 or max(sizes) > unit.b_max:
+        raise ValueError(f"batches={batches!r}: sizes must be in [1, {unit.b_max}] (b_max)")
+    stream = _unit_stream(full, stream)
+    lanes, cps = unit.lanes, unit.cycles_per_sample
+    mem = unit.memory_words()
+    doc = {"design": "unit", "parameters": full, "stream": stream, "batches": sizes,
+           "predicted": {"cycles_per_sample": cps,
+                         "useful_macs_per_sample": unit.useful_macs_per_sample,
+                         "lane_utilization": unit.useful_macs_per_sample / (lanes * cps)},
+           "memory_words": mem, "simulators": {}}
+    for sim in sims:
+        progress(f"[bench] unit on {sim}: {len(sizes)} batch(es) of {stream} samples ...")
+        res = run_cocotb("unit", full, "cosim.tb_unit", sim=sim, build_dir=out / sim,
+                         extra_env={"SBPCA_UNIT_STREAM": stream,
+                                    "SBPCA_UNIT_BATCHES": ",".join(map(str, sizes))},
+                         testcase="batches_match_golden")
+        st, runs = res["summary"]["steady"], res["summary"]["batches"]
+        seconds = res["seconds"]["simulate"]
+        per = st["cycles_per_sample"]
+        first = st["first_sample_cycles"]
+        doc["simulators"][sim] = {
+            "cycles_per_sample": per,
+            "first_sample_cycles": first,
+            "cycles_per_batch": [{"B": r["B"], "cycles": r["cycles"], "idle": r["idle"]}
+                                 for r in runs],
+            "cycles_per_batch_of_b_max": first + (unit.b_max - 1) * per,
+            "lane_utilization": st["useful_macs_per_sample"] / (lanes * per),
+            "samples": st["samples"],
+            "build_seconds": res["seconds"]["build"],
+            "simulate_seconds": seconds,
+            "samples_per_second": st["samples"] / seconds if seconds > 0 else None,
+            "note": "simulate_seconds includes state load, readouts and idle cycles",
+        }
+    (out / "bench.json").write_text(json.dumps(doc, indent=2) + "\n")
+    (out / "bench.md").write_text(unit_bench_markdown(doc))
+    return doc
+
+
+def unit_bench_markdown(doc) -> str:
+    p, mem, pred = doc["parameters"], doc["memory_words"], doc["predicted"]
+    lines = [f"Bench of `unit` ({p['n_in']}, {p['n_out']}), k={p['k']}, {p['lanes']} lanes, "
+             f"{p['words']} words/beat, {p['width']}/{p['scalar_width']}-bit, "
+             f"{p['schedule']} schedule, ns_steps={p['ns_steps']}, b_max={p['b_max']}; "
+             f"{doc['stream']} stream, batches {','.join(map(str, doc['batches']))} "
+             f"(+ 1 and 2 without stalls for the steady state).", "",
+             "| simulator | cycles / sample | first sample | batch of b_max | "
+             "lane utilization | samples / s simulated |", "|---|---|---|---|---|---|"]
+    for sim, r in doc["simulators"].items():
+        rate = r["samples_per_second"]
+        lines.append(f"| {sim} | {r['cycles_per_sample']:,.0f} | {r['first_sample_cycles']:,} | "
+                     f"{r['cycles_per_batch_of_b_max']:,.0f} | "
+                     f"{100 * r['lane_utilization']:.1f}% | "
+                     f"{'n/a' if rate is None else f'{rate:,.1f}'} |")
+    lines += ["", f"Predicted by `SBPCAUnit.cycles_per_sample`: {pred['cycles_per_sample']:,} "
+              f"cycles, {pred['useful_macs_per_sample']:,} useful multiplies per sample "
+              f"({100 * pred['lane_utilization']:.1f}%). Memory: {mem['state']:,} state + "
+              f"{mem['buffers']:,} buffer words = {mem['total']:,} "
+              f"({100 * mem['fraction']:.1f}% of n_in x n_out = {mem['dense']:,}).", "",
+              "The batch of b_max is first sample + (b_max - 1) x cycles per sample (input "
+              "streaming overlaps processing after the first sample).",
+              "Wall-clock figures depend on the machine and its load.", ""]
+    return "\n".join(lines)

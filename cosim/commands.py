@@ -117,7 +117,14 @@ def _synth_run(args):
 def _bench_common(p, suppress):
     default = _defaults(suppress)
     p.add_argument("--passes", type=int, default=default(3),
-                   help="UPDATE passes per simulator (then PROJECT and NORM on every bank)")
+                   help="row_pass: UPDATE passes per simulator (then PROJECT and NORM on every "
+                        "bank)")
+    p.add_argument("--batches", default=default("4"),
+                   help="unit: comma-separated batch sizes, each <= b_max (default: 4)")
+    p.add_argument("--stream", default=default(None),
+                   choices=("random", "digits", "mnist", "saturate"),
+                   help="unit: sample stream (default: mnist where the layer shape fits, "
+                        "else random)")
     p.add_argument("-o", "--out", default=default(None),
                    help="output folder (default: build/bench/DESIGN)")
 
@@ -130,13 +137,16 @@ def _bench_run(args):
     from .bench import run_bench
     from .toolchain import selected_simulators
 
+    from hdl.designs import unused
+
     component, params = _build_checked(args.design, design_params(args))
-    del component
+    unused(component)
     if args.passes < 1:
         raise UsageError(f"passes={args.passes}: must be at least 1")
     out = Path(args.out or Path("build") / "bench" / args.design)
     try:
-        run_bench(args.design, params, out, sims=selected_simulators(), passes=args.passes)
+        run_bench(args.design, params, out, sims=selected_simulators(), passes=args.passes,
+                  batches=args.batches, stream=args.stream)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print((out / "bench.md").read_text(), end="")

@@ -35,7 +35,7 @@ from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, ReadOnly, RisingEdge
 from cocotb.utils import get_sim_time
 
-from hdl.designs import get_design
+from hdl.designs import get_design, unused
 from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, never, pack_words, random_gaps, unpack_words
 from .unit_cases import make_stream, start_state
@@ -59,7 +59,7 @@ def _unit():
     with open(os.environ["SBPCA_DESIGN_JSON"]) as f:
         doc = json.load(f)
     unit, _ = get_design(doc["design"]).build(**doc["parameters"])
-    return unit
+    return unused(unit)
 
 
 def _now() -> int:

@@ -14,7 +14,19 @@ from .mac_lane import MACLane
 from .row_pass import RowPass
 from .sbpca_unit import SBPCAUnit
 
-__all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts"]
+__all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts", "unused"]
+
+
+def unused(component):
+    """Mark ``component`` and the Elaboratables it holds as deliberately not elaborated (built
+    only for its facts: cycle counts, layouts, memory words), so Amaranth does not warn."""
+    from amaranth.hdl import Elaboratable
+
+    component._MustUse__silence = True
+    for value in vars(component).values():
+        if isinstance(value, Elaboratable):
+            unused(value)
+    return component
 
 
 @dataclass(frozen=True)

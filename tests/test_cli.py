@@ -43,9 +43,27 @@ def test_generate_writes_verilog_and_parameters(tmp_path):
      "banks=(8, 4, 2, 1, 1): must hold 1 to 4 row counts"),
     (["generate", "row_pass", "--banks", "8,0"], "banks=(8, 0): row counts must be at least 1"),
     (["generate", "row_pass", "--words", "3"], "words=3: must divide lanes=8"),
+    (["generate", "unit", "--n-in", "3", "--k", "4"], "k=4: must be in [1, 3]"),
+    (["generate", "unit", "--k", "17"], "k=17: must be in [1, 16]"),
+    (["generate", "unit", "--lanes", "101"], "lanes=101: must be in [1, 100]"),
+    (["generate", "unit", "--lanes", "6", "--words", "4"], "words=4: must divide lanes=6"),
+    (["generate", "unit", "--width", "3"], "width=3: must be at least 4"),
+    (["generate", "unit", "--scalar-width", "12"], "scalar_width=12: must be at least width=16"),
+    (["generate", "unit", "--width", "30", "--scalar-width", "30"],
+     "scalar_width=30: the lane sums would need 73 bits"),
+    (["generate", "unit", "--b-max", "0"], "b_max=0: must be at least 1"),
+    (["generate", "unit", "--b-max", "70000"], "b_max=70000: must be in [1, 65536]"),
+    (["generate", "unit", "--width", "8", "--scalar-width", "12", "--b-max", "600"],
+     "b_max=600: 1 - c_B rounds to 0 in the 12-bit schedule words beyond B = 511"),
+    (["generate", "unit", "--schedule", "shift", "--shift-s", "16", "--width", "8",
+      "--scalar-width", "12"], "shift_s=16: 2**-shift_s rounds to 0"),
+    (["generate", "unit", "--ns-steps", "0"], "ns_steps=0: must be at least 1"),
+    (["generate", "unit", "--schedule", "oja"], "argument --schedule: invalid choice: 'oja'"),
+    (["bench", "unit", "--k", "1", "--n-in", "8", "--n-out", "4", "--lanes", "1", "--words",
+      "1", "--b-max", "4", "--batches", "5"], "batches='5': sizes must be in [1, 4] (b_max)"),
 ])
 def test_bad_parameters_fail_with_one_line_and_exit_2(args, message, tmp_path):
-    proc = sbpca(*args, "-o", str(tmp_path)) if args[0] == "generate" else sbpca(*args)
+    proc = sbpca(*args, "-o", str(tmp_path)) if args[0] in ("generate", "bench") else sbpca(*args)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -70,3 +88,21 @@ def test_options_before_or_after_the_design_name(tmp_path):
     assert sbpca("generate", "-o", str(a), "mac_lane").returncode == 0
     assert sbpca("generate", "mac_lane", "-o", str(b)).returncode == 0
     assert (a / "mac_lane.v").read_text() == (b / "mac_lane.v").read_text()
+
+
+def test_generate_unit_writes_its_ports_and_parameters(tmp_path):
+    proc = sbpca("generate", "unit", "--n-in", "12", "--n-out", "7", "--k", "2", "--lanes", "4",
+                 "--words", "2", "--b-max", "5", "-o", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "unit.json").read_text())
+    assert doc["parameters"] == {"n_in": 12, "n_out": 7, "k": 2, "lanes": 4, "words": 2,
+                                 "width": 16, "scalar_width": 18, "schedule": "harmonic",
+                                 "shift_s": 3, "ns_steps": 6, "recip_steps": 2, "b_max": 5}
+    widths = {p["name"]: p["width"] for p in doc["ports"]}
+    assert widths["samples__payload"] == 2 * 16          # words x width
+    assert widths["batch__payload"] == 3                 # holds b_max = 5
+    assert widths["load_rows__payload"] == widths["rows_o__payload"] == 2 * 16
+    # k x k state: Tx, Td (k x k), sigma, r (k) scalar words and ax, ad (k) exponents
+    assert widths["kxk"] == widths["kxk_in"] == (2 * 4 + 2 * 2) * 18 + 2 * 2 * 5
+    for name in ("busy", "done", "error", "overflow", "load", "readout"):
+        assert widths[name] == 1

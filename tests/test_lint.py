@@ -38,6 +38,20 @@ def test_row_pass_lint_clean(params, tmp_path):
     assert forbidden_operators(open(doc["verilog"]).read()) == []
 
 
+UNIT_CONFIGS = [
+    dict(),                                                   # (784, 100), k 4, 8 lanes
+    dict(n_in=8, n_out=4, k=1, lanes=1, words=1, b_max=8),
+    dict(n_in=37, n_out=11, k=3, lanes=4, words=2, schedule="shift", ns_steps=3, b_max=5),
+]
+
+
+@pytest.mark.parametrize("params", UNIT_CONFIGS, ids=_id)
+def test_unit_lint_clean_and_division_free(params, tmp_path):
+    doc = generate("unit", tmp_path, **params)
+    assert lint_verilog(doc["verilog"], doc["top"]) == []
+    assert forbidden_operators(open(doc["verilog"]).read()) == []
+
+
 def test_every_waiver_has_a_reason():
     lines = WAIVERS.read_text().splitlines()
     for i, line in enumerate(lines):
