@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from golden.fixed import OVERFLOW_MODES, FixedFormat
+from golden.sbpca_unit import DEFAULT_NS_STEPS
 from .mac_lane import MACLane
 from .row_pass import RowPass
 from .sbpca_unit import SBPCAUnit
@@ -151,8 +152,8 @@ DESIGNS = {
                   "averaging schedule: harmonic (c_i = i/(i+1), SBPCA) or shift "
                   "(c = 1 - 2**-shift_s, SBPCAV)", ("harmonic", "shift")),
             Param("shift_s", int, 3, "s of the shift schedule (1..16)", minimum=1),
-            Param("ns_steps", int, 6, "Newton-Schulz steps per normalization (1..32)",
-                  minimum=1),
+            Param("ns_steps", int, DEFAULT_NS_STEPS,
+                  "Newton-Schulz steps per normalization (1..32)", minimum=1),
             Param("recip_steps", int, 2, "Newton-Raphson steps for 1/||.||^2 (1..8)",
                   minimum=1),
             Param("b_max", int, 64, "largest batch (the schedule ROM's depth)", minimum=1),

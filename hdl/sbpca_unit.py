@@ -15,15 +15,26 @@ micro-program formulation :class:`golden.unit_program.ProgramUnit`, tested equal
     rows_o   <--                                 a, cT, w       <------------------------- |
                                   schedule ROM c_i, 1 - c_i, cc_i ------------------------> |
 
-The next sample streams into the other input buffer while a sample is processed. Interfaces:
-``samples`` carries ``words`` input words per beat: ``ceil(n_in/words)`` beats of ``x`` (the last
-one padded) then ``ceil(n_out/words)`` beats of ``delta``; ``batch`` starts a batch of ``B``
-samples (``1 <= B <= b_max``; other values raise ``error``, pulse ``done`` and are ignored;
-``error`` holds until the next valid batch or ``load``); ``done`` pulses at the end of a batch. State: ``load_rows`` takes the ``n_in`` rows of ``Xs`` then the ``n_out``
-rows of ``Ds`` after a ``load`` pulse; ``kxk_in`` (with ``load``) the k x k state (``Tx``,
-``Td``, ``ax``, ``ad``, ``sigma``, ``r``); ``readout`` streams the stored rows on ``rows_o`` in
-the same order and ``kxk`` shows the k x k state. ``overflow`` is sticky from ``load``: some
-stored word or k x k value saturated. State persists across batches (warm start).
+The next sample streams into the other input buffer while a sample is processed.
+
+Interfaces:
+
+* ``samples`` carries ``words`` input words per beat: ``ceil(n_in/words)`` beats of ``x`` (the
+  last one padded) then ``ceil(n_out/words)`` beats of ``delta``, sample after sample.
+* ``batch`` starts a batch of ``B`` samples, ``1 <= B <= b_max`` (taken when idle). Other values
+  raise ``error``, pulse ``done`` and are ignored; ``error`` holds until the next valid batch or
+  ``load``. ``done`` pulses when the batch's last sample is through; ``busy`` is high from the
+  batch (or ``load``, ``readout``) to the end.
+* State: after a ``load`` pulse (``kxk_in`` holds the k x k state ``Tx``, ``Td``, ``ax``,
+  ``ad``, ``sigma``, ``r`` in that cycle), ``load_rows`` takes the ``n_in`` rows of ``Xs`` then
+  the ``n_out`` rows of ``Ds``. ``readout`` streams the stored rows on ``rows_o`` in the same
+  order; ``kxk`` always shows the k x k state. State persists across batches (warm start).
+* ``overflow`` is sticky from ``load``: some stored word or k x k value saturated.
+
+Timing: every pass and k x k segment starts in the cycle its predecessor is done, so a sample
+takes :attr:`SBPCAUnit.cycles_per_sample` cycles once its input is buffered (measured by the
+cocotb bench). Reset returns the unit to idle with the flags clear; the stored rows are not
+cleared (load a state before the next batch).
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
@@ -31,7 +42,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.sbpca_unit import SCHEDULES, SBPCAUnitModel, UnitFormats
+from golden.sbpca_unit import DEFAULT_NS_STEPS, SCHEDULES, SBPCAUnitModel, UnitFormats
 from .kxk_engine import KxkEngine
 from .row_pass import NORM, PROJECT, UPDATE, RowPass
 
@@ -70,7 +81,8 @@ class SBPCAUnit(wiring.Component):
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
-                 schedule="harmonic", shift_s=3, ns_steps=6, recip_steps=2, b_max=64):
+                 schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
+                 b_max=64):
         self._n_in = _check("n_in", n_in, 1, 1 << 16)
         self._n_out = _check("n_out", n_out, 1, 1 << 16)
         self._k = _check("k", k, 1, min(16, n_in, n_out))
@@ -177,7 +189,7 @@ class SBPCAUnit(wiring.Component):
         m.d.comb += [kx.gram.eq(rp.gram), kx.proj.eq(rp.proj), kx.norm2.eq(rp.norm2),
                      kx.c.eq(tp.data.c), kx.oc.eq(tp.data.oc), kx.cc.eq(tp.data.cc)]
         bank = Signal()                 # the bank of the pass in progress
-        bank_now = Signal()             # on rp.bank: latched by the row pass at start/rewind/readout
+        bank_now = Signal()             # on rp.bank: latched at start/rewind/readout
         m.d.comb += bank_now.eq(bank)
         for r in range(k):
             m.d.comb += [rp.params.a[r].eq(Mux(bank_now, kx.ad[r], kx.ax[r])),

@@ -14,8 +14,9 @@ with ``--quick``) and ``EXTRA_STEPS`` (a converged reference), all at rank ``K``
    only (``c = 1/2``: the old state and one sample's outer product weigh the same, the largest
    change a normalization has to absorb).
 2. **Update quality.** Per batch, the relative Frobenius error and the cosine of each unit's
-   update ``Delta diag(sigma) X^T`` against the float unit with ``REF_STEPS`` steps (the
-   default), with ``CONVERGED_STEPS`` steps, and against the true batch gradient.
+   update ``Delta diag(sigma) X^T`` against the float unit with ``REF_STEPS`` steps (the count
+   the unit was first built with; its default is now ``sbpca_unit.DEFAULT_NS_STEPS``), with
+   ``CONVERGED_STEPS`` steps, and against the true batch gradient.
 3. **Training.** The MLP trained with the float unit rule at each ``ns_steps`` (``--epochs``,
    ``--seeds``): test accuracy mean ± std, and MBGD over the same seeds (as in
    :mod:`golden.experiments.variants`).
@@ -276,7 +277,8 @@ def table(doc):
             f"{s['seeds']} seed(s); MBGD over the same seeds. k x k MACs: "
             f"SBPCAUnitModel.cost() notes for the {co['layer'][0]}x{co['layer'][1]} layer "
             f"(share of the unit's MACs per sample). {conv} steps: a converged reference beyond "
-            f"the default {ref}.\n\n")
+            f"the reference {ref} (the unit's default is "
+            f"{sbpca_unit.DEFAULT_NS_STEPS}).\n\n")
     w = res["width"]
     text = head + markdown_table(
         ["ns_steps", "k x k MACs / sample", "float orth. mean / max", "float orth. first max",
@@ -289,7 +291,8 @@ def table(doc):
             o, u = per[str(n)]["orthonormality"], per[str(n)]["update"]
             detail.append([n, mode, _mm(o["X"]), _mm(o["X"], "first_"), _mm(o["Delta"]),
                            _mm(o["Delta"], "first_"), fmt(u["vs_ref"], 4),
-                           fmt(u["cosine_vs_converged"], 4), fmt(u["cosine_vs_true"], 3), fmt(u["vs_true"], 3),
+                           fmt(u["cosine_vs_converged"], 4), fmt(u["cosine_vs_true"], 3),
+                           fmt(u["vs_true"], 3),
                            "yes" if per[str(n)]["overflow"] else "no"])
     text += ("\nPer factor (mean / max; 'first': over the first sample of each batch) and update "
              "error detail:\n\n")

@@ -15,6 +15,7 @@ acceptance measurement: SBPCA rank 4 (sequential, QR) and the best division-free
 
 from __future__ import annotations
 
+from ..sbpca_unit import DEFAULT_NS_STEPS
 from .runner import fmt, markdown_table, spread, train_run
 
 NAME = "variants"
@@ -26,7 +27,8 @@ ACCEPT_RANK, ACCEPT_POINTS = 4, 0.02
 
 #: The variant the hardware unit implements by default (see golden/sbpca_unit.py).
 UNIT_VARIANT = "unit: b=1, seq, ns_tri, newton"
-UNIT_OPTIONS = {"block": 1, "norm": "ns_tri", "prescale": True, "recip": "newton"}
+UNIT_OPTIONS = {"block": 1, "norm": "ns_tri", "ns_steps": DEFAULT_NS_STEPS, "prescale": True,
+                "recip": "newton"}
 
 
 def variants(batch):
