@@ -19,6 +19,7 @@ test-long: setup
 lint: setup
 	@$(VENV)/bin/sbpca lint mac_lane -o build/lint/mac_lane
 	@$(VENV)/bin/sbpca lint row_pass -o build/lint/row_pass
+	@$(VENV)/bin/sbpca lint unit -o build/lint/unit
 
 clean:
 	rm -rf build sim_build results .pytest_cache

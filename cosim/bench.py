@@ -137,9 +137,30 @@ def _run_unit_bench(params, out, *, sims, batches, stream, progress):
             "samples_per_second": st["samples"] / seconds if seconds > 0 else None,
             "note": "simulate_seconds includes state load, readouts and idle cycles",
         }
+    doc["golden_samples_per_second"] = _golden_rate(unit)
     (out / "bench.json").write_text(json.dumps(doc, indent=2) + "\n")
     (out / "bench.md").write_text(unit_bench_markdown(doc))
     return doc
+
+
+def _golden_rate(unit, seconds=2.0) -> float:
+    """Samples per second of the golden fixed-point model of ``unit`` (random samples, batches
+    of ``b_max``, at least ``seconds`` of wall time)."""
+    import time
+
+    import numpy as np
+
+    from .unit_cases import make_stream, start_state
+
+    rng = np.random.default_rng(0)
+    model = unit.model
+    model.load(*start_state(unit.n_in, unit.n_out, unit.k, rng))
+    xs, ds = make_stream("random", unit.formats, unit.n_in, unit.n_out, [unit.b_max], rng)[0]
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        model.batch(xs, ds)
+        done += len(xs)
+    return done / (time.perf_counter() - t0)
 
 
 def unit_bench_markdown(doc) -> str:
@@ -162,6 +183,10 @@ def unit_bench_markdown(doc) -> str:
               f"({100 * pred['lane_utilization']:.1f}%). Memory: {mem['state']:,} state + "
               f"{mem['buffers']:,} buffer words = {mem['total']:,} "
               f"({100 * mem['fraction']:.1f}% of n_in x n_out = {mem['dense']:,}).", "",
+              f"Golden fixed-point model: {doc['golden_samples_per_second']:,.0f} samples / s "
+              f"(" + ", ".join(f"{doc['golden_samples_per_second'] / r['samples_per_second']:,.0f}"
+                               f"x {sim}" for sim, r in doc["simulators"].items()
+                               if r["samples_per_second"]) + ").", "",
               "The batch of b_max is first sample + (b_max - 1) x cycles per sample (input "
               "streaming overlaps processing after the first sample).",
               "Wall-clock figures depend on the machine and its load.", ""]

@@ -3,12 +3,13 @@
 1. generate the MAC lane's Verilog;
 2. co-simulate it on Icarus Verilog and Verilator against the golden model (bit-exact, with
    random idle cycles and backpressure), reporting beats and cycles;
-3. co-simulate the streaming-PCA unit's row-pass engine (the MNIST output layer's X and Delta:
-   100 and 10 rows, rank 4, 4 lanes) against its golden contract: three update passes and the
-   read passes, cycles and lane utilization;
-4. train a 64-100-10 MLP on scikit-learn digits through the unit's bit-exact 16-bit fixed-point
-   model and through its float variant (the unit's RTL is not complete yet: this trains through
-   the model the RTL is checked against, not through the RTL);
+3. generate the streaming-PCA unit for the output layer of a 64-100-10 network (100 inputs, 10
+   outputs, rank 4, 4 lanes) and co-simulate it on a real gradient stream (that network training
+   on digits) against the golden fixed-point model: every stored row, the k x k state and the
+   flag equal after every batch; cycles per sample and lane utilization;
+4. train a 64-100-10 MLP on scikit-learn digits through the unit's 16-bit fixed-point model (the
+   model step 3 checks the RTL against, word for word) and through its float variant, with MBGD
+   for reference (training through the co-simulated RTL itself is the training harness's job);
 5. synthesize the MAC lane for iCE40 UP5K and ECP5-25F (resources, Fmax).
 
 Results go to ``build/demo/demo.json`` and ``build/demo/demo.md``.
@@ -23,7 +24,8 @@ from pathlib import Path
 __all__ = ["run_demo"]
 
 DEMO_PARAMS = dict(a_width=16, b_width=16, acc_width=32, overflow="saturate")
-ROW_PASS_PARAMS = dict(banks=(100, 10), k=4, lanes=4, words=4)
+UNIT_PARAMS = dict(n_in=100, n_out=10, k=4, lanes=4, words=4, b_max=16)
+UNIT_BATCHES = "16"
 
 
 def _train_through_unit(progress) -> dict:
@@ -79,16 +81,20 @@ def run_demo(out_dir="build/demo", *, sims=None, targets=("ice40-up5k", "ecp5-25
                  f"{rnd['beats']} pairs -> {rnd['results']} results, {rnd['overflows']} "
                  f"flagged overflow, {rnd['cycles']} cycles ({seconds:.0f} s with build)")
 
-    progress("[3/5] co-simulate the row-pass engine (100 + 10 rows, k=4, 4 lanes, 7 passes)")
-    doc["row_pass"] = {"parameters": ROW_PASS_PARAMS}
+    progress(f"[3/5] generate the streaming-PCA unit (100 -> 10, k=4, 4 lanes) and co-simulate "
+             f"it on a digits gradient stream (batches {UNIT_BATCHES})")
+    doc["unit"] = {"parameters": UNIT_PARAMS, "batches": UNIT_BATCHES}
     for sim in sims:
-        res = run_cocotb("row_pass", ROW_PASS_PARAMS, "cosim.tb_row_pass", sim=sim,
-                         build_dir=out / f"row-pass-{sim}")
-        first = res["summary"]["passes"][0]
-        doc["row_pass"][sim] = res["summary"]
-        progress(f"      {sim:9s}: {len(res['summary']['passes'])} passes bit-exact (rows, Gram, "
-                 f"projection, norm, saturation); update of bank 0: {first['cycles']} cycles, "
-                 f"lane utilization {100 * first['utilization']:.1f}%")
+        res = run_cocotb("unit", UNIT_PARAMS, "cosim.tb_unit", sim=sim,
+                         build_dir=out / f"unit-{sim}", testcase="batches_match_golden",
+                         extra_env={"SBPCA_UNIT_STREAM": "digits",
+                                    "SBPCA_UNIT_BATCHES": UNIT_BATCHES})
+        st = res["summary"]["steady"]
+        util = st["useful_macs_per_sample"] / (st["lanes"] * st["cycles_per_sample"])
+        doc["unit"][sim] = {**res["summary"], "lane_utilization": util}
+        progress(f"      {sim:9s}: {st['samples']} samples in {len(res['summary']['batches'])} "
+                 f"batches bit-exact (rows, k x k state, flag); {st['cycles_per_sample']:,.0f} "
+                 f"cycles per sample, lane utilization {100 * util:.1f}%")
 
     progress("[4/5] train 64-100-10 on digits through the unit model (rank 4, 3 epochs)")
     doc["training"] = _train_through_unit(progress)

@@ -257,7 +257,8 @@ class SBPCAUnit(wiring.Component):
         rows_left = Signal(range(max(self._n_in, self._n_out) + 1))
         with m.FSM():
             with m.State("idle"):
-                m.d.comb += self.batch.ready.eq(1)
+                # load and readout take priority: a batch offered with them waits
+                m.d.comb += self.batch.ready.eq(~self.load & ~self.readout)
                 with m.If(self.load):
                     m.d.sync += [flag.eq(0), error.eq(0), full.eq(0), filling.eq(0)]
                     m.d.comb += [rp.rewind.eq(1), bank_now.eq(0), rp.start.eq(0)]

@@ -12,7 +12,9 @@ def test_demo_runs_every_step(tmp_path):
     assert [ln[:5] for ln in lines if ln.startswith("[")] == \
         ["[1/5]", "[2/5]", "[3/5]", "[4/5]", "[5/5]"]
     assert doc["cosim"]["icarus"]["random"]["beats"] == 300
-    assert doc["row_pass"]["icarus"]["passes"][0]["utilization"] > 0.9
+    unit = doc["unit"]["icarus"]
+    assert [b["B"] for b in unit["batches"]] == [16, 1, 2]     # + the two timing batches
+    assert unit["steady"]["cycles_per_sample"] == unit["steady"]["predicted_cycles_per_sample"]
     assert set(doc["training"]) == {"unit, 16-bit fixed point", "unit, float", "MBGD"}
     assert all(0.1 < r["test_accuracy"] <= 1 for r in doc["training"].values())
     assert doc["synth"]["ecp5-25k"]["resources"]["dsp"] == 1
