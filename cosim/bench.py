@@ -177,7 +177,7 @@ def unit_bench_markdown(doc) -> str:
         lines.append(f"| {sim} | {r['cycles_per_sample']:,.0f} | {r['first_sample_cycles']:,} | "
                      f"{r['cycles_per_batch_of_b_max']:,.0f} | "
                      f"{100 * r['lane_utilization']:.1f}% | "
-                     f"{'n/a' if rate is None else f'{rate:,.1f}'} |")
+                     f"{'n/a' if rate is None else f'{rate:,.2f}'} |")
     lines += ["", f"Predicted by `SBPCAUnit.cycles_per_sample`: {pred['cycles_per_sample']:,} "
               f"cycles, {pred['useful_macs_per_sample']:,} useful multiplies per sample "
               f"({100 * pred['lane_utilization']:.1f}%). Memory: {mem['state']:,} state + "
