@@ -134,10 +134,9 @@ def _bench_args(p):
 
 
 def _bench_run(args):
+    from hdl.designs import unused
     from .bench import run_bench
     from .toolchain import selected_simulators
-
-    from hdl.designs import unused
 
     component, params = _build_checked(args.design, design_params(args))
     unused(component)
