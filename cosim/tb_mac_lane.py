@@ -20,21 +20,11 @@ from golden.mac_lane import MACLaneModel
 from hdl.designs import get_design
 from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, pack, random_gaps, unpack
+from .summary import record
 
 N_RANDOM = int(os.environ.get("SBPCA_MAC_BEATS", "10000"))
 #: Self-check of the bench: add one LSB to one expected word, so the comparison must fail.
 INJECT_ERROR = os.environ.get("SBPCA_INJECT_ERROR") == "1"
-
-
-def _record(key, value):
-    """Add ``key: value`` to the run's summary JSON (read back by the runner)."""
-    path = os.environ.get("SBPCA_SUMMARY")
-    if not path:
-        return
-    doc = json.load(open(path)) if os.path.exists(path) else {}
-    doc[key] = value
-    with open(path, "w") as f:
-        json.dump(doc, f, indent=2)
 
 
 class MACLaneTB:
@@ -89,9 +79,9 @@ class MACLaneTB:
         compare_words(f"{name} overflow", expected.overflow.astype(int),
                       [g["overflow"] for g in got], width=1, where=where)
         cycles = self.sink.received[-1][0] - start if got else 0   # first queue to last result
-        _record(name, {"beats": len(a), "results": len(got), "cycles": cycles,
-                       "input_stall_cycles": self.source.stalled_cycles,
-                       "overflows": int(expected.overflow.sum()), "seed": self.seed})
+        record(name, {"beats": len(a), "results": len(got), "cycles": cycles,
+                      "input_stall_cycles": self.source.stalled_cycles,
+                      "overflows": int(expected.overflow.sum()), "seed": self.seed})
         return expected, cycles
 
     def random_operands(self, n):

@@ -36,21 +36,10 @@ from .row_pass_cases import (expected, input_beats, pass_plan, random_inputs, ra
                              random_rows)
 from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, pack_words, random_gaps, unpack_words
+from .summary import record
 
 PASSES = int(os.environ.get("SBPCA_ROW_PASSES", "3"))
 PROGRAMS = ("update", "project", "norm")
-
-
-def _summary(key, value):
-    path = os.environ.get("SBPCA_SUMMARY")
-    if path:
-        doc = {}
-        if os.path.exists(path):
-            with open(path) as f:
-                doc = json.load(f)
-        doc[key] = value
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=2)
 
 
 async def pulse(dut, *signals):
@@ -201,4 +190,4 @@ async def passes_match_golden(dut):
         rows = [unpack_words(bits, vw, k) for _, bits in sink.received[before:]]
         where = [f"bank {bank}, row {i // k}, word {i % k}" for i in range(rp.banks[bank] * k)]
         compare_words(f"bank {bank} rows", S[bank], rows, width=vw, where=where)
-    _summary("passes", results)
+    record("passes", results)

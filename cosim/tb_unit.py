@@ -38,21 +38,10 @@ from cocotb.utils import get_sim_time
 from hdl.designs import get_design, unused
 from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, never, pack_words, random_gaps, unpack_words
+from .summary import record
 from .unit_cases import make_stream, start_state
 
 PERIOD_NS = 10
-
-
-def _summary(key, value):
-    path = os.environ.get("SBPCA_SUMMARY")
-    if path:
-        doc = {}
-        if os.path.exists(path):
-            with open(path) as f:
-                doc = json.load(f)
-        doc[key] = value
-        with open(path, "w") as f:
-            json.dump(doc, f, indent=2)
 
 
 def _unit():
@@ -273,8 +262,8 @@ async def batches_match_golden(dut):
     await host.check_state("after the timing batches")
     extra = timing_sizes[1] - timing_sizes[0]
     per_sample = (timed[1] - timed[0]) / extra if extra else None
-    _summary("batches", records)
-    _summary("steady", {"cycles_per_sample": per_sample, "first_sample_cycles": timed[0],
+    record("batches", records)
+    record("steady", {"cycles_per_sample": per_sample, "first_sample_cycles": timed[0],
                         "predicted_cycles_per_sample": unit.cycles_per_sample,
                         "useful_macs_per_sample": unit.useful_macs_per_sample,
                         "lanes": unit.lanes, "memory": unit.memory_words(),
