@@ -100,12 +100,14 @@ def _unit_stream(params, stream):
 
 def _run_unit_bench(params, out, *, sims, batches, stream, progress):
     from hdl.designs import get_design, unused
+    from .unit_cases import parse_batches
 
     unit, full = get_design("unit").build(**params)
     unused(unit)
-    sizes = [int(s) for s in str(batches).split(",")] if str(batches).strip() else []
-    if not sizes or min(sizes) < 1 or max(sizes) > unit.b_max:
-        raise ValueError(f"batches={batches!r}: sizes must be in [1, {unit.b_max}] (b_max)")
+    sizes = parse_batches(batches, unit.b_max)
+    if unit.b_max < 2:
+        raise ValueError(f"b_max={unit.b_max}: the bench measures the steady state as the "
+                         f"difference of batches of 1 and 2 samples; needs b_max >= 2")
     stream = _unit_stream(full, stream)
     lanes, cps = unit.lanes, unit.cycles_per_sample
     mem = unit.memory_words()
@@ -130,7 +132,7 @@ def _run_unit_bench(params, out, *, sims, batches, stream, progress):
             "cycles_per_batch": [{"B": r["B"], "cycles": r["cycles"], "idle": r["idle"]}
                                  for r in runs],
             "cycles_per_batch_of_b_max": first + (unit.b_max - 1) * per,
-            "lane_utilization": st["useful_macs_per_sample"] / (lanes * per),
+            "lane_utilization": st["lane_utilization"],
             "samples": st["samples"],
             "build_seconds": res["seconds"]["build"],
             "simulate_seconds": seconds,

@@ -39,7 +39,7 @@ from hdl.designs import get_design, unused
 from .scoreboard import compare_words
 from .stream import StreamSink, StreamSource, never, pack_words, random_gaps, unpack_words
 from .summary import record
-from .unit_cases import make_stream, start_state
+from .unit_cases import make_stream, parse_batches, start_state
 
 PERIOD_NS = 10
 
@@ -213,24 +213,14 @@ class Host:
         await RisingEdge(self.dut.clk)
 
 
-def _sizes(unit):
-    text = os.environ.get("SBPCA_UNIT_BATCHES", f"1,{unit.b_max},3")
-    try:
-        sizes = [int(s) for s in text.split(",")]
-    except ValueError:
-        raise ValueError(f"SBPCA_UNIT_BATCHES={text!r}: must be comma-separated integers") from None
-    if not sizes or min(sizes) < 1 or max(sizes) > unit.b_max:
-        raise ValueError(f"SBPCA_UNIT_BATCHES={text!r}: sizes must be in [1, {unit.b_max}]")
-    return sizes
-
-
 @cocotb.test()
 async def batches_match_golden(dut):
     unit = _unit()
     seed = int(os.environ.get("SBPCA_SEED", "1"))
     kind = os.environ.get("SBPCA_UNIT_STREAM", "random")
     idle = float(os.environ.get("SBPCA_UNIT_IDLE", "0.3"))
-    sizes = _sizes(unit)
+    sizes = parse_batches(os.environ.get("SBPCA_UNIT_BATCHES", f"1,{unit.b_max},3"), unit.b_max,
+                          name="SBPCA_UNIT_BATCHES")
     rng = np.random.default_rng(seed)
     host = Host(dut, unit, random.Random(seed), idle)
     dut._log.info("seed %d, stream %s, batches %s, (%d, %d) k %d lanes %d words %d", seed, kind,
@@ -263,11 +253,14 @@ async def batches_match_golden(dut):
     extra = timing_sizes[1] - timing_sizes[0]
     per_sample = (timed[1] - timed[0]) / extra if extra else None
     record("batches", records)
+    useful = unit.useful_macs_per_sample
     record("steady", {"cycles_per_sample": per_sample, "first_sample_cycles": timed[0],
-                        "predicted_cycles_per_sample": unit.cycles_per_sample,
-                        "useful_macs_per_sample": unit.useful_macs_per_sample,
-                        "lanes": unit.lanes, "memory": unit.memory_words(),
-                        "samples": sum(r["B"] for r in records)})
+                      "predicted_cycles_per_sample": unit.cycles_per_sample,
+                      "useful_macs_per_sample": useful, "lanes": unit.lanes,
+                      "lane_utilization": (useful / (unit.lanes * per_sample)
+                                           if per_sample else None),
+                      "memory": unit.memory_words(),
+                      "samples": sum(r["B"] for r in records)})
     if extra:
         assert timed[1] - timed[0] == extra * unit.cycles_per_sample, (
             f"steady state: {timed[1] - timed[0]} cycles for {extra} samples, "

@@ -28,10 +28,22 @@ from golden.data import load_digits, load_mnist_subset
 from golden.linalg import qr_signfix
 from golden.mlp import MLP
 
-__all__ = ["STREAMS", "make_stream", "start_state", "gradient_layer"]
+__all__ = ["STREAMS", "make_stream", "start_state", "gradient_layer", "parse_batches"]
 
 STREAMS = ("random", "digits", "mnist", "saturate")
 LR = 0.1
+
+
+def parse_batches(text: str, b_max: int, *, name: str = "batches") -> list:
+    """Batch sizes from comma-separated ``text``, each in ``[1, b_max]``; ``ValueError`` naming
+    ``name`` and the text otherwise."""
+    try:
+        sizes = [int(s) for s in str(text).split(",")]
+    except ValueError:
+        raise ValueError(f"{name}={text!r}: must be comma-separated integers") from None
+    if min(sizes) < 1 or max(sizes) > b_max:
+        raise ValueError(f"{name}={text!r}: sizes must be in [1, {b_max}] (b_max)")
+    return sizes
 
 
 def start_state(n_in: int, n_out: int, k: int, rng) -> tuple:

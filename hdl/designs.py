@@ -100,10 +100,6 @@ def _build_row_pass(*, banks, k, lanes, words, vec_width, coef_width, shift, gw,
                    coef_width=coef_width, shift=shift, gw=gw, a_bits=a_bits)
 
 
-def _build_unit(**params):
-    return SBPCAUnit(**params)
-
-
 DESIGNS = {
     "mac_lane": Design(
         name="mac_lane",
@@ -158,7 +154,7 @@ DESIGNS = {
                   minimum=1),
             Param("b_max", int, 64, "largest batch (the schedule ROM's depth)", minimum=1),
         ),
-        builder=_build_unit,
+        builder=SBPCAUnit,
     ),
 }
 
