@@ -14,17 +14,26 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 from cocotb_tools.check_results import get_results
-from cocotb_tools.runner import Icarus, get_runner
+from cocotb_tools.runner import Icarus, Verilator
 
 from hdl.generate import generate
 from .toolchain import SIMULATORS, apply_tool_env
 
-__all__ = ["run_cocotb", "CosimFailure", "VERILATOR_SIM_ARGS"]
+__all__ = ["run_cocotb", "CosimFailure", "VERILATOR_SIM_ARGS", "VISIBILITIES"]
 
 #: Verilator build options for simulation. Amaranth's Verilog widens operands implicitly
 #: (WIDTHEXPAND/WIDTHTRUNC etc.); those are linted separately with the waiver file
-#: (synth/lint_waivers.vlt), so simulation builds do not stop on warnings.
-VERILATOR_SIM_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O2"]
+#: (synth/lint_waivers.vlt), so simulation builds do not stop on warnings. ``-O3`` is
+#: Verilator's own optimization level; the C++ compiler's is ``OPT_FAST`` (below).
+VERILATOR_SIM_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+
+#: What a Verilator build exposes to cocotb: ``ports`` (the top level's ports only: what the
+#: benches touch; the model compiles and runs several times faster) or ``full`` (every signal,
+#: cocotb's default ``--public-flat-rw``: for waveforms and internal probes).
+VISIBILITIES = ("ports", "full")
+
+#: C++ optimization of the Verilated model (Verilator's makefile defaults to ``-Os``).
+VERILATOR_OPT_FAST = "OPT_FAST=-O3"
 
 
 def _failure_messages(results_xml: Path) -> list:
@@ -55,13 +64,46 @@ class _Icarus2005(Icarus):
                     f"    $dumpvars(0, {self.hdl_toplevel});\nend\nendmodule\n")
 
 
+class _VerilatorBuild(Verilator):
+    """cocotb's Verilator runner with a choice of visibility and the model compiled with -O3."""
+
+    def __init__(self, visibility: str, public_file: Path | None = None):
+        super().__init__()
+        self._visibility = visibility
+        self._public_file = public_file
+
+    def _build_command(self):
+        verilate, make = super()._build_command()
+        if self._visibility == "ports":
+            verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
+            verilate.insert(-1, str(self._public_file))
+        return [verilate, make + [VERILATOR_OPT_FAST]]
+
+
+def _public_ports_file(doc: dict, path: Path) -> Path:
+    """A Verilator configuration file making only the top level's ports visible to cocotb."""
+    names = ["clk", "rst"] + [port["name"] for port in doc["ports"]]
+    lines = ["`verilator_config"] + [f'public_flat_rw -module "{doc["top"]}" -var "{name}"'
+                                     for name in names]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _visibility(value, waves: bool) -> str:
+    if value is None:
+        value = os.environ.get("SBPCA_VISIBILITY") or ("full" if waves else "ports")
+    if value not in VISIBILITIES:
+        raise ValueError(f"visibility={value!r}: choose from {', '.join(VISIBILITIES)}")
+    return value
+
+
 class CosimFailure(AssertionError):
     """A co-simulation run reported failing tests."""
 
 
 def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_dir,
                seed: int = 1, extra_env: dict | None = None, waves: bool | None = None,
-               testcase=None) -> dict:
+               testcase=None, visibility: str | None = None) -> dict:
     """Generate ``design``, build it for ``sim`` and run the cocotb ``test_module`` against it.
 
     Parameters
@@ -73,6 +115,9 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     seed : random seed passed to the test module (``SBPCA_SEED``), logged for replay.
     extra_env : more environment for the test module.
     waves : record FST waveforms; default from ``WAVES`` in the environment.
+    visibility : Verilator only, ``"ports"`` or ``"full"`` (:data:`VISIBILITIES`); default from
+        ``SBPCA_VISIBILITY`` in the environment, else ``"full"`` with waves and ``"ports"``
+        without.
 
     Returns
     -------
@@ -95,9 +140,11 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     summary_path = build_dir / "summary.json"
     summary_path.unlink(missing_ok=True)
 
-    runner = _Icarus2005() if sim == "icarus" else get_runner(sim)
-    build_args = list(ICARUS_SIM_ARGS) if sim == "icarus" else []
-    if sim == "verilator":
+    if sim == "icarus":
+        runner, build_args = _Icarus2005(), list(ICARUS_SIM_ARGS)
+    else:
+        runner = _VerilatorBuild(_visibility(visibility, waves),
+                                 _public_ports_file(doc, build_dir / "public_ports.vlt"))
         build_args = list(VERILATOR_SIM_ARGS)
         if waves:
             build_args += ["--trace-fst", "--trace-structs"]

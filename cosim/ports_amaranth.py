@@ -1,0 +1,92 @@
+"""Port adapter for a Component on the Amaranth simulator (``sim.add_testbench``).
+
+Implements the adapter vocabulary of :mod:`cosim.unit_host` on an Amaranth testbench context, so
+the Amaranth-simulator tests drive the unit through the same :class:`cosim.unit_host.UnitHost`
+as the cocotb benches. Port names are the Verilog names of the flattened signature
+(``samples__payload`` is ``component.samples.payload``); values are integers (a layout's bits).
+The Amaranth simulator runs Python every cycle anyway, so this adapter simply ticks.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Value
+
+__all__ = ["AmaranthPorts"]
+
+
+class AmaranthPorts:
+    """The ports of ``component`` in testbench context ``ctx`` (clock domain ``sync``)."""
+
+    def __init__(self, ctx, component):
+        self.ctx, self.component = ctx, component
+        self._signals = {}
+        self._now = 0
+
+    def _sig(self, name: str):
+        sig = self._signals.get(name)
+        if sig is None:
+            if name == "rst":
+                raise NotImplementedError("rst: the Amaranth adapter does not drive reset")
+            obj = self.component
+            for part in name.split("__"):
+                obj = getattr(obj, part)
+            sig = self._signals[name] = Value.cast(obj)
+        return sig
+
+    def set(self, name: str, value: int):
+        self.ctx.set(self._sig(name), int(value))
+
+    def get(self, name: str) -> int:
+        return int(self.ctx.get(self._sig(name)))
+
+    def now(self) -> int:
+        return self._now
+
+    async def settle(self):
+        pass
+
+    async def cycles(self, n: int = 1):
+        for _ in range(n):
+            await self.ctx.tick()
+            self._now += 1
+
+    async def send(self, prefix: str, payloads, gaps, limit: int = 1_000_000):
+        for index, bits in enumerate(payloads):
+            n = gaps()
+            if n:
+                self.set(f"{prefix}__valid", 0)
+                await self.cycles(n)
+            self.set(f"{prefix}__payload", bits)
+            self.set(f"{prefix}__valid", 1)
+            for _ in range(limit):
+                *_, ready = await self.ctx.tick().sample(self._sig(f"{prefix}__ready"))
+                self._now += 1
+                if ready:
+                    break
+            else:
+                raise TimeoutError(f"{prefix}: beat {index} not taken within {limit} cycles")
+        self.set(f"{prefix}__valid", 0)
+
+    async def receive(self, prefix: str, count: int, stall, limit: int = 1_000_000) -> list:
+        valid, payload = self._sig(f"{prefix}__valid"), self._sig(f"{prefix}__payload")
+        out, start = [], self._now
+        while len(out) < count:
+            if self._now - start > limit:
+                raise TimeoutError(f"{prefix}: {len(out)} of {count} payloads in {limit} cycles")
+            take = not stall()
+            self.set(f"{prefix}__ready", int(take))
+            *_, v, bits = await self.ctx.tick().sample(valid, payload)
+            self._now += 1
+            if take and v:
+                out.append(int(bits))
+        self.set(f"{prefix}__ready", 0)
+        return out
+
+    async def wait_for(self, name: str, value: int, limit: int) -> int:
+        sig = self._sig(name)
+        for _ in range(int(limit)):
+            *_, v = await self.ctx.tick().sample(sig)
+            self._now += 1
+            if int(v) == value:
+                return self._now
+        raise TimeoutError(f"{name} not {value} within {limit} cycles")
