@@ -36,7 +36,7 @@ import numpy as np
 from hdl.designs import get_design, unused
 from .ports_cocotb import CocotbPorts
 from .summary import record
-from .unit_cases import make_stream, parse_batches, start_state
+from .unit_cases import bench_case, make_stream, parse_batches, start_state
 from .unit_host import UnitHost
 
 PERIOD_NS = 10
@@ -65,13 +65,13 @@ async def batches_match_golden(dut):
     idle = float(os.environ.get("SBPCA_UNIT_IDLE", "0.3"))
     sizes = parse_batches(os.environ.get("SBPCA_UNIT_BATCHES", f"1,{unit.b_max},3"), unit.b_max,
                           name="SBPCA_UNIT_BATCHES")
-    rng = np.random.default_rng(seed)
     dut._log.info("seed %d, stream %s, batches %s, (%d, %d) k %d lanes %d words %d", seed, kind,
                   sizes, unit.n_in, unit.n_out, unit.k, unit.lanes, unit.words)
-    timing_sizes = [1, min(2, unit.b_max)]
-    stream = make_stream(kind, unit.formats, unit.n_in, unit.n_out, sizes + timing_sizes, rng)
+    t = time.perf_counter()
+    stream, timing_stream, start = bench_case(unit, kind, sizes, seed)
+    stream_seconds = time.perf_counter() - t
     host = await _start(dut, unit, seed, idle)
-    await host.load(*start_state(unit.n_in, unit.n_out, unit.k, rng))
+    await host.load(*start)
 
     await host.invalid_batch(0)
     if unit.b_max + 1 < 1 << len(dut.batch__payload):
@@ -79,7 +79,7 @@ async def batches_match_golden(dut):
     await host.check_state("after invalid batches")
 
     records = []
-    for b, (xs, ds) in enumerate(stream[:len(sizes)]):
+    for b, (xs, ds) in enumerate(stream):
         beats = host.beats(xs, ds)
         t = time.perf_counter()
         cycles = await host.batch(xs, ds, beats=beats, model=False)
@@ -92,12 +92,12 @@ async def batches_match_golden(dut):
                       host.model.overflow)
 
     timed = []
-    for xs, ds in stream[len(sizes):]:
+    for xs, ds in timing_stream:
         timed.append(await host.batch(xs, ds, idle=0))
         records.append({"B": len(xs), "cycles": timed[-1], "idle": 0.0,
                         "overflow": bool(host.model.overflow)})
     await host.check_state("after the timing batches")
-    extra = timing_sizes[1] - timing_sizes[0]
+    extra = len(timing_stream[1][0]) - len(timing_stream[0][0])
     per_sample = (timed[1] - timed[0]) / extra if extra else None
     record("batches", records)
     useful = unit.useful_macs_per_sample
@@ -108,6 +108,8 @@ async def batches_match_golden(dut):
                                            if per_sample else None),
                       "memory": unit.memory_words(),
                       "samples": sum(r["B"] for r in records)})
+    record("seconds", {"stream": stream_seconds,
+                       "batches": sum(r["seconds"] for r in records if "seconds" in r)})
     if extra:
         assert timed[1] - timed[0] == extra * unit.cycles_per_sample, (
             f"steady state: {timed[1] - timed[0]} cycles for {extra} samples, "

@@ -104,3 +104,15 @@ def make_stream(kind: str, formats, n_in: int, n_out: int, sizes, rng) -> list:
             ds[:half] = formats.d.min_raw
         out.append((xs, ds))
     return out
+
+
+def bench_case(unit, kind: str, sizes, seed: int) -> tuple:
+    """The unit bench's inputs for ``seed``: ``(batches, timing_batches, start)``, the stream
+    ``kind`` of ``sizes`` batches, then batches of 1 and ``min(2, b_max)`` samples (the
+    steady-state measurement), then the start state. ``cosim.tb_unit`` and the native harness
+    of ``sbpca bench unit`` draw the same inputs from the same seed."""
+    rng = np.random.default_rng(seed)
+    timing = [1, min(2, unit.b_max)]
+    stream = make_stream(kind, unit.formats, unit.n_in, unit.n_out, list(sizes) + timing, rng)
+    start = start_state(unit.n_in, unit.n_out, unit.k, rng)
+    return stream[:len(sizes)], stream[len(sizes):], start

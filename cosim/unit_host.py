@@ -47,7 +47,8 @@ import numpy as np
 from .scoreboard import compare_words
 from .stream import pack_words, unpack_words
 
-__all__ = ["UnitHost", "gap_counts", "stall_cycles"]
+__all__ = ["UnitHost", "gap_counts", "stall_cycles", "sample_beats", "kxk_bits", "state_words",
+           "readout_state", "compare_state"]
 
 
 def gap_counts(probability: float, rng: random.Random):
@@ -68,6 +69,52 @@ def stall_cycles(probability: float, rng: random.Random):
     if not 0.0 <= probability < 1.0:
         raise ValueError(f"backpressure={probability}: must be in [0, 1)")
     return lambda: bool(probability) and rng.random() < probability
+
+
+def sample_beats(unit, xs, ds) -> list:
+    """``samples`` payloads of a batch: each sample's x then delta, ``unit.words`` a beat (the
+    last beat of each vector padded with zeros)."""
+    W, xw = unit.words, unit.formats.x.width
+    out = []
+    for x, d in zip(xs, ds):
+        for vec in (x, d):
+            words = [int(v) for v in vec] + [0] * (-len(vec) % W)
+            out += [pack_words(words[j:j + W], xw) for j in range(0, len(words), W)]
+    return out
+
+
+def kxk_bits(unit, model) -> int:
+    """The ``kxk_in`` bits of ``model``'s k x k state (upper triangles of ``Tx``, ``Td``)."""
+    k = unit.k
+    (ax, Tx), (ad, Td) = model.x_side, model.d_side
+    tri = lambda T: [[int(T[i, j]) if j >= i else 0 for j in range(k)] for i in range(k)]
+    return unit.kxk_engine.state_layout.const({
+        "Tx": tri(Tx), "Td": tri(Td), "ax": [int(v) for v in ax],
+        "ad": [int(v) for v in ad], "sigma": [int(v) for v in model.sigma],
+        "r": [int(v) for v in model.r]}).as_bits()
+
+
+def state_words(unit, model) -> list:
+    """The ``load_rows`` payloads of ``model``'s stored rows (``Xs`` then ``Ds``)."""
+    return [pack_words(row, unit.formats.vec.width)
+            for row in np.concatenate([model.Xs, model.Ds])]
+
+
+def readout_state(unit, rows, kxk: int, overflow) -> dict:
+    """A readout as integers: ``rows`` ((n_in + n_out) x k words, from the ``rows_o`` payloads),
+    the k x k state from the ``kxk`` bits (``Tx``, ``Td`` with the lower triangle 0; ``ax``,
+    ``ad``, ``sigma``, ``r``) and ``overflow``."""
+    k = unit.k
+    st = unit.kxk_engine.state_layout.from_bits(int(kxk))
+    out = {"rows": np.array([unpack_words(bits, unit.formats.vec.width, k) for bits in rows],
+                            dtype=np.int64).reshape(len(rows), k),
+           "overflow": bool(overflow)}
+    for name in ("Tx", "Td"):
+        out[name] = np.array([[int(st[name][i][j]) if j >= i else 0 for j in range(k)]
+                              for i in range(k)], dtype=np.int64)
+    for name in ("ax", "ad", "sigma", "r"):
+        out[name] = np.array([int(st[name][i]) for i in range(k)], dtype=np.int64)
+    return out
 
 
 class UnitHost:
@@ -95,7 +142,6 @@ class UnitHost:
         self.rng = rng if rng is not None else random.Random(1)
         gap_counts(idle, self.rng), stall_cycles(backpressure, self.rng)    # validate
         self.idle, self.backpressure = idle, backpressure
-        self.layout = unit.kxk_engine.state_layout
         self.rows = unit.n_in + unit.n_out
 
     # -- reset and state -----------------------------------------------------------------------
@@ -113,15 +159,6 @@ class UnitHost:
         p.set("rst", 0)
         await p.cycles(1)
 
-    def _kxk_bits(self, model) -> int:
-        k = self.unit.k
-        (ax, Tx), (ad, Td) = model.x_side, model.d_side
-        tri = lambda T: [[int(T[i, j]) if j >= i else 0 for j in range(k)] for i in range(k)]
-        return self.layout.const({
-            "Tx": tri(Tx), "Td": tri(Td), "ax": [int(v) for v in ax],
-            "ad": [int(v) for v in ad], "sigma": [int(v) for v in model.sigma],
-            "r": [int(v) for v in model.r]}).as_bits()
-
     async def load(self, X0, D0, sigma0, *, idle=None):
         """Load a start state (real values, quantized by the model) into unit and model."""
         model = self.model if self.model is not None else self.unit.model
@@ -130,13 +167,12 @@ class UnitHost:
 
     async def load_model_state(self, model, *, idle=None):
         """Load ``model``'s current state (integer words) into the unit."""
-        p, vw = self.ports, self.unit.formats.vec.width
-        p.set("kxk_in", self._kxk_bits(model))
+        p = self.ports
+        p.set("kxk_in", kxk_bits(self.unit, model))
         p.set("load", 1)
         await p.cycles(1)
         p.set("load", 0)
-        rows = [pack_words(row, vw) for row in np.concatenate([model.Xs, model.Ds])]
-        await p.send("load_rows", rows, self._gaps(idle), 1000)
+        await p.send("load_rows", state_words(self.unit, model), self._gaps(idle), 1000)
         await self.wait_idle()
         await p.settle()
         if p.get("overflow") or p.get("error"):
@@ -160,14 +196,8 @@ class UnitHost:
         return taken
 
     def beats(self, xs, ds) -> list:
-        """``samples`` payloads of a batch: each sample's x then delta, ``words`` a beat."""
-        W, xw = self.unit.words, self.unit.formats.x.width
-        out = []
-        for x, d in zip(xs, ds):
-            for vec in (x, d):
-                words = [int(v) for v in vec] + [0] * (-len(vec) % W)
-                out += [pack_words(words[j:j + W], xw) for j in range(0, len(words), W)]
-        return out
+        """``samples`` payloads of a batch (:func:`sample_beats`)."""
+        return sample_beats(self.unit, xs, ds)
 
     async def batch(self, xs, ds, *, idle=None, beats=None, model=True) -> int:
         """Run one batch of raw input words; return its cycles from the ``batch`` beat to
@@ -207,7 +237,7 @@ class UnitHost:
         """Stream the stored rows out; return ``rows`` ((n_in + n_out) x k raw words), the k x k
         state (``Tx``, ``Td``: k x k with the lower triangle 0; ``ax``, ``ad``, ``sigma``,
         ``r``) and ``overflow``."""
-        p, unit, k = self.ports, self.unit, self.unit.k
+        p, unit = self.ports, self.unit
         bp = self.backpressure if backpressure is None else backpressure
         p.set("readout", 1)
         await p.cycles(1)
@@ -216,15 +246,7 @@ class UnitHost:
                               50 * self.rows + 100)
         await self.wait_idle()
         await p.settle()
-        st = self.layout.from_bits(p.get("kxk"))
-        out = {"rows": np.array([unpack_words(bits, unit.formats.vec.width, k) for bits in got],
-                                dtype=np.int64),
-               "overflow": bool(p.get("overflow"))}
-        for name in ("Tx", "Td"):
-            out[name] = np.array([[int(st[name][i][j]) if j >= i else 0 for j in range(k)]
-                                  for i in range(k)], dtype=np.int64)
-        for name in ("ax", "ad", "sigma", "r"):
-            out[name] = np.array([int(st[name][i]) for i in range(k)], dtype=np.int64)
+        out = readout_state(unit, got, p.get("kxk"), p.get("overflow"))
         await p.cycles(1)
         return out
 
