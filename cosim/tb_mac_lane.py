@@ -41,7 +41,7 @@ class MACLaneTB:
         self.idle = idle
         self.backpressure = backpressure
         dut._log.info("seed %d, idle %.2f, backpressure %.2f", self.seed, idle, backpressure)
-        cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
+        Clock(dut.clk, 10, unit="ns", impl="gpi").start()
 
     async def reset(self):
         self.dut.rst.value = 1
