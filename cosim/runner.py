@@ -17,7 +17,8 @@ from cocotb_tools.check_results import get_results
 from cocotb_tools.runner import Icarus, Verilator
 
 from hdl.generate import generate
-from .toolchain import SIMULATORS, apply_tool_env
+from synth.toolchain import apply_tool_env
+from .toolchain import SIMULATORS
 
 __all__ = ["run_cocotb", "CosimFailure", "VERILATOR_SIM_ARGS", "VISIBILITIES"]
 

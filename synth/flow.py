@@ -15,11 +15,11 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from cosim.toolchain import venv_tool
 from hdl.designs import get_design
 from hdl.generate import to_verilog
 from hdl.serial_shell import SerialShell
 from .targets import categorize, get_target
+from .toolchain import venv_tool
 
 __all__ = ["SynthError", "run_synth", "write_markdown"]
 

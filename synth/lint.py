@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from cosim.toolchain import apply_tool_env
+from .toolchain import apply_tool_env
 
 __all__ = ["WAIVERS", "lint_verilog", "forbidden_operators"]
 

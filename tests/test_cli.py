@@ -1,10 +1,13 @@
-"""The ``sbpca`` command line: outputs, and one-line errors with exit code 2."""
+"""The ``sbpca`` command line: outputs, one-line errors with exit code 2, and every help."""
 
 import json
 import subprocess
 import sys
 
 import pytest
+
+from cosim.cli import COMMANDS, main
+from hdl.designs import DESIGNS
 
 
 def sbpca(*args, cwd=None):
@@ -106,3 +109,30 @@ def test_generate_unit_writes_its_ports_and_parameters(tmp_path):
     assert widths["kxk"] == widths["kxk_in"] == (2 * 4 + 2 * 2) * 18 + 2 * 2 * 5
     for name in ("busy", "done", "error", "overflow", "load", "readout"):
         assert widths[name] == 1
+
+
+# -- help ----------------------------------------------------------------------------------------
+
+#: Commands that take a design sub-parser.
+DESIGN_COMMANDS = ("generate", "lint", "synth", "bench")
+HELP_ARGV = [[name] for name in COMMANDS] + [[c, d] for c in DESIGN_COMMANDS for d in DESIGNS]
+
+
+def test_top_level_help_lists_every_command():
+    proc = sbpca("--help")
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())           # independent of the terminal's width
+    assert text.startswith("usage: sbpca [-h] COMMAND")
+    listed = [line.split()[0] for line in proc.stdout.splitlines()
+              if line.startswith("    ") and not line[4].isspace()]
+    assert listed == list(COMMANDS)
+    assert "no / or %)" in text                    # lint's help: a % that argparse must not read
+
+
+@pytest.mark.parametrize("argv", HELP_ARGV, ids=" ".join)
+def test_help_of_every_command_and_design(argv, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert " ".join(out.split()).startswith(f"usage: sbpca {' '.join(argv)} [-h]"), out

@@ -19,7 +19,7 @@ ns-steps        Newton-Schulz steps of the unit: orthonormality after every samp
                 quality, accuracy, k x k MACs per sample
 ==============  ===========================================================================
 
-Run them with ``sbpca experiment NAME`` (see :mod:`golden.experiments.cli`); each writes
+Run them with ``sbpca experiment NAME`` (see :mod:`cosim.cli.experiment`); each writes
 ``results.json``, ``table.md`` and ``NAME.png`` into ``results/NAME/``.
 """
 

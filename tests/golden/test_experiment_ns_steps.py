@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from golden.experiments import EXPERIMENTS, cli
+from cosim.cli import experiment as command
+from golden.experiments import EXPERIMENTS
 from golden.experiments import ns_steps as E
 from golden.experiments.runner import QUICK_TRAIN
 from golden.sbpca_unit import SBPCAUnitModel
@@ -15,7 +16,7 @@ from golden.sbpca_unit import SBPCAUnitModel
 
 def _parse(*argv):
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    command.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -33,7 +34,7 @@ def _leaves(obj, path=""):
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
     out = tmp_path_factory.mktemp("ns") / "ns-steps"
-    assert cli.run(_parse("ns-steps", "--quick", "--epochs", "1", "--out", str(out))) == 0
+    assert command.run(_parse("ns-steps", "--quick", "--epochs", "1", "--out", str(out))) == 0
 
     def reject(name):
         raise AssertionError(f"non-finite number {name} in results.json")

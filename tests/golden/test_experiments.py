@@ -8,14 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from golden.experiments import EXPERIMENTS, cli
+from cosim.cli import experiment as command
+from cosim.cli.common import UsageError
+from golden.experiments import EXPERIMENTS
 from golden.experiments.runner import QUICK_TRAIN, Progress, spread
 from golden.rules import RULES
 
 
 def _parse(*argv):
     parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
+    command.add_arguments(parser)
     return parser.parse_args(list(argv))
 
 
@@ -39,7 +41,7 @@ def _walk(obj, path=""):
 
 def run_quick(name, tmp_path, *extra):
     out = tmp_path / name
-    assert cli.run(_parse(name, "--quick", "--out", str(out), *extra)) == 0
+    assert command.run(_parse(name, "--quick", "--out", str(out), *extra)) == 0
     doc = _no_nan((out / "results.json").read_text())
     png = out / f"{name}.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
@@ -168,9 +170,9 @@ def test_baselines(tmp_path):
     (["batch-sweep", "--batch", "8"], "batch=8: batch-sweep sweeps its own batch sizes"),
     (["curves", "--data", "idx:/nonexistent/mnist"], "/nonexistent/mnist: not a folder"),
 ])
-def test_bad_options_raise_one_line_value_errors(argv, match, tmp_path):
-    with pytest.raises(ValueError, match=match) as info:
-        cli.run(_parse(*argv, "--out", str(tmp_path)))
+def test_bad_options_raise_one_line_usage_errors(argv, match, tmp_path):
+    with pytest.raises(UsageError, match=match) as info:
+        command.run(_parse(*argv, "--out", str(tmp_path)))
     assert "\n" not in str(info.value)
     assert not any(tmp_path.iterdir())
 
@@ -232,7 +234,7 @@ def test_experiment_on_idx_files(tmp_path):
         write_idx(folder / f"{stem}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{stem}-labels-idx1-ubyte", y.astype(np.uint8))
     out = tmp_path / "out"
-    assert cli.run(_parse("rank-table", "--quick", "--data", f"idx:{folder}", "--out",
+    assert command.run(_parse("rank-table", "--quick", "--data", f"idx:{folder}", "--out",
                           str(out))) == 0
     doc = _no_nan((out / "results.json").read_text())
     assert doc["data"] == {"name": f"idx:{folder}", "n_train": 300, "n_test": 100,

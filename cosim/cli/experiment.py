@@ -1,13 +1,15 @@
-"""Command line of the experiments: ``sbpca experiment NAME [options]``.
+"""``sbpca experiment NAME [options]``: the golden-model experiments of :mod:`golden.experiments`.
 
-The ``sbpca`` program (:mod:`cosim.commands`) calls :func:`add_arguments` on its sub-parser and
-:func:`run` with the parsed arguments; a ``ValueError`` from :func:`run` becomes a one-line error
-with exit code 2. Options left out take the experiment's own defaults (shown by ``--help``)::
+Options left out take the experiment's own defaults (shown by ``--help``); a bad option or
+unreadable data is a one-line usage error (exit code 2). Each experiment writes
+``results.json``, ``table.md`` and ``NAME.png`` into its results folder::
 
     sbpca experiment curves                       # MNIST subset, 784-100-10, full settings
     sbpca experiment variants --seeds 3 --epochs 10
     sbpca experiment all --quick --out /tmp/r     # every experiment, small and fast
     sbpca experiment spectrum --data idx:~/mnist  # standard MNIST IDX files
+
+The experiments (NumPy, matplotlib) are imported only when this command's options are added.
 """
 
 from __future__ import annotations
@@ -15,16 +17,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import EXPERIMENTS, get_experiment
-from .runner import QUICK_DATA, QUICK_TEST, QUICK_TRAIN, Settings, run_experiment
+from .common import UsageError
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["HELP", "QUICK_EPOCHS", "add_arguments", "run", "settings_for"]
+
+HELP = "run a golden-model experiment (JSON + PNG into a results folder)"
 
 #: Epochs of ``--quick`` runs unless ``--epochs`` is given.
 QUICK_EPOCHS = 2
 
 
 def _defaults_help() -> str:
+    from golden.experiments import EXPERIMENTS, get_experiment
+
     lines = []
     for name in EXPERIMENTS:
         d = get_experiment(name).DEFAULTS
@@ -36,6 +41,9 @@ def _defaults_help() -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the experiment name and the options shared by all experiments to ``parser``."""
+    from golden.experiments import EXPERIMENTS
+    from golden.experiments.runner import QUICK_DATA, QUICK_TEST, QUICK_TRAIN
+
     parser.add_argument("name", metavar="NAME", choices=[*EXPERIMENTS, "all"],
                         help=f"experiment to run: {', '.join(EXPERIMENTS)}, or all")
     parser.add_argument("--out", metavar="DIR", default=None,
@@ -81,6 +89,9 @@ def _hidden(text):
 
 def settings_for(name: str, args: argparse.Namespace, out: Path):
     """Resolve the options of ``args`` against the defaults of experiment ``name``."""
+    from golden.experiments import get_experiment
+    from golden.experiments.runner import QUICK_DATA, Settings
+
     defaults = get_experiment(name).DEFAULTS
     quick = bool(args.quick)
     pick = lambda key, value: defaults[key] if value is None else value  # noqa: E731
@@ -93,11 +104,10 @@ def settings_for(name: str, args: argparse.Namespace, out: Path):
         hidden=pick("hidden", _hidden(args.hidden)), quick=quick)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the experiment(s) named in ``args``; return the exit code.
+def _run(args: argparse.Namespace) -> int:
+    from golden.experiments import EXPERIMENTS, get_experiment
+    from golden.experiments.runner import run_experiment
 
-    Raises ``ValueError("option=value: reason")`` for a bad option or unreadable data.
-    """
     for key in ("epochs", "seeds", "batch"):
         _positive_int(key, getattr(args, key))
     if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
@@ -120,3 +130,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name}: wrote {out / 'results.json'}, {out / 'table.md'}, "
               f"{out / (name + '.png')} ({doc['elapsed_s']:.1f} s)")
     return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the experiment(s) named in ``args``; return 0.
+
+    Raises :class:`UsageError` ``("option=value: reason")`` for a bad option or unreadable data
+    (the experiments' own ``ValueError``, one line).
+    """
+    try:
+        return _run(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None

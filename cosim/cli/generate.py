@@ -1,0 +1,41 @@
+"""``sbpca generate DESIGN [--param value ...] [-o DIR]``: a design's Verilog and parameters.
+
+Writes ``DIR/DESIGN.v`` and ``DIR/DESIGN.json`` (parameters, derived facts, ports); ``DIR``
+defaults to ``build/DESIGN``. Exit code 0; invalid parameters are one-line usage errors.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .common import add_design_subparsers, build_design, design_params, option_default
+
+__all__ = ["HELP", "add_arguments", "run", "write"]
+
+HELP = "write the Verilog of a design and a JSON file of its parameters"
+
+
+def _common(p, suppress):
+    p.add_argument("-o", "--out", default=option_default(suppress)(None),
+                   help="output folder (default: build/DESIGN)")
+
+
+def add_arguments(parser) -> None:
+    """Add the design sub-parsers, each with its parameters and ``-o/--out``."""
+    add_design_subparsers(parser, required=True, common=_common)
+
+
+def write(args) -> dict:
+    """Build the design named in ``args`` and write its files; return ``write_design``'s doc."""
+    from hdl.generate import write_design
+
+    component, params = build_design(args.design, design_params(args))
+    out = Path(args.out or Path("build") / args.design)
+    return write_design(component, args.design, params, out)
+
+
+def run(args) -> int:
+    """Write the design's files and name them; return 0."""
+    doc = write(args)
+    print(f"wrote {doc['verilog']} and {doc['json']}")
+    return 0
