@@ -17,16 +17,23 @@ HELP = "cycle counts, lane utilization and simulation speed of a design (JSON + 
 
 
 def _common(p, suppress):
+    from cosim.unit_cases import STREAMS
+
     default = option_default(suppress)
     p.add_argument("--passes", type=int, default=default(3),
                    help="row_pass: UPDATE passes per simulator (then PROJECT and NORM on every "
                         "bank)")
-    p.add_argument("--batches", default=default("4"),
-                   help="unit: comma-separated batch sizes, each <= b_max (default: 4)")
-    p.add_argument("--stream", default=default(None),
-                   choices=("random", "digits", "mnist", "saturate"),
+    p.add_argument("--batches", default=default(None),
+                   help="unit: comma-separated batch sizes, each <= b_max, run without idle "
+                        "cycles (default: three of b_max on Verilator, one of min(b_max, 8) on "
+                        "Icarus)")
+    p.add_argument("--stream", default=default(None), choices=STREAMS,
                    help="unit: sample stream (default: mnist where the layer shape fits, "
                         "else random)")
+    p.add_argument("--no-native", dest="native", action="store_false",
+                   default=default(True),
+                   help="unit: skip the native Verilator harness (the speed ceiling, built "
+                        "and run when Verilator is selected)")
     p.add_argument("-o", "--out", default=default(None),
                    help="output folder (default: build/bench/DESIGN)")
 
@@ -49,7 +56,7 @@ def run(args) -> int:
     out = Path(args.out or Path("build") / "bench" / args.design)
     try:
         run_bench(args.design, params, out, sims=selected_simulators(), passes=args.passes,
-                  batches=args.batches, stream=args.stream)
+                  batches=args.batches, stream=args.stream, native=args.native)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     print((out / "bench.md").read_text(), end="")
