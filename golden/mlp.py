@@ -37,7 +37,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["MLP", "History", "train", "ACTIVATIONS"]
+from golden.seam import DenseApplier, RuleEngine, UpdateEngine, WeightApplier, run_sync
+
+__all__ = ["MLP", "History", "train", "train_async", "make_rules", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "sigmoid")
 
@@ -185,15 +187,33 @@ def _rule_factory(rule, options):
     return lambda n_in, n_out, rng: make_rule(rule, n_in, n_out, rng=rng, **options)
 
 
+def _seeds(model, seed):
+    """Seeds of the sample order (first) and of each layer's rule (the rest)."""
+    return np.random.SeedSequence(seed).spawn(len(model.weights) + 1)
+
+
+def make_rules(model: MLP, rule, *, rule_options: dict | None = None, seed: int = 0) -> list:
+    """The update rule of each layer of ``model``, as :func:`train` makes them for ``seed``.
+
+    ``rule`` and ``rule_options`` are :func:`train`'s; ``RuleEngine(make_rules(model, rule,
+    seed=s))`` as ``engine=`` trains exactly as ``rule`` with ``seed=s`` does (a starting point
+    for an engine that wraps the golden rules).
+    """
+    make = _rule_factory(rule, dict(rule_options or {}))
+    return [make(n_in, n_out, np.random.default_rng(s))
+            for (n_in, n_out), s in zip(model.layer_shapes, _seeds(model, seed)[1:])]
+
+
 def _finite(value):
     value = float(value)
     return value if np.isfinite(value) else None
 
 
-def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float,
+def train(model: MLP, data, rule=None, *, rule_options: dict | None = None, lr: float,
           batch_size: int, epochs: int, seed: int = 0, evals_per_epoch: int = 1,
           stop_loss: float | None = None, progress: Callable[[int], None] | None = None,
-          on_batch: Callable | None = None) -> History:
+          on_batch: Callable | None = None, engine: UpdateEngine | None = None,
+          applier: WeightApplier | None = None) -> History:
     """Train ``model`` in place on ``data`` with one update rule per layer.
 
     Parameters
@@ -204,11 +224,12 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
     rule : str or callable
         A name for :func:`golden.rules.make_rule`, or a factory
         ``rule(n_in, n_out, *, rng, **rule_options)`` returning an
-        :class:`~golden.rules.base.UpdateRule`.
+        :class:`~golden.rules.base.UpdateRule`. Give either ``rule`` or ``engine``.
     rule_options : dict, optional
         Keyword options of the rule, the same for every layer.
     lr : float
-        Learning rate: ``W -= lr * update.matrix()``, ``b -= lr * mean(delta)``.
+        Learning rate: the applier applies ``-lr`` times each update (by default
+        ``W -= lr * update.matrix()``); ``b -= lr * mean(delta)``.
     batch_size, epochs : int
         Samples per update; passes over the (reshuffled each epoch) training set. The last batch
         of an epoch is smaller when ``batch_size`` does not divide the training set.
@@ -222,7 +243,43 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
         Called with the number of samples just processed, after every batch.
     on_batch : callable, optional
         Called as ``on_batch(step, xs, deltas, rules, updates)`` after each batch, before the
-        weights change (for measurements inside a run).
+        weights change (for measurements inside a run); ``rules`` is the engine's ``rules``
+        (``None`` if it has none).
+    engine : golden.seam.UpdateEngine, optional
+        Computes each layer's update instead of the rules (``rule`` must then be ``None``);
+        :class:`~golden.seam.RuleEngine` over :func:`make_rules` by default.
+    applier : golden.seam.WeightApplier, optional
+        Applies the updates and holds the weights the network computes with;
+        :class:`~golden.seam.DenseApplier` on ``model`` by default.
+
+    Every call to the engine and the applier must finish without suspending: an engine or
+    applier that awaits an event loop (the co-simulated unit under cocotb) needs
+    :func:`train_async`; here it raises ``RuntimeError`` saying so.
+    """
+    parts = [f"{name}={type(obj).__name__}" for name, obj in (("engine", engine),
+                                                             ("applier", applier)) if obj is not None]
+    what = "train(): the update engine or weight applier" + (f" ({', '.join(parts)})"
+                                                              if parts else "")
+    return run_sync(train_async(model, data, rule, rule_options=rule_options, lr=lr,
+                                batch_size=batch_size, epochs=epochs, seed=seed,
+                                evals_per_epoch=evals_per_epoch, stop_loss=stop_loss,
+                                progress=progress, on_batch=on_batch, engine=engine,
+                                applier=applier), what)
+
+
+async def train_async(model: MLP, data, rule=None, *, rule_options: dict | None = None,
+                      lr: float, batch_size: int, epochs: int, seed: int = 0,
+                      evals_per_epoch: int = 1, stop_loss: float | None = None,
+                      progress: Callable[[int], None] | None = None,
+                      on_batch: Callable | None = None, engine: UpdateEngine | None = None,
+                      applier: WeightApplier | None = None) -> History:
+    """Train as :func:`train` does (same arguments, same result), awaiting the engine and the
+    applier wherever they return awaitables.
+
+    Await it from the event loop the engine or applier runs on: ``await train_async(...)`` in a
+    cocotb test, ``asyncio.run(train_async(...))`` otherwise. Their awaited work runs under the
+    caller's NumPy error state; the loop's own work ignores overflow (divergence is reported in
+    :attr:`History.diverged`, not warned about).
     """
     n_train = len(data.y_train)
     if model.sizes[0] != data.n_features or model.sizes[-1] < data.n_classes:
@@ -232,16 +289,44 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
         raise ValueError(f"batch={batch_size!r}: must be a positive integer")
     if not (lr > 0 and np.isfinite(lr)):
         raise ValueError(f"lr={lr!r}: must be a positive number")
-    make = _rule_factory(rule, dict(rule_options or {}))
-    seeds = np.random.SeedSequence(seed).spawn(len(model.weights) + 1)
-    order_rng = np.random.default_rng(seeds[0])
-    rules = [make(n_in, n_out, np.random.default_rng(s))
-             for (n_in, n_out), s in zip(model.layer_shapes, seeds[1:])]
+    if (rule is None) == (engine is None):
+        raise TypeError(f"rule={rule!r}, engine={engine!r}: give exactly one of them")
+    if engine is not None and not isinstance(engine, UpdateEngine):
+        raise TypeError(f"engine={engine!r}: needs an update(layer, xs, deltas) method")
+    if applier is not None and not isinstance(applier, WeightApplier):
+        raise TypeError(f"applier={applier!r}: needs apply(layer, update, lr) and "
+                        f"weights(layer) methods")
+    if engine is None:
+        engine = RuleEngine(make_rules(model, rule, rule_options=rule_options, seed=seed))
+    rules = getattr(engine, "rules", None)
+    applier = DenseApplier(model) if applier is None else applier
+    order_rng = np.random.default_rng(_seeds(model, seed)[0])
+    n_layers = len(model.weights)
     n_batches = -(-n_train // batch_size)
     eval_after = {round(n_batches * (i + 1) / evals_per_epoch) for i in range(evals_per_epoch)}
     hist = History()
-    counts = [0] * len(rules)
+    counts = [0] * n_layers
     samples = 0
+    caller_errstate = np.geterr()
+
+    async def call(method, *args):
+        result = method(*args)
+        if inspect.isawaitable(result):
+            # While this waits, the event loop runs other tasks (under cocotb, in the same
+            # contextvars context): they must not run with the loop's overflow warnings off.
+            with np.errstate(**caller_errstate):
+                result = await result
+        return result
+
+    async def read_weights():
+        for layer, shape in enumerate(w.shape for w in model.weights):
+            w = await call(applier.weights, layer)
+            if w is not model.weights[layer]:
+                w = np.array(w, dtype=np.float64)
+                if w.shape != shape:
+                    raise ValueError(f"applier.weights({layer}): shape {w.shape}, the layer "
+                                     f"is {shape}")
+                model.weights[layer] = w
 
     def evaluate(epoch):
         loss = model.loss(data.x_train, data.y_train)
@@ -253,18 +338,21 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
                              "test_error": 1.0 - acc})
         return loss
 
+    await read_weights()
     evaluate(0.0)
     # A diverging rule is a result to report (``History.diverged``), not a warning to print.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step, (epoch, bi, idx) in enumerate(_batches(n_train, batch_size, epochs, order_rng)):
             _, xs, deltas = model.backward(data.x_train[idx], data.y_train[idx])
-            updates = [r.batch(x, d) for r, x, d in zip(rules, xs, deltas)]
+            updates = [await call(engine.update, layer, xs[layer], deltas[layer])
+                       for layer in range(n_layers)]
             if on_batch is not None:
                 on_batch(step, xs, deltas, rules, updates)
             for layer, (u, d) in enumerate(zip(updates, deltas)):
-                model.weights[layer] -= lr * u.matrix()
+                await call(applier.apply, layer, u, lr)
                 model.biases[layer] -= lr * d.mean(axis=0)
                 counts[layer] += int(u.matrix_updates)
+            await read_weights()
             samples += len(idx)
             if progress is not None:
                 progress(len(idx))
@@ -277,7 +365,7 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
                 if stop_loss is not None and loss <= stop_loss:
                     hist.stopped = True
                     break
-    hist.costs = [_cost_dict(r, batch_size) for r in rules]
+    hist.costs = [] if rules is None else [_cost_dict(r, batch_size) for r in rules]
     return hist
 
 
