@@ -4,25 +4,37 @@ The network is ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``: fully connected lay
 ``y = W x + b`` with ``W`` of shape ``(n_out, n_in)``, ReLU (or sigmoid) between them and a
 softmax cross-entropy loss on the last one (784-100-10 ReLU in the SBE paper).
 
-Training (:func:`train`) follows the papers' crossbar picture::
+Training (:func:`train`) follows the papers' crossbar picture, with a seam (:mod:`golden.seam`)
+where the hardware plugs in: an update engine turns each layer's stream into an update, a weight
+applier applies it and is read back as the layer's weights::
 
-    batch of B samples                     for each layer l
-    x --forward--> logits --backward--> (x_j, delta_j), j = 1..B --> rule_l.batch --> update_l
-                                                                                         |
-    W_l -= lr * update_l.matrix()   <----------------------------------------------------+
+    batch of B samples                            for each layer l
+    x --forward--> logits --backward--> (x_j, delta_j), j = 1..B --> engine.update(l, xs, ds)
+    ^                                                                        | update_l
+    | W_l = applier.weights(l), read back after each batch                   v
+    +------------------------------------------------ applier.apply(l, update_l, lr)
     b_l -= lr * mean_j delta_j          (exact: biases are not in the crossbar)
 
+  default engine   :class:`~golden.seam.RuleEngine`:    update_l = rule_l.batch(xs, ds)
+  default applier  :class:`~golden.seam.DenseApplier`:  W_l -= lr * update_l.matrix(), in place
+
+* The loop is written once, as the coroutine :func:`train_async`: an engine or applier whose
+  calls return awaitables (the co-simulated unit under cocotb, a crossbar device model) is
+  awaited there, from the caller's event loop. :func:`train` runs the same coroutine without an
+  event loop, which is enough for every part that never suspends.
 * ``delta_j = dL_j / dy_j`` is the error of sample ``j`` alone (its own loss, not divided by
   ``B``), so the exact batch gradient of the mean loss is ``mean_j delta_j x_j^T``, which is what
   every rule approximates (see :mod:`golden.rules.base`).
-* One rule instance per layer, created fresh for each run, kept across batches (warm start).
+* One rule instance per layer, created fresh for each run (:func:`make_rules`), kept across
+  batches (warm start).
 * Biases are updated with their exact mean gradient every batch: the crossbar holds the weights;
   a bias is one column of ``n_out`` words that the periphery can update directly. Bias updates
   are not counted as matrix updates.
 * Matrix updates are counted as in the SBE paper: each applied update costs
   ``update.matrix_updates`` outer-product applications on its layer's crossbar (1 for a rank-1
   rule, k for rank k, B when every sample is applied separately). :class:`History` keeps the
-  count per layer and the sum over layers.
+  count per layer and the sum over layers; the count comes from the engine's updates, whatever
+  the applier does with them.
 
 Forward and backward passes are vectorized over the batch; the rules consume the per-sample
 stream. Everything is seeded: initial weights from ``MLP(seed=...)``; sample order and the rules'
@@ -159,7 +171,8 @@ class History:
     ``matrix_updates`` (sum over layers, cumulative), ``matrix_updates_per_layer``,
     ``train_loss``, ``test_accuracy``, ``test_error``. A non-finite value is stored as ``None``.
     ``diverged`` is set when weights became non-finite (training stops there); ``stopped`` when
-    ``stop_loss`` was reached. ``costs`` has each layer's ``rule.cost()`` as a dict.
+    ``stop_loss`` was reached. ``costs`` has each layer's ``rule.cost()`` as a dict (empty when
+    the engine has no ``rules``).
     """
 
     records: list = field(default_factory=list)
@@ -256,8 +269,8 @@ def train(model: MLP, data, rule=None, *, rule_options: dict | None = None, lr: 
     applier that awaits an event loop (the co-simulated unit under cocotb) needs
     :func:`train_async`; here it raises ``RuntimeError`` saying so.
     """
-    parts = [f"{name}={type(obj).__name__}" for name, obj in (("engine", engine),
-                                                             ("applier", applier)) if obj is not None]
+    parts = [f"{name}={type(obj).__name__}"
+             for name, obj in (("engine", engine), ("applier", applier)) if obj is not None]
     what = "train(): the update engine or weight applier" + (f" ({', '.join(parts)})"
                                                               if parts else "")
     return run_sync(train_async(model, data, rule, rule_options=rule_options, lr=lr,
@@ -291,11 +304,14 @@ async def train_async(model: MLP, data, rule=None, *, rule_options: dict | None 
         raise ValueError(f"lr={lr!r}: must be a positive number")
     if (rule is None) == (engine is None):
         raise TypeError(f"rule={rule!r}, engine={engine!r}: give exactly one of them")
-    if engine is not None and not isinstance(engine, UpdateEngine):
-        raise TypeError(f"engine={engine!r}: needs an update(layer, xs, deltas) method")
-    if applier is not None and not isinstance(applier, WeightApplier):
-        raise TypeError(f"applier={applier!r}: needs apply(layer, update, lr) and "
-                        f"weights(layer) methods")
+    # A class has its methods as attributes too, so the protocol check alone would accept one.
+    if engine is not None and (isinstance(engine, type) or not isinstance(engine, UpdateEngine)):
+        raise TypeError(f"engine={engine!r}: must be an object with an "
+                        f"update(layer, xs, deltas) method")
+    if applier is not None and (isinstance(applier, type)
+                                or not isinstance(applier, WeightApplier)):
+        raise TypeError(f"applier={applier!r}: must be an object with apply(layer, update, lr) "
+                        f"and weights(layer) methods")
     if engine is None:
         engine = RuleEngine(make_rules(model, rule, rule_options=rule_options, seed=seed))
     rules = getattr(engine, "rules", None)

@@ -389,6 +389,8 @@ class WrongShape(DenseApplier):
     (dict(rule="mbgd", engine=RuleEngine([])), TypeError, "give exactly one"),
     (dict(engine=object()), TypeError, r"engine=<object .*update\(layer, xs, deltas\)"),
     (dict(rule="mbgd", applier=object()), TypeError, r"applier=<object .*weights\(layer\)"),
+    (dict(engine=RuleEngine), TypeError, r"engine=<class .*must be an object"),
+    (dict(rule="mbgd", applier=DenseApplier), TypeError, r"applier=<class .*must be an object"),
 ])
 def test_train_rejects_bad_parts(digits, kwargs, error, match):
     with pytest.raises(error, match=match):
