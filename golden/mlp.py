@@ -4,25 +4,37 @@ The network is ``sizes[0] -> sizes[1] -> ... -> sizes[-1]``: fully connected lay
 ``y = W x + b`` with ``W`` of shape ``(n_out, n_in)``, ReLU (or sigmoid) between them and a
 softmax cross-entropy loss on the last one (784-100-10 ReLU in the SBE paper).
 
-Training (:func:`train`) follows the papers' crossbar picture::
+Training (:func:`train`) follows the papers' crossbar picture, with a seam (:mod:`golden.seam`)
+where the hardware plugs in: an update engine turns each layer's stream into an update, a weight
+applier applies it and is read back as the layer's weights::
 
-    batch of B samples                     for each layer l
-    x --forward--> logits --backward--> (x_j, delta_j), j = 1..B --> rule_l.batch --> update_l
-                                                                                         |
-    W_l -= lr * update_l.matrix()   <----------------------------------------------------+
+    batch of B samples                            for each layer l
+    x --forward--> logits --backward--> (x_j, delta_j), j = 1..B --> engine.update(l, xs, ds)
+    ^                                                                        | update_l
+    | W_l = applier.weights(l), read back after each batch                   v
+    +------------------------------------------------ applier.apply(l, update_l, lr)
     b_l -= lr * mean_j delta_j          (exact: biases are not in the crossbar)
 
+  default engine   :class:`~golden.seam.RuleEngine`:    update_l = rule_l.batch(xs, ds)
+  default applier  :class:`~golden.seam.DenseApplier`:  W_l -= lr * update_l.matrix(), in place
+
+* The loop is written once, as the coroutine :func:`train_async`: an engine or applier whose
+  calls return awaitables (the co-simulated unit under cocotb, a crossbar device model) is
+  awaited there, from the caller's event loop. :func:`train` runs the same coroutine without an
+  event loop, which is enough for every part that never suspends.
 * ``delta_j = dL_j / dy_j`` is the error of sample ``j`` alone (its own loss, not divided by
   ``B``), so the exact batch gradient of the mean loss is ``mean_j delta_j x_j^T``, which is what
   every rule approximates (see :mod:`golden.rules.base`).
-* One rule instance per layer, created fresh for each run, kept across batches (warm start).
+* One rule instance per layer, created fresh for each run (:func:`make_rules`), kept across
+  batches (warm start).
 * Biases are updated with their exact mean gradient every batch: the crossbar holds the weights;
   a bias is one column of ``n_out`` words that the periphery can update directly. Bias updates
   are not counted as matrix updates.
 * Matrix updates are counted as in the SBE paper: each applied update costs
   ``update.matrix_updates`` outer-product applications on its layer's crossbar (1 for a rank-1
   rule, k for rank k, B when every sample is applied separately). :class:`History` keeps the
-  count per layer and the sum over layers.
+  count per layer and the sum over layers; the count comes from the engine's updates, whatever
+  the applier does with them.
 
 Forward and backward passes are vectorized over the batch; the rules consume the per-sample
 stream. Everything is seeded: initial weights from ``MLP(seed=...)``; sample order and the rules'
@@ -37,7 +49,9 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["MLP", "History", "train", "ACTIVATIONS"]
+from golden.seam import DenseApplier, RuleEngine, UpdateEngine, WeightApplier, run_sync
+
+__all__ = ["MLP", "History", "train", "train_async", "make_rules", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "sigmoid")
 
@@ -157,7 +171,8 @@ class History:
     ``matrix_updates`` (sum over layers, cumulative), ``matrix_updates_per_layer``,
     ``train_loss``, ``test_accuracy``, ``test_error``. A non-finite value is stored as ``None``.
     ``diverged`` is set when weights became non-finite (training stops there); ``stopped`` when
-    ``stop_loss`` was reached. ``costs`` has each layer's ``rule.cost()`` as a dict.
+    ``stop_loss`` was reached. ``costs`` has each layer's ``rule.cost()`` as a dict (empty when
+    the engine has no ``rules``).
     """
 
     records: list = field(default_factory=list)
@@ -185,15 +200,33 @@ def _rule_factory(rule, options):
     return lambda n_in, n_out, rng: make_rule(rule, n_in, n_out, rng=rng, **options)
 
 
+def _seeds(model, seed):
+    """Seeds of the sample order (first) and of each layer's rule (the rest)."""
+    return np.random.SeedSequence(seed).spawn(len(model.weights) + 1)
+
+
+def make_rules(model: MLP, rule, *, rule_options: dict | None = None, seed: int = 0) -> list:
+    """The update rule of each layer of ``model``, as :func:`train` makes them for ``seed``.
+
+    ``rule`` and ``rule_options`` are :func:`train`'s; ``RuleEngine(make_rules(model, rule,
+    seed=s))`` as ``engine=`` trains exactly as ``rule`` with ``seed=s`` does (a starting point
+    for an engine that wraps the golden rules).
+    """
+    make = _rule_factory(rule, dict(rule_options or {}))
+    return [make(n_in, n_out, np.random.default_rng(s))
+            for (n_in, n_out), s in zip(model.layer_shapes, _seeds(model, seed)[1:])]
+
+
 def _finite(value):
     value = float(value)
     return value if np.isfinite(value) else None
 
 
-def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float,
+def train(model: MLP, data, rule=None, *, rule_options: dict | None = None, lr: float,
           batch_size: int, epochs: int, seed: int = 0, evals_per_epoch: int = 1,
           stop_loss: float | None = None, progress: Callable[[int], None] | None = None,
-          on_batch: Callable | None = None) -> History:
+          on_batch: Callable | None = None, engine: UpdateEngine | None = None,
+          applier: WeightApplier | None = None) -> History:
     """Train ``model`` in place on ``data`` with one update rule per layer.
 
     Parameters
@@ -204,11 +237,12 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
     rule : str or callable
         A name for :func:`golden.rules.make_rule`, or a factory
         ``rule(n_in, n_out, *, rng, **rule_options)`` returning an
-        :class:`~golden.rules.base.UpdateRule`.
+        :class:`~golden.rules.base.UpdateRule`. Give either ``rule`` or ``engine``.
     rule_options : dict, optional
         Keyword options of the rule, the same for every layer.
     lr : float
-        Learning rate: ``W -= lr * update.matrix()``, ``b -= lr * mean(delta)``.
+        Learning rate: the applier applies ``-lr`` times each update (by default
+        ``W -= lr * update.matrix()``); ``b -= lr * mean(delta)``.
     batch_size, epochs : int
         Samples per update; passes over the (reshuffled each epoch) training set. The last batch
         of an epoch is smaller when ``batch_size`` does not divide the training set.
@@ -222,7 +256,43 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
         Called with the number of samples just processed, after every batch.
     on_batch : callable, optional
         Called as ``on_batch(step, xs, deltas, rules, updates)`` after each batch, before the
-        weights change (for measurements inside a run).
+        weights change (for measurements inside a run); ``rules`` is the engine's ``rules``
+        (``None`` if it has none).
+    engine : golden.seam.UpdateEngine, optional
+        Computes each layer's update instead of the rules (``rule`` must then be ``None``);
+        :class:`~golden.seam.RuleEngine` over :func:`make_rules` by default.
+    applier : golden.seam.WeightApplier, optional
+        Applies the updates and holds the weights the network computes with;
+        :class:`~golden.seam.DenseApplier` on ``model`` by default.
+
+    Every call to the engine and the applier must finish without suspending: an engine or
+    applier that awaits an event loop (the co-simulated unit under cocotb) needs
+    :func:`train_async`; here it raises ``RuntimeError`` saying so.
+    """
+    parts = [f"{name}={type(obj).__name__}"
+             for name, obj in (("engine", engine), ("applier", applier)) if obj is not None]
+    what = "train(): the update engine or weight applier" + (f" ({', '.join(parts)})"
+                                                              if parts else "")
+    return run_sync(train_async(model, data, rule, rule_options=rule_options, lr=lr,
+                                batch_size=batch_size, epochs=epochs, seed=seed,
+                                evals_per_epoch=evals_per_epoch, stop_loss=stop_loss,
+                                progress=progress, on_batch=on_batch, engine=engine,
+                                applier=applier), what)
+
+
+async def train_async(model: MLP, data, rule=None, *, rule_options: dict | None = None,
+                      lr: float, batch_size: int, epochs: int, seed: int = 0,
+                      evals_per_epoch: int = 1, stop_loss: float | None = None,
+                      progress: Callable[[int], None] | None = None,
+                      on_batch: Callable | None = None, engine: UpdateEngine | None = None,
+                      applier: WeightApplier | None = None) -> History:
+    """Train as :func:`train` does (same arguments, same result), awaiting the engine and the
+    applier wherever they return awaitables.
+
+    Await it from the event loop the engine or applier runs on: ``await train_async(...)`` in a
+    cocotb test, ``asyncio.run(train_async(...))`` otherwise. Their awaited work runs under the
+    caller's NumPy error state; the loop's own work ignores overflow (divergence is reported in
+    :attr:`History.diverged`, not warned about).
     """
     n_train = len(data.y_train)
     if model.sizes[0] != data.n_features or model.sizes[-1] < data.n_classes:
@@ -232,16 +302,47 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
         raise ValueError(f"batch={batch_size!r}: must be a positive integer")
     if not (lr > 0 and np.isfinite(lr)):
         raise ValueError(f"lr={lr!r}: must be a positive number")
-    make = _rule_factory(rule, dict(rule_options or {}))
-    seeds = np.random.SeedSequence(seed).spawn(len(model.weights) + 1)
-    order_rng = np.random.default_rng(seeds[0])
-    rules = [make(n_in, n_out, np.random.default_rng(s))
-             for (n_in, n_out), s in zip(model.layer_shapes, seeds[1:])]
+    if (rule is None) == (engine is None):
+        raise TypeError(f"rule={rule!r}, engine={engine!r}: give exactly one of them")
+    # A class has its methods as attributes too, so the protocol check alone would accept one.
+    if engine is not None and (isinstance(engine, type) or not isinstance(engine, UpdateEngine)):
+        raise TypeError(f"engine={engine!r}: must be an object with an "
+                        f"update(layer, xs, deltas) method")
+    if applier is not None and (isinstance(applier, type)
+                                or not isinstance(applier, WeightApplier)):
+        raise TypeError(f"applier={applier!r}: must be an object with apply(layer, update, lr) "
+                        f"and weights(layer) methods")
+    if engine is None:
+        engine = RuleEngine(make_rules(model, rule, rule_options=rule_options, seed=seed))
+    rules = getattr(engine, "rules", None)
+    applier = DenseApplier(model) if applier is None else applier
+    order_rng = np.random.default_rng(_seeds(model, seed)[0])
+    n_layers = len(model.weights)
     n_batches = -(-n_train // batch_size)
     eval_after = {round(n_batches * (i + 1) / evals_per_epoch) for i in range(evals_per_epoch)}
     hist = History()
-    counts = [0] * len(rules)
+    counts = [0] * n_layers
     samples = 0
+    caller_errstate = np.geterr()
+
+    async def call(method, *args):
+        result = method(*args)
+        if inspect.isawaitable(result):
+            # While this waits, the event loop runs other tasks (under cocotb, in the same
+            # contextvars context): they must not run with the loop's overflow warnings off.
+            with np.errstate(**caller_errstate):
+                result = await result
+        return result
+
+    async def read_weights():
+        for layer, shape in enumerate(w.shape for w in model.weights):
+            w = await call(applier.weights, layer)
+            if w is not model.weights[layer]:
+                w = np.array(w, dtype=np.float64)
+                if w.shape != shape:
+                    raise ValueError(f"applier.weights({layer}): shape {w.shape}, the layer "
+                                     f"is {shape}")
+                model.weights[layer] = w
 
     def evaluate(epoch):
         loss = model.loss(data.x_train, data.y_train)
@@ -253,18 +354,21 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
                              "test_error": 1.0 - acc})
         return loss
 
+    await read_weights()
     evaluate(0.0)
     # A diverging rule is a result to report (``History.diverged``), not a warning to print.
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step, (epoch, bi, idx) in enumerate(_batches(n_train, batch_size, epochs, order_rng)):
             _, xs, deltas = model.backward(data.x_train[idx], data.y_train[idx])
-            updates = [r.batch(x, d) for r, x, d in zip(rules, xs, deltas)]
+            updates = [await call(engine.update, layer, xs[layer], deltas[layer])
+                       for layer in range(n_layers)]
             if on_batch is not None:
                 on_batch(step, xs, deltas, rules, updates)
             for layer, (u, d) in enumerate(zip(updates, deltas)):
-                model.weights[layer] -= lr * u.matrix()
+                await call(applier.apply, layer, u, lr)
                 model.biases[layer] -= lr * d.mean(axis=0)
                 counts[layer] += int(u.matrix_updates)
+            await read_weights()
             samples += len(idx)
             if progress is not None:
                 progress(len(idx))
@@ -277,7 +381,7 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
                 if stop_loss is not None and loss <= stop_loss:
                     hist.stopped = True
                     break
-    hist.costs = [_cost_dict(r, batch_size) for r in rules]
+    hist.costs = [] if rules is None else [_cost_dict(r, batch_size) for r in rules]
     return hist
 
 
