@@ -535,24 +535,35 @@ class SBPCAUnitRule(UpdateRule):
             return 0
         return -int(np.floor(np.log2(m))) - 1 - self.headroom
 
-    def batch(self, xs, deltas):
+    def begin(self, xs, deltas):
+        """First half of :meth:`batch`: check the batch, fix the input scales at the first
+        batch (and load the start state into the model), and return the batch as the unit
+        takes it: raw input words in ``"fixed"`` mode, the real values in ``"float"`` mode.
+        A co-simulation runs these words through the hardware and the model, then calls
+        :meth:`end`."""
         xs, deltas = self._check_batch(xs, deltas)
         m = self.model
-        fixed = m.mode == "fixed"
         if self.x_shift is None:
+            fixed = m.mode == "fixed"
             self.x_shift = self._scale(xs) if fixed else 0
             self.d_shift = self._scale(deltas) if fixed else 0
             # sigma lives in the scaled units of x * delta
             m.load(*self._init, self.sigma0 * 2.0 ** (self.x_shift + self.d_shift))
-        if fixed:
-            xq = m.F.x.quantize(xs * 2.0 ** self.x_shift)[0]
-            dq = m.F.d.quantize(deltas * 2.0 ** self.d_shift)[0]
-            m.batch(xq, dq)
-        else:
-            m.batch(xs, deltas)
-        sigma, X, D = m.readout()
+        if m.mode == "fixed":
+            return (m.F.x.quantize(xs * 2.0 ** self.x_shift)[0],
+                    m.F.d.quantize(deltas * 2.0 ** self.d_shift)[0])
+        return xs, deltas
+
+    def end(self) -> LowRankUpdate:
+        """Second half of :meth:`batch`: the model's factors in real units."""
+        sigma, X, D = self.model.readout()
         sigma = sigma * 2.0 ** -(self.x_shift + self.d_shift)
         return LowRankUpdate(sigma=sigma, X=X, Delta=D, matrix_updates=self.k)
+
+    def batch(self, xs, deltas):
+        xs, deltas = self.begin(xs, deltas)
+        self.model.batch(xs, deltas)
+        return self.end()
 
     def cost(self) -> Cost:
         return self.model.cost()
