@@ -54,7 +54,7 @@ def _recorded_run(n_in, n_out, k, samples, seed, scale=0.3, sigma0=0.3, ns_steps
 
     def recording(segment, inputs):
         flag = run_segment(ref.prog, segment, ref.regs, inputs, F)
-        ref.overflow |= flag
+        ref.kxk_saturated |= flag
         runs.append((segment, dict(inputs), dict(ref.regs), flag))
 
     ref._run = recording
