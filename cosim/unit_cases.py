@@ -33,16 +33,23 @@ and ``(B, n_out)``) in the unit's input formats:
     ``delta`` is zero, so no sample moves the stored rows away from their normalized state (both
     passes store ``c X 2**-s`` with ``X`` normalized, below 1/2 in magnitude). ``x`` is random.
 ``rows_saturate``
-    Saturates stored words and never a k x k value: a stored word can saturate only when the
-    transform does not normalize the stored rows (with ``X = Xs 2**a T`` of unit column norms
-    the column shifts keep every new word below ``(c |X_ir| + |x_i w_r|) 2**-s < 1``). The start
-    state's rows are ``X0`` = the first ``k`` unit vectors with the transform ``Tx`` at the
+    Saturates stored words and never a k x k value. While the transform normalizes the stored
+    rows (``X = Xs 2**a T`` with unit columns) the column shifts keep every new word
+    ``(c X_ir + x_i w_r) 2**-s`` below 1 (``s >= 1`` as ``c >= 1/2``, ``|c X_ir| < 1`` and the
+    bound of ``SBPCAUnitModel._column_shifts`` on the rest), and a load sets ``T = I`` on rows
+    below 1, so a stored word can saturate only from a transform that does not normalize the
+    rows. The start state's rows are ``X0`` = the first ``k`` unit vectors with ``Tx`` at the
     largest word of its format (about 8, :func:`start_sides`: ``X = 8 X0``), and the first
-    sample has ``delta = 0`` (so ``w = 0`` and the shift is 1): its X pass stores
+    sample has ``delta = 0`` (so ``w = 0`` and ``s = 1``): its X pass stores
     ``c Tx 2**-1 X0 = 2 X0``, which saturates, and normalizes the clamped rows again (``Gx`` is
-    the identity). The rest is the ``random`` stream.
+    the identity times the largest word squared). The rest is the ``random`` stream.
 
-A stream may have its own start state (:func:`start_state`, :func:`start_sides`).
+A stream may have its own start state: :func:`start_state` takes the stream, and
+:func:`start_sides` gives the k x k transforms of those that start from other ones than a
+load's (``rows_saturate``); :func:`load_start` loads a golden model with both, and a bench
+loads the unit from the model's state. ``start_state`` without a stream reads the bench's
+``SBPCA_UNIT_STREAM``, so ``cosim.tb_unit`` starts each stream from its own state; the
+transforms take effect only where the bench loads them (``load_start``).
 """
 
 from __future__ import annotations

@@ -94,6 +94,43 @@ def test_run_saturates_as_intended(name):
     assert SOURCES.get(kind, lambda src: not any(src))(src), (name, src)
 
 
+def _count_ties(monkeypatch) -> dict:
+    """Count the golden model's rounding ties (exactly half an LSB dropped, where round half up
+    differs from the other ways to round): in the row pass and in its other rounding points."""
+    import golden.sbpca_unit as su
+    ties = {"rows": 0, "kxk": 0}
+    row_pass, q = su.row_pass, su._Arith.q
+
+    def counted_row_pass(S, a, cT, inp, w, *, gw, shift, out):
+        acc = ((np.asarray(S, np.int64) << np.asarray(a, np.int64)) @ np.triu(cT)
+               + np.outer(np.asarray(inp, np.int64) << gw, w))
+        ties["rows"] += int(np.sum(acc % (1 << shift) == 1 << (shift - 1)))
+        return row_pass(S, a, cT, inp, w, gw=gw, shift=shift, out=out)
+
+    def counted_q(self, value, frac, fmt):
+        v = np.asarray(value, np.int64)
+        d = np.broadcast_to(np.asarray(frac, np.int64) - fmt.frac, v.shape)
+        pos = d > 0
+        ties["kxk"] += int(np.sum(v[pos] % (1 << d[pos]) == 1 << (d[pos] - 1)))
+        return q(self, value, frac, fmt)
+
+    monkeypatch.setattr(su, "row_pass", counted_row_pass)
+    monkeypatch.setattr(su._Arith, "q", counted_q)
+    return ties
+
+
+def test_zeros_run_hits_rounding_ties(monkeypatch):
+    """The small configuration's ``zeros`` run lands on exact ties in the stored words (the
+    random words of ``tiny-random`` almost never do), so round half up is checked there too."""
+    ties = _count_ties(monkeypatch)
+    golden_sources(*RUNS["tiny-random"])
+    random_ties = dict(ties)
+    ties.update(rows=0, kxk=0)
+    golden_sources(*RUNS["small-zeros"])
+    assert ties["rows"] >= 5 and ties["rows"] > 4 * random_ties["rows"], (ties, random_ties)
+    assert ties["kxk"] >= 20, ties
+
+
 def _bench_loads_start_sides() -> bool:
     """The bench loads a stream's own k x k transforms (:func:`cosim.unit_cases.load_start`);
     until it does, ``rows_saturate`` would start from the identity and saturate nothing."""
