@@ -23,9 +23,10 @@ and ``(B, n_out)``) in the unit's input formats:
     from 0, has ``x = 0`` when ``j % 4 == 1``, ``delta = 0`` when ``j % 4 == 2`` and both when
     ``j % 8 == 7``), the other words coarse (multiples of ``2**-5`` in ``[-1/2, 1/2]``), so that
     products and sums often land exactly on half an LSB of a rounding point (round half up is
-    tested on its ties). No value saturates. (More zeros starve sigma: ``sigma`` averages
-    ``v z``, which is 0 whenever ``x`` or ``delta`` is, and a sigma near 0 saturates its
-    reciprocal.)
+    tested on its ties). Nothing saturates on the small configurations (the runs of
+    ``tests/test_unit_cocotb.py`` are checked); more zeros would starve sigma (``sigma``
+    averages ``v z``, which is 0 whenever ``x`` or ``delta`` is, and a sigma near 0 saturates
+    its reciprocal).
 ``kxk_saturate``
     Saturates the k x k engine and never a stored word: the start state's sigma is 1, -2, -1, 3
     LSB of the sigma format in columns 0, 1, 2, 3 (:data:`KXK_SIGMA_LSB`, default formats), so
@@ -87,7 +88,8 @@ def parse_batches(text: str, b_max: int, *, name: str = "batches") -> list:
 
 
 def _kind(kind):
-    """``kind``, or the bench's stream (``SBPCA_UNIT_STREAM``) when None; validated."""
+    """``kind`` validated; None is the bench's stream (``SBPCA_UNIT_STREAM``, default
+    ``random``)."""
     kind = os.environ.get("SBPCA_UNIT_STREAM", "random") if kind is None else kind
     if kind not in STREAMS:
         raise ValueError(f"stream={kind!r}: must be one of {', '.join(STREAMS)}")

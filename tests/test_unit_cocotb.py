@@ -26,6 +26,7 @@ import pytest
 from cosim.runner import run_cocotb
 from cosim.toolchain import selected_simulators
 from cosim.unit_cases import load_start, make_stream, start_state
+from hdl.designs import unused
 from hdl.sbpca_unit import SBPCAUnit
 
 SEED = 5
@@ -73,7 +74,7 @@ SLOW_CASES = [(sim, name) for name, run in SLOW_RUNS.items() for sim in selected
 def golden_sources(config, kind, sizes, seed=SEED) -> list:
     """The golden side of a bench run (``cosim.tb_unit`` with ``seed``: the same draws in the
     same order) and its ``overflow_sources`` after each batch, the timing batches included."""
-    unit = SBPCAUnit(**CONFIGS[config])
+    unit = unused(SBPCAUnit(**CONFIGS[config]))
     model = unit.model
     rng = np.random.default_rng(seed)
     sizes = [int(s) for s in sizes.split(",")] + [1, min(2, unit.b_max)]
