@@ -140,7 +140,7 @@ class _Arith:
 
     def __init__(self, fixed: bool):
         self.fixed = fixed
-        self.overflow = False
+        self.overflow = False                      # some rounding point here saturated (sticky)
 
     def q(self, value, frac, fmt: FixedFormat):
         """Round an exact intermediate with ``frac`` fraction bits into ``fmt`` (saturating).
@@ -318,6 +318,10 @@ class SBPCAUnitModel:
                              f"{F.mat.width}-bit schedule words (at most {F.mat.frac})")
         self.eye = A.const(np.eye(self.k), F.mat)
         self.Xs = self.Ds = self.x_side = self.d_side = self.sigma = self.r = None
+        # sticky saturation flags by source (see `overflow_sources`); `A.overflow` holds the
+        # k x k engine's (every rounding point of this model but the stored rows and readout)
+        self._rows_saturated = False
+        self._readout_saturated = False
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -344,14 +348,40 @@ class SBPCAUnitModel:
         """Return real ``(sigma, X, Delta)``: the normalized factors ``Xs Tx`` and ``Ds Td``."""
         A, F = self.A, self.F
         (ax, Tx), (ad, Td) = self.x_side, self.d_side
+        kxk = A.overflow
         X = A.q(self._apply(self.Xs, Tx, ax), F.vec.frac + F.mat.frac, F.vec)
         D = A.q(self._apply(self.Ds, Td, ad), F.vec.frac + F.mat.frac, F.vec)
+        self._readout_saturated |= A.overflow and not kxk
+        A.overflow = kxk
         return (A.to_float(self.sigma, F.sigma), A.to_float(X, F.vec), A.to_float(D, F.vec))
 
     @property
     def overflow(self) -> bool:
-        """Sticky flag: some value saturated since construction (fixed mode)."""
+        """Sticky flag: some value saturated since construction (fixed mode); the OR of
+        :attr:`overflow_sources`. The unit's ``overflow`` output is this flag without
+        ``"readout"`` (the hardware reads its stored rows out as they are)."""
+        return self.rows_saturated or self.kxk_saturated or self._readout_saturated
+
+    @property
+    def rows_saturated(self) -> bool:
+        """Sticky: a row pass clamped a stored word (:func:`row_pass`, the row-pass engine's
+        ``saturated``)."""
+        return self._rows_saturated
+
+    @property
+    def kxk_saturated(self) -> bool:
+        """Sticky: a k x k value was clamped (a rounding point of the k x k engine's work:
+        input norms, reciprocal and its seed, projections, column-shift bound, coefficients,
+        normalization, sigma)."""
         return self.A.overflow
+
+    @property
+    def overflow_sources(self) -> tuple:
+        """Which sources raised :attr:`overflow`, in the order ``"rows"``, ``"kxk"``,
+        ``"readout"`` (:meth:`readout`'s rounding of ``Xs T`` into the vector format)."""
+        return tuple(name for name, flag in (("rows", self.rows_saturated),
+                                             ("kxk", self.kxk_saturated),
+                                             ("readout", self._readout_saturated)) if flag)
 
     # -- kernels ---------------------------------------------------------------------------------
 
@@ -431,7 +461,7 @@ class SBPCAUnitModel:
         cT = A.q_scaled(c * T, 2 * fm, -shifts[None, :], F.mat)
         if A.fixed:
             new, G, p, saturated = row_pass(S, a, cT, inp, w, gw=self.gw, shift=fm, out=F.vec)
-            A.overflow |= saturated
+            self._rows_saturated |= saturated
             return new, G, p
         new = self._apply(S, cT, a) + np.outer(inp, w)
         return new, new.T @ new, inp @ new

@@ -388,7 +388,8 @@ class ProgramUnit:
         self.oc_tab = np.asarray(model.oc_tab, np.int64)
         self.cc_tab = (self.c_tab * self.c_tab) >> (2 * fm - 2 * fb)
         self.regs = {}
-        self.overflow = False
+        self.rows_saturated = False                # a row pass clamped a stored word (sticky)
+        self.kxk_saturated = False                 # a k x k value was clamped (sticky)
 
     def load_from(self, model):
         """Copy the state of a fixed-point model (after its ``load``)."""
@@ -416,8 +417,19 @@ class ProgramUnit:
     def _a(self, side):
         return np.array([self.regs[f"a{side}.{r}"] for r in range(self.k)], np.int64)
 
+    @property
+    def overflow(self) -> bool:
+        """The unit's sticky ``overflow``: ``rows_saturated or kxk_saturated``."""
+        return self.rows_saturated or self.kxk_saturated
+
+    @property
+    def overflow_sources(self) -> tuple:
+        """``"rows"``, ``"kxk"``: which sources raised :attr:`overflow` (as the model's)."""
+        return tuple(name for name, flag in (("rows", self.rows_saturated),
+                                             ("kxk", self.kxk_saturated)) if flag)
+
     def _run(self, segment, inputs):
-        self.overflow |= run_segment(self.prog, segment, self.regs, inputs, self.F)
+        self.kxk_saturated |= run_segment(self.prog, segment, self.regs, inputs, self.F)
 
     def sample(self, x, d, i: int):
         F, k = self.F, self.k
@@ -449,7 +461,7 @@ class ProgramUnit:
             cT, w = self._coefs()
             new, G, p, sat = row_pass(S, self._a(side), cT, inp, w, gw=F.gw, shift=F.mat.frac,
                                       out=F.vec)
-            self.overflow |= sat
+            self.rows_saturated |= sat
             if side == "x":
                 self.Xs = new
             else:

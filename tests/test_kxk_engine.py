@@ -1,6 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """k x k engine on the Amaranth simulator against the micro-program's interpreter."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module
@@ -9,7 +11,8 @@ from amaranth.sim import Simulator
 from golden.fixed import FixedFormat
 from golden.linalg import qr_signfix
 from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
-from golden.unit_program import SEGMENTS, ProgramUnit, run_segment
+from golden.unit_program import SEGMENTS, Move, ProgramUnit, build_program, run_segment
+from hdl import kxk_engine
 from hdl.kxk_engine import KxkEngine
 from hdl.mac_lane import MACLane
 
@@ -54,7 +57,7 @@ def _recorded_run(n_in, n_out, k, samples, seed, scale=0.3, sigma0=0.3, ns_steps
 
     def recording(segment, inputs):
         flag = run_segment(ref.prog, segment, ref.regs, inputs, F)
-        ref.overflow |= flag
+        ref.kxk_saturated |= flag
         runs.append((segment, dict(inputs), dict(ref.regs), flag))
 
     ref._run = recording
@@ -65,20 +68,17 @@ def _recorded_run(n_in, n_out, k, samples, seed, scale=0.3, sigma0=0.3, ns_steps
     return F, ref, initial, runs
 
 
-@pytest.mark.parametrize("n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps", [
-    (12, 6, 1, 1, 3, 0.3, 0.3, 8),
-    (20, 9, 3, 2, 2, 0.3, 0.3, 6),
-    (16, 8, 4, 8, 2, 0.3, 0.3, 6),
-    (16, 16, 2, 4, 2, 2.0, 1e-6, 8),   # saturating inputs; a tiny sigma overflows the seed
-])
-def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps):
-    F, ref, initial, runs = _recorded_run(n_in, n_out, k, samples, seed=n_in + k, scale=scale,
-                                          sigma0=sigma0, ns_steps=ns_steps)
-    eng = KxkEngine(formats=F, k=k, lanes=lanes, ns_steps=ns_steps, recip_steps=2,
-                    acc_width=ACC, sum_width=SUM)
-    dut = LaneHarness(eng)
+STATE = {"Tx": "Tx", "Td": "Td", "ax": "ax", "ad": "ad", "sigma": "sig", "r": "r"}
+
+
+def play(eng, initial, runs):
+    """Load the registers ``initial`` into the engine, run each ``(segment, inputs, after,
+    clamp)`` of ``runs`` and compare the engine's visible state (k x k state, the next pass's
+    ``w`` and ``cT``, the sticky flag) with the interpreter's registers ``after``; return the
+    flag at the end."""
     prog = eng.program
-    state_names = {"Tx": "Tx", "Td": "Td", "ax": "ax", "ad": "ad", "sigma": "sig", "r": "r"}
+    k = prog.k
+    dut = LaneHarness(eng)
     log = {}
 
     async def tb(ctx):
@@ -119,15 +119,17 @@ def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0
                 assert cycles < 5000
             assert cycles == eng.cycles_for(segment), (segment, cycles)
             where = f"run {n} ({segment})"
-            for field, prefix in state_names.items():
+            for field, prefix in STATE.items():
                 for r in range(k):
                     if field in ("Tx", "Td"):
                         for j in range(r, k):
                             got = ctx.get(getattr(eng.state, field)[r][j])
-                            assert got == after[f"{prefix}.{r}.{j}"], (where, field, r, j)
+                            want = after[f"{prefix}.{r}.{j}"]
+                            assert got == want, (where, field, r, j, got, want)
                     else:
                         got = ctx.get(getattr(eng.state, field)[r])
-                        assert got == after[f"{prefix}.{r}"], (where, field, r)
+                        want = after[f"{prefix}.{r}"]
+                        assert got == want, (where, field, r, got, want)
             if segment in ("pre_x", "post_x"):
                 for q in range(k):
                     assert ctx.get(eng.w[q]) == after[prog.params["w"][q]], (where, "w", q)
@@ -141,5 +143,131 @@ def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.run()
-    if sigma0 < 1e-3:
-        assert log["flag"], "the overflowing seed must raise the flag"
+    return log["flag"]
+
+
+def _engine(F, k, lanes, ns_steps=6):
+    return KxkEngine(formats=F, k=k, lanes=lanes, ns_steps=ns_steps, recip_steps=2,
+                     acc_width=ACC, sum_width=SUM)
+
+
+@pytest.mark.parametrize("n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps", [
+    (12, 6, 1, 1, 3, 0.3, 0.3, 8),
+    (20, 9, 3, 2, 2, 0.3, 0.3, 6),
+    (16, 8, 4, 8, 2, 0.3, 0.3, 6),
+    (16, 16, 2, 4, 2, 2.0, 1e-6, 8),   # saturating inputs
+])
+def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps):
+    F, ref, initial, runs = _recorded_run(n_in, n_out, k, samples, seed=n_in + k, scale=scale,
+                                          sigma0=sigma0, ns_steps=ns_steps)
+    flag = play(_engine(F, k, lanes, ns_steps), initial, runs)
+    if scale > 1:
+        assert flag, "saturating inputs must raise the flag"
+
+
+def _interpret(prog, F, regs, segments):
+    """Runs ``[(segment, inputs, registers after, clamp)]`` of the interpreter from ``regs``."""
+    regs = dict(regs)
+    runs = []
+    for segment, inputs in segments:
+        clamp = run_segment(prog, segment, regs, inputs, F)
+        runs.append((segment, dict(inputs), dict(regs), clamp))
+    return runs
+
+
+def _loaded_regs(F, k, n_in=8, n_out=8, sigma_raw=None, seed=0):
+    """The interpreter's registers after a load of a random orthonormal state (``sigma`` raw
+    words per column when given)."""
+    rng = np.random.default_rng(seed)
+    model = SBPCAUnitModel(n_in, n_out, k=k, formats=F, b_max=8)
+    model.load(qr_signfix(rng.normal(size=(n_in, k))), qr_signfix(rng.normal(size=(n_out, k))),
+               0.25)
+    if sigma_raw is not None:
+        model.sigma = np.asarray(sigma_raw, np.int64)
+    ref = ProgramUnit(model)
+    ref.load_from(model)
+    return ref, dict(ref.regs)
+
+
+TABLES = {"c": 8192, "oc": 8192, "cc": 65536}      # sample 1 of a batch: c = 1 - c = 1/2
+
+
+@pytest.mark.parametrize("sigma_lsb", [(1, -2, 3, -1), (2, -3, -2, 3), (0, 4, -1, 1)])
+def test_reciprocal_seed_at_its_overflow_bound(sigma_lsb):
+    """The seed ``2**-(e + 1)`` of ``e = floor(log2 sigma)`` overflows the reciprocal format
+    exactly when ``fr - (e + 1) >= recip.width - 1``, that is ``e <= fr - recip.width`` (-11 with
+    the default formats): at ``|sigma|`` = 1 LSB of the sigma format, its smallest non-zero
+    value, and not at 2 or 3 LSB (``e`` = -10, bound - 1). Reached by a load (``r = 0`` re-seeds),
+    so the edge is a state the unit can be in; both sides are checked, both signs, and zero."""
+    F = UnitFormats.for_width(16)
+    fr, rw = F.recip.frac, F.recip.width
+    # the seed's shift at 1 LSB (e = -sigma.frac) is exactly the bound
+    assert fr - (-F.sigma.frac + 1) == rw - 1
+    k = len(sigma_lsb)
+    ref, regs = _loaded_regs(F, k, sigma_raw=sigma_lsb)
+    zeros = {f"p.{r}": 0 for r in range(k)} | {"n2": 0}
+    runs = _interpret(ref.prog, F, regs, [("norm_x", TABLES | {"n2": 0}),
+                                          ("pre_x", TABLES | zeros)])
+    seeds = [runs[-1][2][f"seed.{r}"] for r in range(k)]
+    for r, s in enumerate(sigma_lsb):
+        if abs(s) == 1:
+            assert seeds[r] == np.sign(s) * F.recip.max_raw      # 2**10 does not fit: clamped
+        elif s:
+            e = int(np.log2(abs(s))) - F.sigma.frac
+            assert seeds[r] == np.sign(s) * (1 << (fr - e - 1))
+        else:
+            assert seeds[r] == 0
+    # zero inputs: the seeds are the only values that can clamp in these two segments
+    assert runs[-1][3] == any(abs(s) == 1 for s in sigma_lsb)
+    play(_engine(F, k, lanes=2), regs, runs)
+
+
+def test_alu_leading_one_of_zero(monkeypatch):
+    """The ALU's leading-one detect (``Move(kind="lod")``) gives 0 for a zero operand, as the
+    interpreter's :func:`golden.unit_program.exponent` does.
+
+    In the unit's program its results only feed ``Expo(fn="a")`` (the column exponent of a Gram
+    diagonal) and ``Seed`` (of sigma), and both map an exponent of 0 or 1 from a zero operand to
+    the same value (``a = 0``; the seed of a zero sigma is 0 and cannot clamp), so the unit's
+    outputs cannot show the detect of zero. This test plays a program with a probe appended to
+    the ``norm_x`` segment that turns the detect's result into a word the test reads
+    (``r.0 = 1 << lod(n2)``), for ``n2`` = 0 and a few powers of two around it."""
+    F = UnitFormats.for_width(16)
+    k = 2
+    real = build_program(F, k, ns_steps=6, recip_steps=2)
+    segments = dict(real.segments)
+    segments["norm_x"] = real.segments["norm_x"] + [
+        Move("lodp", "n2", kind="lod", shift=0),
+        Move("r.0", "#1", var=((-1, "lodp"),))]               # 1 << lodp, a word
+    probe = replace(real, segments=segments, exps=real.exps + ["lodp"])
+    monkeypatch.setattr(kxk_engine, "build_program", lambda *args, **kwargs: probe)
+    ref, regs = _loaded_regs(F, k)
+    runs = _interpret(probe, F, regs, [("norm_x", TABLES | {"n2": n2})
+                                       for n2 in (0, 1, 2, 3, 0, 6, 1 << 12, 0)])
+    assert [after["r.0"] for _, _, after, _ in runs] == [1, 1, 2, 2, 1, 4, 1 << 12, 1]
+    play(_engine(F, k, lanes=2), regs, runs)
+    # the engine was built from the probe program (and not the real one)
+    assert kxk_engine.KxkEngine(formats=F, k=k, lanes=2, ns_steps=6, recip_steps=2,
+                                acc_width=ACC, sum_width=SUM).program is probe
+
+
+def test_zero_gram_column_and_zero_sigma():
+    """The unit's own detects of zero: a zero column of the stored rows (``G_00 = 0`` after an
+    UPDATE pass of a loaded zero column with a zero input) and a zero sigma (loaded), through
+    the real program, engine against interpreter."""
+    F = UnitFormats.for_width(16)
+    k = 4                               # T starts at 1/2: a zero column's T_00 stays in range
+    ref, regs = _loaded_regs(F, k, sigma_raw=[0, 512, 0, -512])
+    rng = np.random.default_rng(4)
+    S = F.vec.quantize(qr_signfix(rng.normal(size=(8, k))))[0]
+    S[:, 0] = 0
+    G = S.T @ S
+    gram = {f"G.{i}.{j}": int(G[i, j]) for i in range(k) for j in range(i, k)}
+    proj = {f"p.{r}": int(v) for r, v in enumerate(rng.integers(-1 << 20, 1 << 20, k))}
+    runs = _interpret(ref.prog, F, regs, [
+        ("norm_x", TABLES | {"n2": 1 << 28}),
+        ("pre_x", TABLES | proj | {"n2": 1 << 28}),
+        ("post_x", TABLES | gram | proj),
+        ("post_d", TABLES | gram | proj)])
+    assert runs[2][2]["ax.0"] == 0 and not any(run[3] for run in runs)
+    play(_engine(F, k, lanes=4), regs, runs)

@@ -112,6 +112,31 @@ def test_saturating_inputs_raise_the_flag():
     assert model.overflow
 
 
+def test_overflow_sources_tell_rows_from_kxk_values():
+    """``overflow`` is the OR of its sources: stored rows, k x k values, and the model's own
+    readout rounding (not a unit output)."""
+    F = UnitFormats.for_width(16)
+    model = SBPCAUnitModel(8, 4, k=1, formats=F, b_max=4)
+    model.load(np.eye(8)[:, :1], np.eye(4)[:, :1], 0.25)
+    assert model.overflow_sources == () and not model.overflow
+    # a transform of 8 on a unit row: the X pass stores 2 X0 (only the rows saturate)
+    model.x_side = (model.x_side[0], np.array([[F.mat.max_raw]]))
+    model.sample(np.zeros(8, np.int64), np.zeros(4, np.int64), 1)
+    assert model.overflow_sources == ("rows",) and model.rows_saturated
+    assert not model.kxk_saturated and model.overflow
+    # a sigma of 1 LSB: the reciprocal's seed does not fit (only k x k values saturate)
+    model = SBPCAUnitModel(8, 4, k=1, formats=F, b_max=4)
+    model.load(np.eye(8)[:, :1], np.eye(4)[:, :1], F.sigma.lsb)
+    model.sample(np.zeros(8, np.int64), np.zeros(4, np.int64), 1)
+    assert model.overflow_sources == ("kxk",)
+    # readout rounds Xs T into the vector format: a saturating transform raises its own source
+    model = SBPCAUnitModel(8, 4, k=1, formats=F, b_max=4)
+    model.load(np.eye(8)[:, :1], np.eye(4)[:, :1], 0.25)
+    model.x_side = (model.x_side[0], np.array([[F.mat.max_raw]]))
+    model.readout()
+    assert model.overflow_sources == ("readout",) and model.overflow
+
+
 def test_cost_counts_by_hand():
     model = SBPCAUnitModel(784, 100, k=4, mode="fixed", ns_steps=8, recip_steps=2, b_max=64)
     c = model.cost()

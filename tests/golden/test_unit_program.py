@@ -19,6 +19,7 @@ def _compare(model, unit, where):
         assert bad.size == 0, (f"{where}: {name}{tuple(bad[0])} = {np.asarray(got)[tuple(bad[0])]}"
                                f", model {np.asarray(value)[tuple(bad[0])]}")
     assert unit.overflow == model.overflow, where
+    assert unit.overflow_sources == model.overflow_sources, where
 
 
 @pytest.mark.parametrize("n_in, n_out, k, width, schedule, batches, scale", [
