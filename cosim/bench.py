@@ -186,7 +186,7 @@ def _native_bench(unit, params, out, stream, sizes, seed, progress) -> dict:
     state with the golden model word for word."""
     from hdl.generate import generate
     from .native import build_native, run_native
-    from .unit_cases import bench_case
+    from .unit_cases import bench_case, load_start
     from .unit_host import compare_state
 
     progress("[bench] unit, native Verilator harness (C++ main, no cocotb): build ...")
@@ -194,7 +194,7 @@ def _native_bench(unit, params, out, stream, sizes, seed, progress) -> dict:
     exe, build_seconds = build_native(doc["verilog"], doc["top"], out)
     batches, _, start = bench_case(unit, stream, sizes, seed)
     model = unit.model
-    model.load(*start)
+    load_start(model, stream, start)
     res = run_native(exe, unit, model, batches, out)
     for xs, ds in batches:
         model.batch(xs, ds)

@@ -36,7 +36,7 @@ import numpy as np
 from hdl.designs import get_design, unused
 from .ports_cocotb import CocotbPorts
 from .summary import record
-from .unit_cases import bench_case, make_stream, parse_batches, start_state
+from .unit_cases import bench_case, load_start, make_stream, parse_batches, start_state
 from .unit_host import UnitHost
 
 PERIOD_NS = 10
@@ -71,7 +71,8 @@ async def batches_match_golden(dut):
     stream, timing_stream, start = bench_case(unit, kind, sizes, seed)
     stream_seconds = time.perf_counter() - t
     host = await _start(dut, unit, seed, idle)
-    await host.load(*start)
+    load_start(host.model, kind, start)         # the stream's start state and transforms
+    await host.load_model_state(host.model)
 
     await host.invalid_batch(0)
     if unit.b_max + 1 < 1 << len(dut.batch__payload):

@@ -55,7 +55,6 @@ transforms take effect only where the bench loads them (``load_start``).
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 
@@ -88,9 +87,8 @@ def parse_batches(text: str, b_max: int, *, name: str = "batches") -> list:
 
 
 def _kind(kind):
-    """``kind`` validated; None is the bench's stream (``SBPCA_UNIT_STREAM``, default
-    ``random``)."""
-    kind = os.environ.get("SBPCA_UNIT_STREAM", "random") if kind is None else kind
+    """``kind`` validated; None is ``random``."""
+    kind = "random" if kind is None else kind
     if kind not in STREAMS:
         raise ValueError(f"stream={kind!r}: must be one of {', '.join(STREAMS)}")
     return kind
@@ -103,7 +101,7 @@ def start_state(n_in: int, n_out: int, k: int, rng, kind=None, formats=None) -> 
     streams with their own (module doc): ``kxk_saturate`` (sigma a few LSB of
     ``formats.sigma``, default :meth:`UnitFormats.for_width`) and ``rows_saturate`` (``X0`` the
     first ``k`` unit vectors). ``rng`` is drawn from in the same way for every kind.
-    ``kind=None`` is the bench's stream, ``SBPCA_UNIT_STREAM`` (default ``random``).
+    ``kind=None`` is ``random``.
     """
     kind = _kind(kind)
     X0 = qr_signfix(rng.normal(size=(n_in, k)))
@@ -210,10 +208,11 @@ def make_stream(kind: str, formats, n_in: int, n_out: int, sizes, rng) -> list:
 def bench_case(unit, kind: str, sizes, seed: int) -> tuple:
     """The unit bench's inputs for ``seed``: ``(batches, timing_batches, start)``, the stream
     ``kind`` of ``sizes`` batches, then batches of 1 and ``min(2, b_max)`` samples (the
-    steady-state measurement), then the start state. ``cosim.tb_unit`` and the native harness
-    of ``sbpca bench unit`` draw the same inputs from the same seed."""
+    steady-state measurement), then the start state (:func:`start_state`; load it with
+    :func:`load_start`). ``cosim.tb_unit`` and the native harness of ``sbpca bench unit`` draw
+    the same inputs from the same seed."""
     rng = np.random.default_rng(seed)
     timing = [1, min(2, unit.b_max)]
     stream = make_stream(kind, unit.formats, unit.n_in, unit.n_out, list(sizes) + timing, rng)
-    start = start_state(unit.n_in, unit.n_out, unit.k, rng)
+    start = start_state(unit.n_in, unit.n_out, unit.k, rng, kind=kind, formats=unit.formats)
     return stream[:len(sizes)], stream[len(sizes):], start

@@ -35,11 +35,10 @@ def test_start_state_draws_alike_for_every_stream():
             assert sigma0 == 0.25, kind
 
 
-def test_start_state_defaults_to_the_bench_stream(monkeypatch):
-    monkeypatch.setenv("SBPCA_UNIT_STREAM", "kxk_saturate")
-    assert np.all(np.abs(start_state(8, 4, 2, np.random.default_rng(0))[2]) < 1e-3)
-    monkeypatch.delenv("SBPCA_UNIT_STREAM")
+def test_start_state_defaults_to_random():
     assert start_state(8, 4, 2, np.random.default_rng(0))[2] == 0.25
+    assert np.all(np.abs(start_state(8, 4, 2, np.random.default_rng(0),
+                                     kind="kxk_saturate")[2]) < 1e-3)
 
 
 def test_zeros_stream_mixes_zero_samples_into_coarse_words():

@@ -18,7 +18,6 @@ checked without a simulator (``test_run_saturates_as_intended``), so a stream ca
 stop exercising the flag it is there for.
 """
 
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -132,16 +131,8 @@ def test_zeros_run_hits_rounding_ties(monkeypatch):
     assert ties["kxk"] >= 20, ties
 
 
-def _bench_loads_start_sides() -> bool:
-    """The bench loads a stream's own k x k transforms (:func:`cosim.unit_cases.load_start`);
-    until it does, ``rows_saturate`` would start from the identity and saturate nothing."""
-    return "load_start" in (Path(__file__).parent.parent / "cosim" / "tb_unit.py").read_text()
-
-
 def _run(sim, name, runs, build_dir):
     config, stream, sizes = runs[name][:3]
-    if stream == "rows_saturate" and not _bench_loads_start_sides():
-        pytest.skip("cosim.tb_unit does not load the stream's start transforms (load_start)")
     result = run_cocotb("unit", CONFIGS[config], "cosim.tb_unit", sim=sim, build_dir=build_dir,
                         seed=SEED, extra_env={"SBPCA_UNIT_STREAM": stream,
                                               "SBPCA_UNIT_BATCHES": sizes})
