@@ -82,7 +82,7 @@ def _check_pulses(name, pulses, n):
     if p.ndim != 2 or p.shape[1] != n:
         raise ValueError(f"{name}: expected shape (BL, {n}), got {p.shape}")
     if p.size and not np.isin(p, (-1, 0, 1)).all():
-        bad = p[~np.isin(p, (-1, 0, 1))].flat[0]
+        bad = p[~np.isin(p, (-1, 0, 1))].flat[0].item()
         raise ValueError(f"{name}: values must be -1, 0 or +1, got {bad!r}")
     return p.astype(np.int8)
 
