@@ -102,6 +102,15 @@ def test_soft_bounds_saturate_towards_the_bound():
     assert pulse(arr, -1) == pytest.approx(w - 0.015, abs=1e-12)
 
 
+def test_soft_bounds_refer_to_each_devices_own_bound():
+    dev = SoftBounds(dw_min=0.05, w_max=0.5, w_min=-0.5, **{**QUIET, "w_max_dtod": 0.3})
+    arr = CrossbarArray(1, 200, device=dev, seed=0)
+    arr.apply_pulses(-np.ones((600, 1)), np.ones((600, 200)))
+    lo, hi = arr.bounds
+    assert hi.std() > 0.1
+    assert np.allclose(arr.weights, hi, rtol=0, atol=1e-9)
+
+
 def test_exp_step_formula_at_a_point():
     a, b, A_up, A_down, g_up, g_down = -0.5, -0.5, -1.18445, -0.081404, 5.0, 4.0
     dev = ExpStep(dw_min=0.01, a=a, b=b, A_up=A_up, A_down=A_down, gamma_up=g_up,
@@ -191,6 +200,7 @@ def test_device_to_device_statistics():
     assert hi.std() == pytest.approx(0.2, rel=0.03)
     assert lo.mean() == pytest.approx(-0.5, abs=0.002)
     assert lo.std() == pytest.approx(0.05, rel=0.03)
+    assert abs(np.corrcoef(hi.ravel(), lo.ravel())[0, 1]) < 0.03     # drawn independently
     # one up step and, on a copy with the same seed, one down step per device
     up = CrossbarArray(n, n, device=dev, seed=11)
     down = CrossbarArray(n, n, device=dev, seed=11)
