@@ -327,8 +327,8 @@ class PulsedDevice:
     def rewrite_noise(self, st, idx, rng) -> None:
         """Draw new write noise for cells ``idx`` (no-op without write noise)."""
         if self.has_write_noise and idx.size:
-            st["w_app"][idx] = (st["w"][idx]
-                                + self.write_noise_std * self.dw_min * rng.standard_normal(idx.size))
+            noise = self.write_noise_std * self.dw_min * rng.standard_normal(idx.size)
+            st["w_app"][idx] = st["w"][idx] + noise
 
     def decay(self, st) -> None:
         """One leakage step towards the reset value (no-op with ``lifetime == 0``)."""
