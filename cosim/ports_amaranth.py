@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Value
 
-__all__ = ["AmaranthPorts"]
+__all__ = ["AmaranthPorts", "simulate_unit"]
 
 
 class AmaranthPorts:
@@ -90,3 +90,31 @@ class AmaranthPorts:
             if int(v) == value:
                 return self._now
         raise TimeoutError(f"{name} not {value} within {limit} cycles")
+
+
+def simulate_unit(unit, model, batches, *, seed=1, idle=0.0, backpressure=0.0) -> list:
+    """Run ``unit`` on the Amaranth simulator through :class:`cosim.unit_host.UnitHost`: load
+    ``model``'s state (integer words, transforms included), run ``batches`` [(xs, ds)] of raw
+    words and read the state out after each. Returns ``[(readout, cycles)]``; ``model`` is not
+    advanced (compare with :func:`cosim.unit_host.compare_state` after each ``model.batch``)."""
+    import random
+
+    from amaranth.sim import Simulator
+
+    from .unit_host import UnitHost
+
+    out = []
+
+    async def tb(ctx):
+        host = UnitHost(AmaranthPorts(ctx, unit), unit, model=None, rng=random.Random(seed),
+                        idle=idle, backpressure=backpressure)
+        await host.load_model_state(model)
+        for xs, ds in batches:
+            cycles = await host.batch(xs, ds)
+            out.append((await host.readout(), cycles))
+
+    sim = Simulator(unit)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    return out

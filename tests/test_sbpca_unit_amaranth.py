@@ -1,39 +1,14 @@
 # amaranth: UnusedElaboratable=no
 """The whole unit on the Amaranth simulator against the golden fixed-point model."""
 
-import random
-
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
-from cosim.ports_amaranth import AmaranthPorts
-from cosim.unit_host import UnitHost, compare_state
+from cosim.ports_amaranth import simulate_unit
+from cosim.unit_host import compare_state
 from golden.linalg import qr_signfix
 from golden.sbpca_unit import SBPCAUnitModel
 from hdl.sbpca_unit import SBPCAUnit
-
-
-def run_unit(unit, model, batches, *, seed, idle=0.2, backpressure=0.2):
-    """Load the model's state into the unit, run ``batches`` [(xs, ds)] through
-    :class:`cosim.unit_host.UnitHost` (the cocotb benches' host, on the Amaranth adapter) and
-    read the state back after each batch. Returns ``[(readout, cycles)]``; the model is not
-    advanced."""
-    out = []
-
-    async def tb(ctx):
-        host = UnitHost(AmaranthPorts(ctx, unit), unit, model=None, rng=random.Random(seed),
-                        idle=idle, backpressure=backpressure)
-        await host.load_model_state(model)
-        for xs, ds in batches:
-            cycles = await host.batch(xs, ds)
-            out.append((await host.readout(), cycles))
-
-    sim = Simulator(unit)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    sim.run()
-    return out
 
 
 @pytest.mark.parametrize("n_in, n_out, k, lanes, words, sizes", [
@@ -49,7 +24,7 @@ def test_unit_equals_model(n_in, n_out, k, lanes, words, sizes):
     F = unit.formats
     batches = [(F.x.quantize(rng.normal(size=(B, n_in)) * 0.3)[0],
                 F.d.quantize(rng.normal(size=(B, n_out)) * 0.3)[0]) for B in sizes]
-    got = run_unit(unit, model, batches, seed=1)
+    got = simulate_unit(unit, model, batches, seed=1, idle=0.2, backpressure=0.2)
     assert len(got) == len(batches)
     for b, ((xs, ds), (readout, cycles)) in enumerate(zip(batches, got)):
         model.batch(xs, ds)
