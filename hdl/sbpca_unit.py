@@ -42,20 +42,12 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from golden.check import check_choice, check_int
 from golden.sbpca_unit import DEFAULT_NS_STEPS, SCHEDULES, SBPCAUnitModel, UnitFormats
 from .kxk_engine import KxkEngine
 from .row_pass import NORM, PROJECT, UPDATE, RowPass
 
 __all__ = ["SBPCAUnit"]
-
-
-def _check(name, value, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}={value!r}: must be an integer")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"at least {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name}={value}: must be {bound}")
-    return value
 
 
 class SBPCAUnit(wiring.Component):
@@ -83,16 +75,15 @@ class SBPCAUnit(wiring.Component):
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
                  b_max=64):
-        self._n_in = _check("n_in", n_in, 1, 1 << 16)
-        self._n_out = _check("n_out", n_out, 1, 1 << 16)
-        self._k = _check("k", k, 1, min(16, n_in, n_out))
-        self._lanes = _check("lanes", lanes, 1, min(n_in, n_out))
-        self._words = _check("words", words, 1, lanes)
+        self._n_in = check_int("n_in", n_in, 1, 1 << 16)
+        self._n_out = check_int("n_out", n_out, 1, 1 << 16)
+        self._k = check_int("k", k, 1, min(16, n_in, n_out))
+        self._lanes = check_int("lanes", lanes, 1, min(n_in, n_out))
+        self._words = check_int("words", words, 1, lanes)
         if lanes % words:
             raise ValueError(f"words={words}: must divide lanes={lanes}")
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule={schedule!r}: must be one of {', '.join(SCHEDULES)}")
-        self._b_max = _check("b_max", b_max, 1, 1 << 16)
+        check_choice("schedule", schedule, SCHEDULES)
+        self._b_max = check_int("b_max", b_max, 1, 1 << 16)
         self._formats = UnitFormats.for_width(width, scalar_width)
         # the golden model owns the schedule tables and validates the rest
         self._model = SBPCAUnitModel(n_in, n_out, k=k, formats=self._formats, schedule=schedule,
