@@ -24,8 +24,9 @@ the hardware bit for bit:
   It also reports, per element, whether the value did not fit (the hardware's overflow flag).
 
 * :func:`round_shift_saturate` is the streaming-PCA unit's rounding point, the two above in one
-  step for a ``half_up``, ``saturate`` format: shift right with round half up (or left, exactly,
-  when the shift is negative), then clamp to the word, and say which values were clamped. Every
+  step as for a ``half_up``, ``saturate`` format: shift right with round half up (or left,
+  exactly, when the shift is negative), then clamp to the word, and say whether a value was
+  clamped. Every
   golden model of the unit calls it (:mod:`golden.sbpca_unit`, :mod:`golden.unit_program`); its
   hardware form is :func:`hdl.fixed_ops.round_shift_saturate`.
 
@@ -199,9 +200,9 @@ class FixedFormat:
 
 
 def check_round_saturate(fmt, name: str = "fmt") -> FixedFormat:
-    """Return ``fmt`` if it is a :class:`FixedFormat` that rounds half up and saturates (the
-    formats :func:`round_shift_saturate` and its hardware form accept); ``name`` names it in
-    the ``TypeError``/``ValueError`` message."""
+    """Return ``fmt`` if it is a :class:`FixedFormat` that rounds half up and saturates (as
+    every format of the streaming-PCA unit); ``name`` names it in the ``TypeError``/
+    ``ValueError`` message."""
     check_instance(name, fmt, FixedFormat)
     if fmt.rounding != "half_up" or fmt.overflow != "saturate":
         raise ValueError(f"{name}={fmt}: must round half_up and saturate")
@@ -227,8 +228,9 @@ def round_shift_saturate(raw, shift, fmt: FixedFormat):
     shift : int or array of int
         Broadcast against ``raw`` (one shift per column, say); negative values shift left.
     fmt : FixedFormat
-        The word: ``rounding="half_up"``, ``overflow="saturate"``; only its width matters to the
-        raw arithmetic.
+        The word; only its width matters (``min_raw``, ``max_raw``): this step always rounds half
+        up and saturates, whatever ``fmt.rounding`` and ``fmt.overflow`` say (the unit's formats
+        all round half up and saturate, :func:`check_round_saturate`).
 
     Returns
     -------
@@ -236,9 +238,8 @@ def round_shift_saturate(raw, shift, fmt: FixedFormat):
         The words (an ``int`` for ``int`` inputs, else an int64 array, 0-d for NumPy scalars) and a
         bool, True when some value was clamped (the sticky overflow flag's input).
     """
-    if not (isinstance(fmt, FixedFormat) and fmt.rounding == "half_up"
-            and fmt.overflow == "saturate"):
-        check_round_saturate(fmt)
+    if not isinstance(fmt, FixedFormat):
+        check_instance("fmt", fmt, FixedFormat)
     lo, hi = fmt.min_raw, fmt.max_raw
     if type(raw) is int and type(shift) is int:          # one word (the micro-program's)
         value = (raw + (1 << (shift - 1))) >> shift if shift > 0 else raw << -shift
