@@ -8,11 +8,12 @@ row pass runs::
 
                        ROM word of cycle t (per lane: beat, post; ALU op)
                          |                         |                    |
-    registers --[operand mux a, b; addend c]--> lane_i[l] ... lane_o[l] (3 cycles later)
+    registers --[operand mux a, b; addend c]--> lane_i[l] ... lane_o[l] (lane_latency later)
         ^                                                     |
         |                        [post: round + saturate | lod | range]  (word, exponent, flag)
+        |                         (PostOp; round + saturate: hdl.fixed_ops.round_shift_saturate)
         +-----------------------------------------------------+
-        +--- ALU: move (round / lod of a row-pass sum), exponent fns, seed, select
+        +--- ALU (AluOp): move (round / lod of a row-pass sum), exponent fns, seed, select
 
 Timing: ``start`` with ``segment`` reads that segment's first ROM word in the same cycle and
 plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
@@ -104,7 +105,8 @@ class KxkEngine(wiring.Component):
         The schedule constants of the current sample; ``cc`` : the column-bound constant.
     gram, proj, norm2 : In
         The row pass's sums (valid while a segment that reads them runs).
-    lane_i : Out(ArrayLayout(lane_port.beat_layout, lanes)), lane_o : In(ArrayLayout(result_layout))
+    lane_i : Out(ArrayLayout(beat_layout, lanes)), lane_o : In(ArrayLayout(result_layout, lanes))
+        The lane port (:mod:`hdl.lane_port`, operands ``word_width``, sums ``acc_width``).
     cT, w, ax, ad : Out
         Coefficients of the next row pass.
     load : In(1), state_in : In(state_layout), state : Out(state_layout)
