@@ -24,46 +24,22 @@ unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
-from amaranth.lib import data, enum, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_instance, check_int
 from golden.sbpca_unit import UnitFormats
-from golden.unit_program import (SEGMENTS, Dot, Expo, ExpoFn, Move, PostOp, Seed, Select,
-                                 build_program)
+from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
 from .fixed_ops import round_shift_saturate
+from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
-__all__ = ["KxkEngine", "AluOp", "E_BITS"]
+__all__ = ["KxkEngine", "E_BITS"]
 
 #: Width of the exponent registers (signed).
 E_BITS = 8
-
-
-class AluOp(enum.IntEnum, shape=3):
-    """Operation of an ALU slot in a ROM word (``NONE``: the slot is idle)."""
-
-    NONE = 0
-    MOVE = 1          #: ``Move`` with ``PostOp.ROUND``
-    LOD = 2           #: ``Move`` with ``PostOp.LOD``
-    EXPO_A = 3        #: ``Expo`` with ``ExpoFn.A``
-    EXPO_S = 4        #: ``Expo`` with ``ExpoFn.S``
-    SEED = 5
-    SELECT = 6
-
-
-def _bits(n):
-    return max(1, (int(n) - 1).bit_length()) if n > 1 else 1
-
-
-def _index(items):
-    out = {}
-    for x in items:
-        if x not in out:
-            out[x] = len(out)
-    return out
 
 
 class KxkEngine(wiring.Component):
@@ -201,124 +177,6 @@ class KxkEngine(wiring.Component):
         return data.StructLayout({"Tx": mat, "Td": mat, "ax": exp, "ad": exp, "sigma": vec,
                                   "r": vec})
 
-    # -- the ROM -----------------------------------------------------------------------------
-
-    def _tables(self):
-        """Per-lane source/destination lists and the ROM words (lists of dicts)."""
-        prog, sched, L = self._prog, self._sched, self._lanes
-        lanes = []
-        for l in range(L):
-            ops_a, ops_b, adds, exps, dsts = [], [], [None], [None], []
-            for name in SEGMENTS:
-                seg = sched.segments[name]
-                for t in range(seg.cycles):
-                    beat = seg.beats[t][l]
-                    if beat:
-                        op, j = beat
-                        ops_a.append(op.terms[j][0])
-                        ops_b.append(op.terms[j][1])
-                        if j == 0:
-                            adds.append(op.addend if op.addend is None or
-                                        isinstance(op.addend, (int, str)) else tuple(op.addend))
-                    op = seg.posts[t][l]
-                    if op:
-                        exps += [e for _, e in op.var]
-                        dsts.append(op.dst)
-            lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
-                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"])})
-        alus = []
-        for u in range(self._alus):
-            alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
-            for name in SEGMENTS:
-                for ops in sched.segments[name].alu:
-                    op = ops[u]
-                    if isinstance(op, Move):
-                        alu_src.append(op.src)
-                        alu_v += [e for _, e in op.var]
-                    elif isinstance(op, Expo):
-                        alu_e.append(op.src)
-                    elif isinstance(op, Seed):
-                        alu_w.append(op.sig)
-                        alu_e.append(op.exp)
-                    elif isinstance(op, Select):
-                        alu_f.append(op.flag)
-                        alu_w += [op.a, op.b]
-                    if op is not None:
-                        alu_d.append(op.dst)
-            alus.append({"src": _index(alu_src or ["#0"]), "w": _index(alu_w or ["#0"]),
-                         "e": _index(alu_e or ["-"]), "f": _index(alu_f or ["-"]),
-                         "d": _index(alu_d or ["-"]), "v": _index(alu_v)})
-        return lanes, alus
-
-    def _rom_layout(self, lanes, alus):
-        fields = {}
-        for l, t in enumerate(lanes):
-            fields[f"b{l}"] = data.StructLayout({
-                "valid": 1, "a": _bits(len(t["a"])), "b": _bits(len(t["b"])),
-                "c": _bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1})
-            fields[f"p{l}"] = data.StructLayout({
-                "valid": 1, "kind": PostOp, "shift": signed(8), "v1": _bits(len(t["e"])), "v1n": 1,
-                "v2": _bits(len(t["e"])), "v2n": 1, "dst": _bits(len(t["d"]))})
-        for u, alu in enumerate(alus):
-            fields[f"alu{u}"] = data.StructLayout({
-                "op": AluOp, "src": _bits(len(alu["src"])), "shift": signed(8),
-                "v1": _bits(len(alu["v"])), "v1n": 1, "v2": _bits(len(alu["v"])), "v2n": 1,
-                "w1": _bits(len(alu["w"])), "w2": _bits(len(alu["w"])),
-                "e": _bits(len(alu["e"])), "f": _bits(len(alu["f"])),
-                "dst": _bits(len(alu["d"]))})
-        return data.StructLayout(fields)
-
-    @staticmethod
-    def _var(op, table):
-        v = list(op.var) + [(1, None)] * (2 - len(op.var))
-        return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
-                "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
-
-    def _rom(self, lanes, alus):
-        words, base = [], {}
-        for name in SEGMENTS:
-            seg = self._sched.segments[name]
-            base[name] = len(words)
-            for t in range(seg.cycles):
-                word = {}
-                for l, tab in enumerate(lanes):
-                    beat = seg.beats[t][l]
-                    if beat:
-                        op, j = beat
-                        add = op.addend if j == 0 else None
-                        add = tuple(add) if isinstance(add, (tuple, list)) else add
-                        word[f"b{l}"] = {"valid": 1, "a": tab["a"][op.terms[j][0]],
-                                         "b": tab["b"][op.terms[j][1]],
-                                         "c": tab["c"][add], "clear": int(j == 0),
-                                         "last": int(j == len(op.terms) - 1),
-                                         "sub": int(op.sub)}
-                    op = seg.posts[t][l]
-                    if op:
-                        if not -128 <= op.shift < 128:
-                            raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
-                        word[f"p{l}"] = {"valid": 1, "kind": op.kind, "shift": op.shift,
-                                         "dst": tab["d"][op.dst], **self._var(op, tab["e"])}
-                for u, alu in enumerate(alus):
-                    op = seg.alu[t][u]
-                    if op is None:
-                        continue
-                    a = {"dst": alu["d"][op.dst]}
-                    if isinstance(op, Move):
-                        a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD,
-                              "src": alu["src"][op.src], "shift": op.shift,
-                              **self._var(op, alu["v"])}
-                    elif isinstance(op, Expo):
-                        a |= {"op": AluOp.EXPO_A if op.fn == ExpoFn.A else AluOp.EXPO_S,
-                              "e": alu["e"][op.src]}
-                    elif isinstance(op, Seed):
-                        a |= {"op": AluOp.SEED, "w1": alu["w"][op.sig], "e": alu["e"][op.exp]}
-                    else:
-                        a |= {"op": AluOp.SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
-                              "w2": alu["w"][op.b]}
-                    word[f"alu{u}"] = a
-                words.append(word)
-        return words, base
-
     # -- elaboration -------------------------------------------------------------------------
 
     def _post(self, m, value, shift, name):
@@ -351,10 +209,9 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        lanes_t, alus_t = self._tables()
-        layout = self._rom_layout(lanes_t, alus_t)
-        words, base = self._rom(lanes_t, alus_t)
-        rom = Memory(shape=layout, depth=max(1, len(words)), init=words)
+        image = RomImage(sched, lanes=L, alus=self._alus)
+        lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
+        rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
         rp = rom.read_port()
 
@@ -485,9 +342,10 @@ class KxkEngine(wiring.Component):
             over = Signal(name=f"alu{u}_over")
             under = Signal(name=f"alu{u}_under")
             raw = Signal(name=f"alu{u}_raw", shape=signed(rw + 1))
+            one = Const(1, unsigned(rw))
             m.d.comb += [over.eq(sshift >= rw - 1), under.eq(sshift < 0),
                          raw.eq(Mux(over, F.recip.max_raw,
-                                    Mux(under, 0, Const(1, unsigned(rw)) << sshift[:_bits(rw)])))]
+                                    Mux(under, 0, one << sshift[:index_bits(rw)])))]
             seed = Signal(name=f"alu{u}_seed", shape=signed(W))
             m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
             alu_clamp = Signal(name=f"alu{u}_alu_clamp")
