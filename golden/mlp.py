@@ -37,6 +37,8 @@ from typing import Callable
 
 import numpy as np
 
+from .check import check_choice, check_float, check_int
+
 __all__ = ["MLP", "History", "train", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "sigmoid")
@@ -65,8 +67,7 @@ class MLP:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes={sizes}: need at least two positive layer widths")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation={activation!r}: must be one of {', '.join(ACTIVATIONS)}")
+        check_choice("activation", activation, ACTIVATIONS)
         self.sizes = tuple(sizes)
         self.activation = activation
         rng = np.random.default_rng(seed)
@@ -228,10 +229,8 @@ def train(model: MLP, data, rule, *, rule_options: dict | None = None, lr: float
     if model.sizes[0] != data.n_features or model.sizes[-1] < data.n_classes:
         raise ValueError(f"sizes={list(model.sizes)}: data {data.name} has {data.n_features} "
                          f"features and {data.n_classes} classes")
-    if not (isinstance(batch_size, int) and 1 <= batch_size):
-        raise ValueError(f"batch={batch_size!r}: must be a positive integer")
-    if not (lr > 0 and np.isfinite(lr)):
-        raise ValueError(f"lr={lr!r}: must be a positive number")
+    check_int("batch", batch_size, minimum=1)
+    check_float("lr", lr, low=0.0, low_open=True)
     make = _rule_factory(rule, dict(rule_options or {}))
     seeds = np.random.SeedSequence(seed).spawn(len(model.weights) + 1)
     order_rng = np.random.default_rng(seeds[0])

@@ -39,8 +39,8 @@ class PassMode(enum.IntEnum, shape=2):
 
 
 class BeatKind(enum.IntEnum, shape=3):
-    """What a beat computes and where its result lands (in this order: ``kind >= G`` results go
-    to the lane sums, ``kind >= P`` beats read the current row)."""
+    """What a beat computes and where its result lands. The order matters: results of
+    ``kind >= G`` go to a lane sum; ``U`` and ``kind >= P`` beats read the current row."""
 
     IDLE = 0         #: no beat
     U = 1            #: update: a term of ``new[r]`` of the current row, rounded into new_cur

@@ -91,6 +91,7 @@ class Lane:
         m.d.comb += s_word.eq(Array(s_cur[q] for q in range(k))[dec.q_sel])
         s_shifted = Signal(signed(cw))
         m.d.comb += s_shifted.eq(s_word << dec.a_q)
+        # in the order of the beat table's opa codes (hdl/row_pass_beats.py), as opb below
         opa_choices = ([s_shifted] * k + [inp_cur << rp.gw]
                        + [new_prev[q] for q in range(k)] + [inp_prev, inp_cur])
         opa = Signal(signed(cw))
