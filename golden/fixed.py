@@ -26,9 +26,8 @@ the hardware bit for bit:
 * :func:`round_shift_saturate` is the streaming-PCA unit's rounding point, the two above in one
   step as for a ``half_up``, ``saturate`` format: shift right with round half up (or left,
   exactly, when the shift is negative), then clamp to the word, and say whether a value was
-  clamped. Every
-  golden model of the unit calls it (:mod:`golden.sbpca_unit`, :mod:`golden.unit_program`); its
-  hardware form is :func:`hdl.fixed_ops.round_shift_saturate`.
+  clamped. Every golden model of the unit calls it (:mod:`golden.sbpca_unit`,
+  :mod:`golden.unit_program`); its hardware form is :func:`hdl.fixed_ops.round_shift_saturate`.
 
 This module is pure Python and NumPy so that the golden model stays free of Amaranth and cocotb.
 """

@@ -38,7 +38,8 @@ Fixed point (``mode="fixed"``): every quantity has a :class:`golden.fixed.FixedF
 (:class:`UnitFormats`); products and sums are exact integers; each rounding point (``A.q``,
 :func:`golden.fixed.round_shift_saturate`) shifts with round-half-up and saturates to the named
 format, raising the sticky ``overflow`` flag when a value did not fit. Powers of two only move
-rounding points or shift words on their way into a multiplier. Schedule constants ``c_i`` and ``1 - c_i`` are generation-time tables.
+rounding points or shift words on their way into a multiplier. Schedule constants ``c_i`` and
+``1 - c_i`` are generation-time tables.
 The float mode (``mode="float"``) runs the same code on real numbers, so quantization error and
 algorithm error can be told apart.
 """

@@ -53,7 +53,7 @@ SEGMENTS = ("norm_x", "pre_x", "post_x", "post_d")
 
 class PostOp(IntEnum):
     """What a ``Dot`` does with its lane result, or a ``Move`` with its input (the values are
-    the k x k engine's ROM codes, ``hdl/kxk_engine.py``)."""
+    the k x k engine's ROM codes, ``hdl/kxk_rom.py``)."""
 
     ROUND = 0        #: round half up by a (variable) shift and saturate into a word register
     LOD = 1          #: leading-one detect into an exponent register
