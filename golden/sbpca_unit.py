@@ -57,7 +57,7 @@ from .rules.sbpca import SCHEDULES as RULE_SCHEDULES
 from .check import check_choice, check_float, check_instance, check_int
 
 __all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "DEFAULT_NS_STEPS",
-           "row_pass", "row_project"]
+           "NS_STEPS_RANGE", "RECIP_STEPS_RANGE", "row_pass", "row_project"]
 
 #: Averaging schedules of the unit: those of the SBPCA rule (:mod:`golden.rules.sbpca`) but its
 #: ``"sbpcav"`` doubling blocks (the unit runs blocks of one sample). The one list the hardware
@@ -69,6 +69,11 @@ SCHEDULES = tuple(s for s in RULE_SCHEDULES if s != "sbpcav")
 #: that saturate the +-8 format at 8 steps but not at 6 or fewer; 6 keeps a margin of steps and
 #: costs 2 x 140 fewer k x k multiplies per sample (k = 4) than 8.
 DEFAULT_NS_STEPS = 6
+
+#: Allowed Newton-Schulz steps per normalization and Newton-Raphson steps per sample
+#: (``(minimum, maximum)``, the model's and the hardware's).
+NS_STEPS_RANGE = (1, 32)
+RECIP_STEPS_RANGE = (1, 8)
 
 
 @dataclass(frozen=True)
@@ -288,8 +293,8 @@ class SBPCAUnitModel:
         self.mode = check_choice("mode", mode, ("fixed", "float"))
         self.schedule = check_choice("schedule", schedule, SCHEDULES)
         self.shift_s = check_int("shift_s", shift_s, minimum=1, maximum=16)
-        self.ns_steps = check_int("ns_steps", ns_steps, minimum=1, maximum=32)
-        self.recip_steps = check_int("recip_steps", recip_steps, minimum=1, maximum=8)
+        self.ns_steps = check_int("ns_steps", ns_steps, *NS_STEPS_RANGE)
+        self.recip_steps = check_int("recip_steps", recip_steps, *RECIP_STEPS_RANGE)
         self.b_max = check_int("b_max", b_max, minimum=1, maximum=1 << 20)
         self.F = (UnitFormats.for_width() if formats is None
                   else check_instance("formats", formats, UnitFormats))

@@ -29,7 +29,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_instance, check_int
-from golden.sbpca_unit import UnitFormats
+from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
 from .fixed_ops import round_shift_saturate
@@ -96,8 +96,8 @@ class KxkEngine(wiring.Component):
         formats.check()
         self._k = check_int("k", k, 1, 16)
         self._lanes = check_int("lanes", lanes, minimum=1)
-        self._ns_steps = check_int("ns_steps", ns_steps, 1, 32)
-        self._recip_steps = check_int("recip_steps", recip_steps, 1, 8)
+        self._ns_steps = check_int("ns_steps", ns_steps, *NS_STEPS_RANGE)
+        self._recip_steps = check_int("recip_steps", recip_steps, *RECIP_STEPS_RANGE)
         self._lane_latency = check_int("lane_latency", lane_latency, 1, 16)
         self._a_bits = check_int("a_bits", a_bits, 1, E_BITS - 1)
         self._alus = min(k, 4) if alus is None else check_int("alus", alus, 1, 16)
