@@ -6,7 +6,7 @@ value does not fit (wrap around or saturate to the nearest representable value).
 
 The integer ("raw") value ``r`` of a word represents the real number ``r * 2**-frac``.
 
-Rounding and overflow happen in exactly two named places, used by every model and checked against
+Rounding and overflow happen in these named places only, used by every model and checked against
 the hardware bit for bit:
 
 * :meth:`FixedFormat.shift_round` drops fraction bits (an arithmetic right shift) with the
@@ -23,17 +23,25 @@ the hardware bit for bit:
 
   It also reports, per element, whether the value did not fit (the hardware's overflow flag).
 
+* :func:`round_shift_saturate` is the streaming-PCA unit's rounding point, the two above in one
+  step as for a ``half_up``, ``saturate`` format: shift right with round half up (or left,
+  exactly, when the shift is negative), then clamp to the word, and say whether a value was
+  clamped. Every golden model of the unit calls it (:mod:`golden.sbpca_unit`,
+  :mod:`golden.unit_program`); its hardware form is :func:`hdl.fixed_ops.round_shift_saturate`.
+
 This module is pure Python and NumPy so that the golden model stays free of Amaranth and cocotb.
 """
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FixedFormat", "ROUNDING_MODES", "OVERFLOW_MODES", "INT64_SAFE_BITS"]
+from .check import check_choice, check_instance, check_int
+
+__all__ = ["FixedFormat", "ROUNDING_MODES", "OVERFLOW_MODES", "INT64_SAFE_BITS",
+           "round_shift_saturate", "check_round_saturate"]
 
 ROUNDING_MODES = ("floor", "half_up")
 OVERFLOW_MODES = ("wrap", "saturate")
@@ -41,16 +49,6 @@ OVERFLOW_MODES = ("wrap", "saturate")
 #: Widest value (in bits, sign included) the integer models hold in int64 with room for one
 #: addition: every intermediate of a golden integer model must fit in this many bits.
 INT64_SAFE_BITS = 62
-
-
-def _check_int(name: str, value, *, minimum: int) -> int:
-    try:
-        value = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, not {value!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name}={value}: must be at least {minimum}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -82,14 +80,10 @@ class FixedFormat:
     overflow: str = "wrap"
 
     def __post_init__(self):
-        object.__setattr__(self, "width", _check_int("width", self.width, minimum=1))
-        object.__setattr__(self, "frac", _check_int("frac", self.frac, minimum=0))
-        if self.rounding not in ROUNDING_MODES:
-            raise ValueError(f"rounding={self.rounding!r}: must be one of "
-                             f"{', '.join(ROUNDING_MODES)}")
-        if self.overflow not in OVERFLOW_MODES:
-            raise ValueError(f"overflow={self.overflow!r}: must be one of "
-                             f"{', '.join(OVERFLOW_MODES)}")
+        object.__setattr__(self, "width", check_int("width", self.width, minimum=1))
+        object.__setattr__(self, "frac", check_int("frac", self.frac, minimum=0))
+        check_choice("rounding", self.rounding, ROUNDING_MODES)
+        check_choice("overflow", self.overflow, OVERFLOW_MODES)
 
     # -- derived facts ---------------------------------------------------------------------------
 
@@ -185,7 +179,7 @@ class FixedFormat:
         """
         raw = np.asarray(raw, dtype=np.int64)
         if np.ndim(shift) == 0:
-            shift = _check_int("shift", shift, minimum=0)
+            shift = check_int("shift", shift, minimum=0)
         else:
             shift = np.asarray(shift, dtype=np.int64)
             if shift.size and shift.min() < 0:
@@ -202,3 +196,72 @@ class FixedFormat:
         if raw.size and (raw.min() < -limit or raw.max() >= limit):
             raise OverflowError(f"{what}: intermediate exceeds {INT64_SAFE_BITS} bits in the "
                                 f"integer model")
+
+
+def check_round_saturate(fmt, name: str = "fmt") -> FixedFormat:
+    """Return ``fmt`` if it is a :class:`FixedFormat` that rounds half up and saturates (as
+    every format of the streaming-PCA unit); ``name`` names it in the ``TypeError``/
+    ``ValueError`` message."""
+    check_instance(name, fmt, FixedFormat)
+    if fmt.rounding != "half_up" or fmt.overflow != "saturate":
+        raise ValueError(f"{name}={fmt}: must round half_up and saturate")
+    return fmt
+
+
+def round_shift_saturate(raw, shift, fmt: FixedFormat):
+    """Shift exact integers right by ``shift`` with round half up, then saturate into ``fmt``.
+
+    The streaming-PCA unit's one rounding point (hardware form:
+    :func:`hdl.fixed_ops.round_shift_saturate`); for ``shift >= 0`` it is
+    ``fmt.fit(fmt.shift_round(raw, shift))``::
+
+        shift > 0:   value = (raw + 2**(shift - 1)) >> shift     round half up (toward +inf)
+        shift <= 0:  value = raw << -shift                        exact
+        word = clamp(value, fmt.min_raw, fmt.max_raw)            saturate
+
+    Parameters
+    ----------
+    raw : int or array of int
+        Exact values. Arrays (int64) must fit in ``INT64_SAFE_BITS`` bits, and so must their left
+        shifts; a Python ``int`` with a Python ``int`` shift is exact at any size.
+    shift : int or array of int
+        Broadcast against ``raw`` (one shift per column, say); negative values shift left.
+    fmt : FixedFormat
+        The word; only its width matters (``min_raw``, ``max_raw``): this step always rounds half
+        up and saturates, whatever ``fmt.rounding`` and ``fmt.overflow`` say (the unit's formats
+        all round half up and saturate, :func:`check_round_saturate`).
+
+    Returns
+    -------
+    (word, saturated)
+        The words (an ``int`` for ``int`` inputs, else an int64 array, 0-d for NumPy scalars) and a
+        bool, True when some value was clamped (the sticky overflow flag's input).
+    """
+    if not isinstance(fmt, FixedFormat):
+        check_instance("fmt", fmt, FixedFormat)
+    lo, hi = fmt.min_raw, fmt.max_raw
+    if type(raw) is int and type(shift) is int:          # one word (the micro-program's)
+        value = (raw + (1 << (shift - 1))) >> shift if shift > 0 else raw << -shift
+        return min(max(value, lo), hi), not lo <= value <= hi
+    # runs tens of times per sample: few NumPy calls, no temporaries beyond the shifted value
+    raw = np.asarray(raw, dtype=np.int64)
+    if raw.size and np.abs(raw).max() >= 1 << (INT64_SAFE_BITS - 1):
+        raise OverflowError(f"round_shift_saturate: raw exceeds {INT64_SAFE_BITS} bits")
+    if np.ndim(shift) == 0:
+        shift = int(shift)
+        if shift > 0:
+            value = (raw + (1 << (shift - 1))) >> shift
+        else:
+            value = raw << -shift
+            if shift < 0 and np.any((value >> -shift) != raw):
+                raise OverflowError("round_shift_saturate: a left shift of raw exceeds int64")
+    else:
+        shift = np.asarray(shift, dtype=np.int64)
+        right, left = np.maximum(shift, 0), np.maximum(-shift, 0)
+        half = np.where(right > 0, np.left_shift(1, np.maximum(right - 1, 0)), 0)
+        value = np.where(shift > 0, (raw + half) >> right, raw << left)
+        if left.any() and np.any((left > 0) & ((value >> left) != raw)):
+            raise OverflowError("round_shift_saturate: a left shift of raw exceeds int64")
+    if value.size and (value.min() < lo or value.max() > hi):
+        return np.clip(value, lo, hi), True
+    return value, False

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .check import check_instance
 from .fixed import INT64_SAFE_BITS, FixedFormat
 
 __all__ = ["MACLaneModel", "MACResult", "check_mac_formats"]
@@ -34,8 +35,7 @@ def check_mac_formats(a_format: FixedFormat, b_format: FixedFormat, acc_format: 
     The hardware (``hdl.mac_lane.MACLane``) and this model share this check.
     """
     for name, fmt in (("a_format", a_format), ("b_format", b_format), ("acc_format", acc_format)):
-        if not isinstance(fmt, FixedFormat):
-            raise TypeError(f"{name} must be a FixedFormat, not {fmt!r}")
+        check_instance(name, fmt, FixedFormat)
     product_width = a_format.width + b_format.width
     if acc_format.width < product_width:
         raise ValueError(f"acc_width={acc_format.width}: accumulator narrower than the product "

@@ -51,6 +51,8 @@ import numpy as np
 
 from golden.seam import DenseApplier, RuleEngine, UpdateEngine, WeightApplier, run_sync
 
+from .check import check_choice, check_float, check_int
+
 __all__ = ["MLP", "History", "train", "train_async", "make_rules", "ACTIVATIONS"]
 
 ACTIVATIONS = ("relu", "sigmoid")
@@ -79,8 +81,7 @@ class MLP:
         sizes = [int(s) for s in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(f"sizes={sizes}: need at least two positive layer widths")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"activation={activation!r}: must be one of {', '.join(ACTIVATIONS)}")
+        check_choice("activation", activation, ACTIVATIONS)
         self.sizes = tuple(sizes)
         self.activation = activation
         rng = np.random.default_rng(seed)
@@ -298,10 +299,8 @@ async def train_async(model: MLP, data, rule=None, *, rule_options: dict | None 
     if model.sizes[0] != data.n_features or model.sizes[-1] < data.n_classes:
         raise ValueError(f"sizes={list(model.sizes)}: data {data.name} has {data.n_features} "
                          f"features and {data.n_classes} classes")
-    if not (isinstance(batch_size, int) and 1 <= batch_size):
-        raise ValueError(f"batch={batch_size!r}: must be a positive integer")
-    if not (lr > 0 and np.isfinite(lr)):
-        raise ValueError(f"lr={lr!r}: must be a positive number")
+    check_int("batch", batch_size, minimum=1)
+    check_float("lr", lr, low=0.0, low_open=True)
     if (rule is None) == (engine is None):
         raise TypeError(f"rule={rule!r}, engine={engine!r}: give exactly one of them")
     # A class has its methods as attributes too, so the protocol check alone would accept one.

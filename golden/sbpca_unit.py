@@ -35,10 +35,11 @@ on ``Gs = diag(2**a) G diag(2**a)``. Positive column scalings do not change the 
 result (QR is invariant to them), so none of these powers of two changes the float results.
 
 Fixed point (``mode="fixed"``): every quantity has a :class:`golden.fixed.FixedFormat`
-(:class:`UnitFormats`); products and sums are exact integers; each rounding point (``A.q``)
-shifts with round-half-up and saturates to the named format, raising the sticky ``overflow``
-flag when a value did not fit. Powers of two only move rounding points or shift words on their
-way into a multiplier. Schedule constants ``c_i`` and ``1 - c_i`` are generation-time tables.
+(:class:`UnitFormats`); products and sums are exact integers; each rounding point (``A.q``,
+:func:`golden.fixed.round_shift_saturate`) shifts with round-half-up and saturates to the named
+format, raising the sticky ``overflow`` flag when a value did not fit. Powers of two only move
+rounding points or shift words on their way into a multiplier. Schedule constants ``c_i`` and
+``1 - c_i`` are generation-time tables.
 The float mode (``mode="float"``) runs the same code on real numbers, so quantization error and
 algorithm error can be told apart.
 """
@@ -49,22 +50,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .fixed import FixedFormat
+from .fixed import FixedFormat, check_round_saturate, round_shift_saturate
 from .linalg import ns_global_shift, qr_signfix
 from .rules.base import Cost, LowRankUpdate, UpdateRule
-from .rules.options import check_choice, check_float, check_int
+from .rules.sbpca import SCHEDULES as RULE_SCHEDULES
+from .check import check_choice, check_float, check_instance, check_int
 
 __all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "DEFAULT_NS_STEPS",
-           "row_pass", "row_project"]
+           "NS_STEPS_RANGE", "RECIP_STEPS_RANGE", "row_pass", "row_project"]
 
-SCHEDULES = ("harmonic", "shift")
+#: Averaging schedules of the unit: those of the SBPCA rule (:mod:`golden.rules.sbpca`) but its
+#: ``"sbpcav"`` doubling blocks (the unit runs blocks of one sample). The one list the hardware
+#: (``hdl.sbpca_unit``) and the command line (``hdl.designs``) use.
+SCHEDULES = tuple(s for s in RULE_SCHEDULES if s != "sbpcav")
 
 #: Newton-Schulz steps per normalization by default: ``sbpca experiment ns-steps`` measured the
 #: same MNIST accuracy for 3 to 16 steps (float unit, 3 seeds) and, in 16 bits, transform entries
 #: that saturate the +-8 format at 8 steps but not at 6 or fewer; 6 keeps a margin of steps and
 #: costs 2 x 140 fewer k x k multiplies per sample (k = 4) than 8.
 DEFAULT_NS_STEPS = 6
-_INT64_LIMIT = 1 << 62
+
+#: Allowed Newton-Schulz steps per normalization and Newton-Raphson steps per sample
+#: (``(minimum, maximum)``, the model's and the hardware's).
+NS_STEPS_RANGE = (1, 32)
+RECIP_STEPS_RANGE = (1, 8)
 
 
 @dataclass(frozen=True)
@@ -120,12 +129,18 @@ class UnitFormats:
         return self.w.width - self.x.width
 
     def check(self):
+        """Raise ``TypeError``/``ValueError`` unless every field is a ``half_up``, ``saturate``
+        :class:`FixedFormat` and the formats line up (``d`` as ``x``; ``w.frac``)."""
+        for name in self.__dataclass_fields__:
+            check_instance(name, getattr(self, name), FixedFormat)
         if self.x.frac != self.d.frac or self.x.width != self.d.width:
             raise ValueError(f"d={self.d}: must have the format of x={self.x}")
         want = self.vec.frac + self.mat.frac - self.x.frac - self.gw
         if self.w.frac != want:
             raise ValueError(f"w.frac={self.w.frac}: must be vec.frac + mat.frac - x.frac - gw "
                              f"= {want}")
+        for name in self.__dataclass_fields__:
+            check_round_saturate(getattr(self, name), name)
 
     def as_dict(self) -> dict:
         return {name: getattr(self, name).as_dict() for name in self.__dataclass_fields__}
@@ -146,30 +161,13 @@ class _Arith:
         """Round an exact intermediate with ``frac`` fraction bits into ``fmt`` (saturating).
 
         ``frac`` may be an array broadcast against ``value`` (a rounding point per column).
-        This is ``fmt.shift_round`` then ``fmt.fit`` (round half up, saturate), written out
-        once more here because it runs tens of times per sample.
+        Fixed point: :func:`golden.fixed.round_shift_saturate` by ``frac - fmt.frac`` bits; a
+        clamp raises the sticky flag.
         """
         if not self.fixed:
             return np.asarray(value, dtype=np.float64)
-        value = np.asarray(value, dtype=np.int64)
-        if value.size and np.abs(value).max() >= _INT64_LIMIT:
-            raise OverflowError("unit intermediate exceeds the integer model's range")
-        d = np.asarray(frac, dtype=np.int64) - fmt.frac
-        if d.ndim == 0:
-            d = int(d)
-            if d > 0:
-                value = (value + (1 << (d - 1))) >> d
-            elif d < 0:
-                value = value << -d
-        else:
-            pos = np.maximum(d, 0)
-            half = np.where(pos > 0, np.left_shift(1, np.maximum(pos - 1, 0)), 0)
-            rounded = (value + half) >> pos
-            value = np.where(d >= 0, rounded, value << np.maximum(-d, 0))
-        lo, hi = fmt.min_raw, fmt.max_raw
-        if value.size and (value.min() < lo or value.max() > hi):
-            self.overflow = True
-            value = np.clip(value, lo, hi)
+        value, saturated = round_shift_saturate(value, np.asarray(frac, np.int64) - fmt.frac, fmt)
+        self.overflow |= saturated
         return value
 
     def q_scaled(self, value, frac, exponent, fmt: FixedFormat):
@@ -236,7 +234,7 @@ def row_pass(S, a, cT, inp, w, *, gw: int, shift: int, out: FixedFormat):
     For each stored row ``S[i]`` (``k`` words) and input word ``inp[i]``::
 
         acc[i, r] = sum_{q <= r} (S[i, q] << a[q]) cT[q, r] + (inp[i] << gw) w[r]
-        new[i, r] = out.fit(round_half_up(acc[i, r] >> shift))      (saturating)
+        new[i, r] = round_shift_saturate(acc[i, r], shift, out)      (half up, saturating)
 
     and the exact sums ``G = new^T new`` (``k x k``) and ``p = inp^T new`` (``k``). ``cT`` is
     upper triangular (only ``q <= r`` is read). Returns ``(new, G, p, saturated)``; ``G`` and
@@ -247,9 +245,8 @@ def row_pass(S, a, cT, inp, w, *, gw: int, shift: int, out: FixedFormat):
     inp = np.asarray(inp, np.int64)
     acc = (S << np.asarray(a, np.int64)) @ np.triu(np.asarray(cT, np.int64)) \
         + np.outer(inp << gw, np.asarray(w, np.int64))
-    rounded = (acc + (1 << (shift - 1))) >> shift
-    new = np.clip(rounded, out.min_raw, out.max_raw)
-    return new, new.T @ new, inp @ new, bool(np.any(new != rounded))
+    new, saturated = round_shift_saturate(acc, shift, out)
+    return new, new.T @ new, inp @ new, saturated
 
 
 def row_project(S, inp, *, with_rows: bool = True):
@@ -296,10 +293,11 @@ class SBPCAUnitModel:
         self.mode = check_choice("mode", mode, ("fixed", "float"))
         self.schedule = check_choice("schedule", schedule, SCHEDULES)
         self.shift_s = check_int("shift_s", shift_s, minimum=1, maximum=16)
-        self.ns_steps = check_int("ns_steps", ns_steps, minimum=1, maximum=32)
-        self.recip_steps = check_int("recip_steps", recip_steps, minimum=1, maximum=8)
+        self.ns_steps = check_int("ns_steps", ns_steps, *NS_STEPS_RANGE)
+        self.recip_steps = check_int("recip_steps", recip_steps, *RECIP_STEPS_RANGE)
         self.b_max = check_int("b_max", b_max, minimum=1, maximum=1 << 20)
-        self.F = formats if formats is not None else UnitFormats.for_width()
+        self.F = (UnitFormats.for_width() if formats is None
+                  else check_instance("formats", formats, UnitFormats))
         self.F.check()
         self.gw = self.F.gw
         self.A = _Arith(self.mode == "fixed")

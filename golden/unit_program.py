@@ -15,12 +15,14 @@ registers, in four segments::
 Micro-operations (every one a single rounding point of :class:`golden.sbpca_unit.SBPCAUnitModel`):
 
 ``Dot``     ``acc = addend +- sum a_t b_t`` on a MAC lane (``sub``: products subtracted), then a
-            post-operation: ``round`` (shift right by ``shift + sum(sign * exponent register)``
-            with round half up, or left when negative, then saturate to the word width: the
-            sticky flag rises on a clamp), ``lod`` (``floor(log2|acc|) - shift``, a leading-one
-            detect, into an exponent register) or ``range`` (flag ``0 < acc < bound``).
+            post-operation (:class:`PostOp`): ``ROUND`` (shift right by ``shift + sum(sign *
+            exponent register)`` with round half up, or left when negative, then saturate to the
+            word width: :func:`golden.fixed.round_shift_saturate`; the sticky flag rises on a
+            clamp), ``LOD`` (``floor(log2|acc|) - shift``, a leading-one detect, into an exponent
+            register) or ``RANGE`` (flag ``0 < acc < bound``).
 ``Move``    the same post-operations on a wide input (a row-pass sum) or a word, no multiply.
-``Expo``    ``a = max(-(e // 2 + 1), 0)`` or ``s = max((e + 1) // 2 + 1, 0)`` on exponents.
+``Expo``    (:class:`ExpoFn`) ``A``: ``a = max(-(e // 2 + 1), 0)`` or ``S``:
+            ``s = max((e + 1) // 2 + 1, 0)`` on exponents.
 ``Seed``    ``sign(sigma) 2**-(e + 1)`` in the reciprocal format (saturating, flag).
 ``Select``  ``dst = a if flag else b``.
 
@@ -35,16 +37,34 @@ k x k engine (``hdl/kxk_engine.py``) executes the same operations, scheduled on 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import numpy as np
 
+from .fixed import FixedFormat, round_shift_saturate
 from .linalg import ns_global_shift
 from .sbpca_unit import UnitFormats, row_pass, row_project
 
-__all__ = ["Dot", "Move", "Expo", "Seed", "Select", "Program", "SEGMENTS", "build_program",
-           "run_segment", "round_word", "exponent", "ProgramUnit"]
+__all__ = ["PostOp", "ExpoFn", "Dot", "Move", "Expo", "Seed", "Select", "Program", "SEGMENTS",
+           "build_program", "run_segment", "exponent", "expo_fn", "ProgramUnit"]
 
 SEGMENTS = ("norm_x", "pre_x", "post_x", "post_d")
+
+
+class PostOp(IntEnum):
+    """What a ``Dot`` does with its lane result, or a ``Move`` with its input (the values are
+    the k x k engine's ROM codes, ``hdl/kxk_rom.py``)."""
+
+    ROUND = 0        #: round half up by a (variable) shift and saturate into a word register
+    LOD = 1          #: leading-one detect into an exponent register
+    RANGE = 2        #: flag ``0 < value < bound``
+
+
+class ExpoFn(IntEnum):
+    """The function an ``Expo`` applies to an exponent (see :func:`expo_fn`)."""
+
+    A = 0            #: ``max(-(e // 2 + 1), 0)``: a column's normalization exponent
+    S = 1            #: ``max((e + 1) // 2 + 1, 0)``: a column shift
 
 
 @dataclass(frozen=True)
@@ -52,30 +72,42 @@ class Dot:
     """``dst = post(addend +- sum a * b)`` on a lane (see the module docstring)."""
     dst: str
     terms: tuple                     # ((a, b), ...), at least one
-    kind: str = "round"              # "round" | "lod" | "range"
-    shift: int = 0                   # round: right shift; lod: fraction bits of acc
+    kind: PostOp = PostOp.ROUND
+    shift: int = 0                   # ROUND: right shift; LOD: fraction bits of acc
     var: tuple = ()                  # ((sign, exponent register), ...) added to the shift
     addend: object = None            # None | (register, left shift) | int constant
     sub: bool = False
-    bound: int = 0                   # range: exclusive upper bound
+    bound: int = 0                   # RANGE: exclusive upper bound
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", PostOp(self.kind))
 
 
 @dataclass(frozen=True)
 class Move:
-    """``dst = post(src)`` without a multiply (``kind`` "round" or "lod")."""
+    """``dst = post(src)`` without a multiply (``kind`` ``ROUND`` or ``LOD``)."""
     dst: str
     src: str
-    kind: str = "round"
+    kind: PostOp = PostOp.ROUND
     shift: int = 0
     var: tuple = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "kind", PostOp(self.kind))
+        if self.kind == PostOp.RANGE:
+            raise ValueError("kind=RANGE: a Move rounds or detects a leading one")
 
 
 @dataclass(frozen=True)
 class Expo:
-    """``dst = fn(src)`` on exponents: ``fn`` "a" (normalization) or "s" (column shift)."""
+    """``dst = fn(src)`` on exponents: ``fn`` :class:`ExpoFn` ``A`` (normalization) or ``S``
+    (column shift)."""
     dst: str
     src: str
-    fn: str
+    fn: ExpoFn
+
+    def __post_init__(self):
+        object.__setattr__(self, "fn", ExpoFn(self.fn))
 
 
 @dataclass(frozen=True)
@@ -95,29 +127,14 @@ class Select:
     b: str
 
 
-def round_word(value: int, shift: int, width: int):
-    """Round ``value`` right by ``shift`` (half up; a left shift when negative) and saturate to
-    ``width`` bits. Returns ``(word, clamped)``."""
-    if shift > 0:
-        value = (value + (1 << (shift - 1))) >> shift
-    elif shift < 0:
-        value = value << -shift
-    hi = (1 << (width - 1)) - 1
-    lo = -hi - 1
-    if value > hi:
-        return hi, True
-    if value < lo:
-        return lo, True
-    return value, False
-
-
 def exponent(value: int, frac: int) -> int:
     """``floor(log2|v|)`` of the real value ``value * 2**-frac``; 0 where ``value == 0``."""
     return abs(value).bit_length() - 1 - frac if value else 0
 
 
-def expo_fn(fn: str, e: int) -> int:
-    if fn == "a":
+def expo_fn(fn: ExpoFn, e: int) -> int:
+    """The exponent function ``fn`` of ``e`` (:class:`ExpoFn`)."""
+    if fn == ExpoFn.A:
         return max(-(e // 2 + 1), 0)
     return max((e + 1) // 2 + 1, 0)
 
@@ -142,6 +159,9 @@ class Program:
         (the ``a`` it reads is ``ax`` for the X pass and ``ad`` for the Delta pass).
     word_width : int
         Width of every word register.
+    word_format : FixedFormat
+        Raw words of ``word_width`` bits that round half up and saturate: what a ``ROUND``
+        post-operation writes.
     """
 
     k: int
@@ -154,6 +174,10 @@ class Program:
     params: dict
     word_width: int
     consts: dict = field(default_factory=dict)
+
+    @property
+    def word_format(self) -> FixedFormat:
+        return FixedFormat(self.word_width, 0, rounding="half_up", overflow="saturate")
 
     def macs(self, segment=None) -> int:
         """Multiplies of a segment (or of a whole sample): the ``Dot`` terms."""
@@ -206,9 +230,9 @@ def build_program(F: UnitFormats, k: int, *, ns_steps: int, recip_steps: int) ->
             ops.append(Dot(f"wc.{r}", ((f"ocr.{r}", f"{vec}.{r}"),), shift=fw - fb))
             ops.append(Dot(f"mb.{r}", ((norm2, f"wc.{r}"),), shift=fk))
             # exponent(2 (cc + m wc)) = exponent(cc + m wc) + 1: read with 2fb - 1 fraction bits
-            ops.append(Dot(f"e.{r}", ((f"mb.{r}", f"wc.{r}"),), kind="lod", shift=2 * fb - 1,
+            ops.append(Dot(f"e.{r}", ((f"mb.{r}", f"wc.{r}"),), kind=PostOp.LOD, shift=2 * fb - 1,
                            addend=cc_note))
-            ops.append(Expo(f"s.{r}", f"e.{r}", "s"))
+            ops.append(Expo(f"s.{r}", f"e.{r}", ExpoFn.S))
         for r in K:
             ops.append(Dot(f"w.{r}", ((f"ocr.{r}", f"{vec}.{r}"),), shift=fw - F.w.frac,
                            var=((1, f"s.{r}"),)))
@@ -218,8 +242,8 @@ def build_program(F: UnitFormats, k: int, *, ns_steps: int, recip_steps: int) ->
     def normalize(ops, a, T):
         """(a, T) = ns_tri(G) from the pass's Gram input, ending in the side's registers."""
         for r in K:
-            ops.append(Move(f"e.{r}", f"G.{r}.{r}", kind="lod", shift=fg))
-            ops.append(Expo(f"{a}.{r}", f"e.{r}", "a"))
+            ops.append(Move(f"e.{r}", f"G.{r}.{r}", kind=PostOp.LOD, shift=fg))
+            ops.append(Expo(f"{a}.{r}", f"e.{r}", ExpoFn.A))
         for (i, j), name in Gs.items():
             ops.append(Move(name, f"G.{i}.{j}", shift=fg - fm,
                             var=((-1, f"{a}.{i}"), (-1, f"{a}.{j}"))))
@@ -259,9 +283,10 @@ def build_program(F: UnitFormats, k: int, *, ns_steps: int, recip_steps: int) ->
     # -- pre_x: reciprocal, y, shifts, w, cT for the X pass
     ops = seg["pre_x"]
     for r in K:
-        ops.append(Move(f"e.{r}", f"sig.{r}", kind="lod", shift=fs))
+        ops.append(Move(f"e.{r}", f"sig.{r}", kind=PostOp.LOD, shift=fs))
         ops.append(Seed(f"seed.{r}", f"sig.{r}", f"e.{r}"))
-        ops.append(Dot(f"ok.{r}", ((f"sig.{r}", f"r.{r}"),), kind="range", bound=two_exact))
+        ops.append(Dot(f"ok.{r}", ((f"sig.{r}", f"r.{r}"),), kind=PostOp.RANGE,
+                           bound=two_exact))
         ops.append(Select(f"r.{r}", f"ok.{r}", f"r.{r}", f"seed.{r}"))
         for _ in range(recip_steps):
             ops.append(Dot(f"pr.{r}", ((f"sig.{r}", f"r.{r}"),), shift=fs + fr - fm))
@@ -293,9 +318,9 @@ def build_program(F: UnitFormats, k: int, *, ns_steps: int, recip_steps: int) ->
     words, exps, flags = [], [], []
     for s in SEGMENTS:
         for op in seg[s]:
-            if isinstance(op, (Expo,)) or (getattr(op, "kind", "") == "lod"):
+            if isinstance(op, Expo) or getattr(op, "kind", None) == PostOp.LOD:
                 bucket = exps
-            elif getattr(op, "kind", "") == "range":
+            elif getattr(op, "kind", None) == PostOp.RANGE:
                 bucket = flags
             else:
                 bucket = words
@@ -327,7 +352,7 @@ def run_segment(prog: Program, segment: str, regs: dict, inputs: dict, F: UnitFo
     """Interpret ``segment`` in program order on ``regs`` (updated in place); ``inputs`` holds
     the segment's inputs and the tables ``c``, ``oc``, ``cc``. Returns True when some value was
     clamped (the sticky flag)."""
-    width = prog.word_width
+    word = prog.word_format
     flag = False
     for op in prog.segments[segment]:
         if isinstance(op, Dot):
@@ -345,11 +370,12 @@ def run_segment(prog: Program, segment: str, regs: dict, inputs: dict, F: UnitFo
             src_value = _value(regs, inputs, op.src)
         if isinstance(op, (Dot, Move)):
             kind = op.kind
-            if kind == "round":
+            if kind == PostOp.ROUND:
                 shift = op.shift + sum(sign * regs[e] for sign, e in op.var)
-                regs[op.dst], clamped = round_word(src_value, shift, width)
+                value, clamped = round_shift_saturate(src_value, shift, word)
+                regs[op.dst] = int(value)
                 flag |= clamped
-            elif kind == "lod":
+            elif kind == PostOp.LOD:
                 regs[op.dst] = exponent(src_value, op.shift)
             else:
                 regs[op.dst] = int(0 < src_value < op.bound)

@@ -3,14 +3,15 @@
 Each :class:`Design` names its parameters once (name, type, default, help); the command line
 builds its options from them, and :meth:`Design.build` turns a parameter dict into a Component.
 Validation lives in the Components' constructors; their ``TypeError``/``ValueError`` messages name
-the parameter and the value.
+the parameter and the value (:mod:`golden.check`, as :meth:`Param.check`'s).
 """
 
 from dataclasses import dataclass, field
 from typing import Callable
 
+from golden.check import check_choice, check_int
 from golden.fixed import OVERFLOW_MODES, FixedFormat
-from golden.sbpca_unit import DEFAULT_NS_STEPS
+from golden.sbpca_unit import DEFAULT_NS_STEPS, SCHEDULES
 from .mac_lane import MACLane
 from .row_pass import RowPass
 from .sbpca_unit import SBPCAUnit
@@ -44,12 +45,9 @@ class Param:
     def check(self, value):
         """Validate one value; raise ``TypeError``/``ValueError`` naming the parameter."""
         if self.type is int:
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise TypeError(f"{self.name}={value!r}: must be an integer")
-            if self.minimum is not None and value < self.minimum:
-                raise ValueError(f"{self.name}={value}: must be at least {self.minimum}")
-        if self.choices and value not in self.choices:
-            raise ValueError(f"{self.name}={value!r}: must be one of {', '.join(self.choices)}")
+            check_int(self.name, value, minimum=self.minimum)
+        if self.choices:
+            check_choice(self.name, value, self.choices)
 
 
 @dataclass(frozen=True)
@@ -146,7 +144,7 @@ DESIGNS = {
             Param("scalar_width", int, 18, "k x k word width (width..30)", minimum=1),
             Param("schedule", str, "harmonic",
                   "averaging schedule: harmonic (c_i = i/(i+1), SBPCA) or shift "
-                  "(c = 1 - 2**-shift_s, SBPCAV)", ("harmonic", "shift")),
+                  "(c = 1 - 2**-shift_s, SBPCAV)", SCHEDULES),
             Param("shift_s", int, 3, "s of the shift schedule (1..16)", minimum=1),
             Param("ns_steps", int, DEFAULT_NS_STEPS,
                   "Newton-Schulz steps per normalization (1..32)", minimum=1),

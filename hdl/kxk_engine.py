@@ -8,11 +8,12 @@ row pass runs::
 
                        ROM word of cycle t (per lane: beat, post; ALU op)
                          |                         |                    |
-    registers --[operand mux a, b; addend c]--> lane_i[l] ... lane_o[l] (3 cycles later)
+    registers --[operand mux a, b; addend c]--> lane_i[l] ... lane_o[l] (lane_latency later)
         ^                                                     |
         |                        [post: round + saturate | lod | range]  (word, exponent, flag)
+        |                         (PostOp; round + saturate: hdl.fixed_ops.round_shift_saturate)
         +-----------------------------------------------------+
-        +--- ALU: move (round / lod of a row-pass sum), exponent fns, seed, select
+        +--- ALU (AluOp): move (round / lod of a row-pass sum), exponent fns, seed, select
 
 Timing: ``start`` with ``segment`` reads that segment's first ROM word in the same cycle and
 plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
@@ -27,38 +28,18 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from golden.sbpca_unit import UnitFormats
-from golden.unit_program import SEGMENTS, Dot, Expo, Move, Seed, Select, build_program
+from golden.check import check_instance, check_int
+from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
+from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
+from . import lane_port
+from .fixed_ops import round_shift_saturate
+from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
-__all__ = ["KxkEngine", "beat_layout", "result_layout"]
+__all__ = ["KxkEngine", "E_BITS"]
 
-ROUND, LOD, RANGE = 0, 1, 2
-A_MOVE, A_LOD, A_EXPO_A, A_EXPO_S, A_SEED, A_SELECT = range(1, 7)
-E_BITS = 8                  # exponent registers, signed
-
-
-def beat_layout(coef_width, acc_width):
-    """A lane beat (``RowPass.lane_i`` element)."""
-    return data.StructLayout({"valid": 1, "a": signed(coef_width), "b": signed(coef_width),
-                              "c": signed(acc_width), "clear": 1, "last": 1, "sub": 1})
-
-
-def result_layout(acc_width):
-    """A lane result (``RowPass.lane_o`` element)."""
-    return data.StructLayout({"valid": 1, "value": signed(acc_width)})
-
-
-def _bits(n):
-    return max(1, (int(n) - 1).bit_length()) if n > 1 else 1
-
-
-def _index(items):
-    out = {}
-    for x in items:
-        if x not in out:
-            out[x] = len(out)
-    return out
+#: Width of the exponent registers (signed).
+E_BITS = 8
 
 
 class KxkEngine(wiring.Component):
@@ -67,15 +48,29 @@ class KxkEngine(wiring.Component):
     Parameters
     ----------
     formats : UnitFormats
-    k, lanes, ns_steps, recip_steps : int
+        The unit's formats; every scalar format has the word width ``formats.mat.width``.
+    k : int
+        Rank, 1..16.
+    lanes : int
+        Borrowed MAC lanes, at least 1.
+    ns_steps, recip_steps : int
+        Newton-Schulz steps (1..32) and Newton-Raphson steps (1..8), as the golden model.
     acc_width, sum_width : int
-        The lanes' accumulator width and the row pass's sum width (``RowPass`` properties).
+        The lanes' accumulator width (at least :func:`hdl.lane_port.lane_acc_width` of the word
+        width and ``k``) and the row pass's sum width (at least ``acc_width``): ``RowPass``
+        properties.
     lane_latency : int
-        Cycles from a beat on ``lane_i`` to its result on ``lane_o``.
+        Cycles from a beat on ``lane_i`` to its result on ``lane_o``, 1..16 (default
+        :data:`hdl.lane_port.LATENCY`).
     a_bits : int
-        Width of the ``ax``/``ad`` outputs (the row pass's column exponents).
+        Width of the ``ax``/``ad`` outputs (the row pass's column exponents), 1..7.
     alus : int
-        Operations without a multiply per cycle (default ``min(k, 4)``).
+        Operations without a multiply per cycle, 1..16 (default ``min(k, 4)``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a parameter of the wrong type or value; the message names the parameter and value.
 
     Members
     -------
@@ -87,6 +82,7 @@ class KxkEngine(wiring.Component):
     gram, proj, norm2 : In
         The row pass's sums (valid while a segment that reads them runs).
     lane_i : Out(ArrayLayout(beat_layout, lanes)), lane_o : In(ArrayLayout(result_layout, lanes))
+        The lane port (:mod:`hdl.lane_port`, operands ``word_width``, sums ``acc_width``).
     cT, w, ax, ad : Out
         Coefficients of the next row pass.
     load : In(1), state_in : In(state_layout), state : Out(state_layout)
@@ -95,15 +91,28 @@ class KxkEngine(wiring.Component):
     """
 
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
-                 sum_width, lane_latency=3, a_bits=5, alus=None):
-        self._F = formats
-        self._k, self._lanes = k, lanes
-        self._alus = min(k, 4) if alus is None else alus
+                 sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None):
+        self._F = check_instance("formats", formats, UnitFormats)
+        formats.check()
+        self._k = check_int("k", k, 1, 16)
+        self._lanes = check_int("lanes", lanes, minimum=1)
+        self._ns_steps = check_int("ns_steps", ns_steps, *NS_STEPS_RANGE)
+        self._recip_steps = check_int("recip_steps", recip_steps, *RECIP_STEPS_RANGE)
+        self._lane_latency = check_int("lane_latency", lane_latency, 1, 16)
+        self._a_bits = check_int("a_bits", a_bits, 1, E_BITS - 1)
+        self._alus = min(k, 4) if alus is None else check_int("alus", alus, 1, 16)
+        word = formats.mat.width
+        need = lane_port.lane_acc_width(word, k)
+        self._acc_width = check_int("acc_width", acc_width, minimum=1)
+        if acc_width < need:
+            raise ValueError(f"acc_width={acc_width}: must be at least 2 * {word} + "
+                             f"bits(k + 1) + 1 = {need} (the lanes' sums of {word}-bit words)")
+        self._sum_width = check_int("sum_width", sum_width, minimum=1)
+        if sum_width < acc_width:
+            raise ValueError(f"sum_width={sum_width}: must be at least acc_width={acc_width}")
         self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
         self._sched = schedule_program(self._prog, lanes=lanes, latency=lane_latency,
                                        alus=self._alus)
-        self._acc_width, self._sum_width = acc_width, sum_width
-        self._a_bits = a_bits
         self._word = self._prog.word_width
         fm, fb = formats.mat.frac, formats.bound.frac
         self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
@@ -114,8 +123,8 @@ class KxkEngine(wiring.Component):
             "gram": In(data.ArrayLayout(signed(sum_width), npairs)),
             "proj": In(data.ArrayLayout(signed(sum_width), k)),
             "norm2": In(signed(sum_width)),
-            "lane_i": Out(data.ArrayLayout(beat_layout(w, acc_width), lanes)),
-            "lane_o": In(data.ArrayLayout(result_layout(acc_width), lanes)),
+            "lane_i": Out(data.ArrayLayout(lane_port.beat_layout(w, acc_width), lanes)),
+            "lane_o": In(data.ArrayLayout(lane_port.result_layout(acc_width), lanes)),
             "cT": Out(data.ArrayLayout(data.ArrayLayout(signed(w), k), k)),
             "w": Out(data.ArrayLayout(signed(w), k)),
             "ax": Out(data.ArrayLayout(unsigned(a_bits), k)),
@@ -124,7 +133,23 @@ class KxkEngine(wiring.Component):
             "overflow": Out(1),
         })
 
-    # -- facts -------------------------------------------------------------------------------
+    # -- parameters and facts ------------------------------------------------------------------
+
+    formats = property(lambda self: self._F)
+    k = property(lambda self: self._k)
+    lanes = property(lambda self: self._lanes)
+    ns_steps = property(lambda self: self._ns_steps)
+    recip_steps = property(lambda self: self._recip_steps)
+    acc_width = property(lambda self: self._acc_width)
+    sum_width = property(lambda self: self._sum_width)
+    lane_latency = property(lambda self: self._lane_latency)
+    a_bits = property(lambda self: self._a_bits)
+    alus = property(lambda self: self._alus)
+
+    @property
+    def word_width(self) -> int:
+        """Width of every word register and of the lanes' operands."""
+        return self._word
 
     @property
     def program(self):
@@ -152,148 +177,15 @@ class KxkEngine(wiring.Component):
         return data.StructLayout({"Tx": mat, "Td": mat, "ax": exp, "ad": exp, "sigma": vec,
                                   "r": vec})
 
-    # -- the ROM -----------------------------------------------------------------------------
-
-    def _tables(self):
-        """Per-lane source/destination lists and the ROM words (lists of dicts)."""
-        prog, sched, L = self._prog, self._sched, self._lanes
-        lanes = []
-        for l in range(L):
-            ops_a, ops_b, adds, exps, dsts = [], [], [None], [None], []
-            for name in SEGMENTS:
-                seg = sched.segments[name]
-                for t in range(seg.cycles):
-                    beat = seg.beats[t][l]
-                    if beat:
-                        op, j = beat
-                        ops_a.append(op.terms[j][0])
-                        ops_b.append(op.terms[j][1])
-                        if j == 0:
-                            adds.append(op.addend if op.addend is None or
-                                        isinstance(op.addend, (int, str)) else tuple(op.addend))
-                    op = seg.posts[t][l]
-                    if op:
-                        exps += [e for _, e in op.var]
-                        dsts.append(op.dst)
-            lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
-                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"])})
-        alus = []
-        for u in range(self._alus):
-            alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
-            for name in SEGMENTS:
-                for ops in sched.segments[name].alu:
-                    op = ops[u]
-                    if isinstance(op, Move):
-                        alu_src.append(op.src)
-                        alu_v += [e for _, e in op.var]
-                    elif isinstance(op, Expo):
-                        alu_e.append(op.src)
-                    elif isinstance(op, Seed):
-                        alu_w.append(op.sig)
-                        alu_e.append(op.exp)
-                    elif isinstance(op, Select):
-                        alu_f.append(op.flag)
-                        alu_w += [op.a, op.b]
-                    if op is not None:
-                        alu_d.append(op.dst)
-            alus.append({"src": _index(alu_src or ["#0"]), "w": _index(alu_w or ["#0"]),
-                         "e": _index(alu_e or ["-"]), "f": _index(alu_f or ["-"]),
-                         "d": _index(alu_d or ["-"]), "v": _index(alu_v)})
-        return lanes, alus
-
-    def _rom_layout(self, lanes, alus):
-        fields = {}
-        for l, t in enumerate(lanes):
-            fields[f"b{l}"] = data.StructLayout({
-                "valid": 1, "a": _bits(len(t["a"])), "b": _bits(len(t["b"])),
-                "c": _bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1})
-            fields[f"p{l}"] = data.StructLayout({
-                "valid": 1, "kind": 2, "shift": signed(8), "v1": _bits(len(t["e"])), "v1n": 1,
-                "v2": _bits(len(t["e"])), "v2n": 1, "dst": _bits(len(t["d"]))})
-        for u, alu in enumerate(alus):
-            fields[f"alu{u}"] = data.StructLayout({
-                "op": 3, "src": _bits(len(alu["src"])), "shift": signed(8),
-                "v1": _bits(len(alu["v"])), "v1n": 1, "v2": _bits(len(alu["v"])), "v2n": 1,
-                "w1": _bits(len(alu["w"])), "w2": _bits(len(alu["w"])),
-                "e": _bits(len(alu["e"])), "f": _bits(len(alu["f"])),
-                "dst": _bits(len(alu["d"]))})
-        return data.StructLayout(fields)
-
-    @staticmethod
-    def _var(op, table):
-        v = list(op.var) + [(1, None)] * (2 - len(op.var))
-        return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
-                "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
-
-    def _rom(self, lanes, alus):
-        words, base = [], {}
-        for name in SEGMENTS:
-            seg = self._sched.segments[name]
-            base[name] = len(words)
-            for t in range(seg.cycles):
-                word = {}
-                for l, tab in enumerate(lanes):
-                    beat = seg.beats[t][l]
-                    if beat:
-                        op, j = beat
-                        add = op.addend if j == 0 else None
-                        add = tuple(add) if isinstance(add, (tuple, list)) else add
-                        word[f"b{l}"] = {"valid": 1, "a": tab["a"][op.terms[j][0]],
-                                         "b": tab["b"][op.terms[j][1]],
-                                         "c": tab["c"][add], "clear": int(j == 0),
-                                         "last": int(j == len(op.terms) - 1),
-                                         "sub": int(op.sub)}
-                    op = seg.posts[t][l]
-                    if op:
-                        kind = {"round": ROUND, "lod": LOD, "range": RANGE}[op.kind]
-                        if not -128 <= op.shift < 128:
-                            raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
-                        word[f"p{l}"] = {"valid": 1, "kind": kind, "shift": op.shift,
-                                         "dst": tab["d"][op.dst], **self._var(op, tab["e"])}
-                for u, alu in enumerate(alus):
-                    op = seg.alu[t][u]
-                    if op is None:
-                        continue
-                    a = {"dst": alu["d"][op.dst]}
-                    if isinstance(op, Move):
-                        a |= {"op": A_MOVE if op.kind == "round" else A_LOD,
-                              "src": alu["src"][op.src], "shift": op.shift,
-                              **self._var(op, alu["v"])}
-                    elif isinstance(op, Expo):
-                        a |= {"op": A_EXPO_A if op.fn == "a" else A_EXPO_S,
-                              "e": alu["e"][op.src]}
-                    elif isinstance(op, Seed):
-                        a |= {"op": A_SEED, "w1": alu["w"][op.sig], "e": alu["e"][op.exp]}
-                    else:
-                        a |= {"op": A_SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
-                              "w2": alu["w"][op.b]}
-                    word[f"alu{u}"] = a
-                words.append(word)
-        return words, base
-
     # -- elaboration -------------------------------------------------------------------------
 
-    def _post(self, m, value, width, kind_round, shift, name):
-        """Round-and-saturate and leading-one detect of ``value`` (``width`` bits signed).
-        Returns ``(word, clamped, exponent_raw)`` where the exponent still needs ``- frac``."""
-        W = self._word
-        rsh = Signal(range(width + 1), name=f"{name}_rsh")
-        lsh = Signal(range(32), name=f"{name}_lsh")
-        m.d.comb += [rsh.eq(Mux(shift > width, width, Mux(shift > 0, shift - 1, 0))),
-                     lsh.eq(Mux(shift < -31, 31, Mux(shift < 0, -shift, 0)))]
-        t1 = Signal(signed(width), name=f"{name}_t1")
-        m.d.comb += t1.eq(value >> rsh)
-        right = Signal(signed(width), name=f"{name}_right")
-        m.d.comb += right.eq((t1 + 1) >> 1)
-        left = Signal(signed(width + 32), name=f"{name}_left")
-        m.d.comb += left.eq(value << lsh)
-        full = Signal(signed(width + 32), name=f"{name}_full")
-        m.d.comb += full.eq(Mux(shift > 0, right, left))
-        hi, lo = (1 << (W - 1)) - 1, -(1 << (W - 1))
-        word = Signal(signed(W), name=f"{name}_word")
-        clamped = Signal(name=f"{name}_clamped")
-        m.d.comb += [clamped.eq((full > hi) | (full < lo)),
-                     word.eq(Mux(full > hi, hi, Mux(full < lo, lo, full)))]
+    def _post(self, m, value, shift, name):
+        """The post-operations of ``value`` (signed, ``len(value)`` bits) with the variable
+        ``shift``: round-and-saturate into a word (:func:`hdl.fixed_ops.round_shift_saturate`,
+        a ``ROUND`` op) and the leading-one detect (``LOD``). Returns ``(word, clamped, lod,
+        zero)``; the exponent ``lod`` still needs ``- frac``."""
+        width = len(value)
+        word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name)
         mag = Signal(unsigned(width + 1), name=f"{name}_mag")
         m.d.comb += mag.eq(Mux(value < 0, -value, value))
         # leading-one detect by halving: keep the upper half when it has a one
@@ -317,10 +209,9 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        lanes_t, alus_t = self._tables()
-        layout = self._rom_layout(lanes_t, alus_t)
-        words, base = self._rom(lanes_t, alus_t)
-        rom = Memory(shape=layout, depth=max(1, len(words)), init=words)
+        image = RomImage(sched, lanes=L, alus=self._alus)
+        lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
+        rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
         rp = rom.read_port()
 
@@ -405,8 +296,7 @@ class KxkEngine(wiring.Component):
             shift = Signal(signed(10), name=f"post{l}_shift")
             m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
             res = self.lane_o[l].value
-            rword, clamped, lod, zero = self._post(m, res, self._acc_width, None, shift,
-                                                   f"post{l}")
+            rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}")
             live = run & p.valid
             with m.If(live):
                 with m.Switch(p.dst):
@@ -423,7 +313,7 @@ class KxkEngine(wiring.Component):
                                              for op in prog.segments[s]
                                              if isinstance(op, Dot) and op.dst == name)
                                 m.d.sync += regs[name].eq((res > 0) & (res < bound))
-            clamps.append(live & (p.kind == ROUND) & clamped)
+            clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
 
         # ---- ALUs
         for u, alu_t in enumerate(alus_t):
@@ -435,7 +325,7 @@ class KxkEngine(wiring.Component):
             ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
             m.d.comb += ashift.eq(a.shift + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
                                   + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
-            aword, aclamped, alod, azero = self._post(m, src, len(src), None, ashift, f"alu{u}")
+            aword, aclamped, alod, azero = self._post(m, src, ashift, f"alu{u}")
             e_in = Array(value(e) for e in alu_t["e"])[a.e]
             w1 = Array(value(n) for n in alu_t["w"])[a.w1]
             w2 = Array(value(n) for n in alu_t["w"])[a.w2]
@@ -452,9 +342,10 @@ class KxkEngine(wiring.Component):
             over = Signal(name=f"alu{u}_over")
             under = Signal(name=f"alu{u}_under")
             raw = Signal(name=f"alu{u}_raw", shape=signed(rw + 1))
+            one = Const(1, unsigned(rw))
             m.d.comb += [over.eq(sshift >= rw - 1), under.eq(sshift < 0),
                          raw.eq(Mux(over, F.recip.max_raw,
-                                    Mux(under, 0, Const(1, unsigned(rw)) << sshift[:_bits(rw)])))]
+                                    Mux(under, 0, one << sshift[:index_bits(rw)])))]
             seed = Signal(name=f"alu{u}_seed", shape=signed(W))
             m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
             alu_clamp = Signal(name=f"alu{u}_alu_clamp")
@@ -464,22 +355,22 @@ class KxkEngine(wiring.Component):
                         with m.Case(i):
                             if name in prog.exps:
                                 with m.Switch(a.op):
-                                    with m.Case(A_LOD):
+                                    with m.Case(AluOp.LOD):
                                         m.d.sync += regs[name].eq(Mux(azero, 0, alod - a.shift))
-                                    with m.Case(A_EXPO_A):
+                                    with m.Case(AluOp.EXPO_A):
                                         m.d.sync += regs[name].eq(expo_a)
-                                    with m.Case(A_EXPO_S):
+                                    with m.Case(AluOp.EXPO_S):
                                         m.d.sync += regs[name].eq(expo_s)
                             else:
                                 with m.Switch(a.op):
-                                    with m.Case(A_MOVE):
+                                    with m.Case(AluOp.MOVE):
                                         m.d.sync += regs[name].eq(aword)
-                                    with m.Case(A_SEED):
+                                    with m.Case(AluOp.SEED):
                                         m.d.sync += regs[name].eq(seed)
-                                    with m.Case(A_SELECT):
+                                    with m.Case(AluOp.SELECT):
                                         m.d.sync += regs[name].eq(Mux(fl, w1, w2))
-            m.d.comb += alu_clamp.eq(run & (((a.op == A_MOVE) & aclamped)
-                                            | ((a.op == A_SEED) & (over | under))))
+            m.d.comb += alu_clamp.eq(run & (((a.op == AluOp.MOVE) & aclamped)
+                                            | ((a.op == AluOp.SEED) & (over | under))))
             clamps.append(alu_clamp)
 
         # ---- flag, load, outputs

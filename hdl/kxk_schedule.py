@@ -84,7 +84,7 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) 
         ready, last_read, last_write = {}, {}, {}
         lane_busy = [set() for _ in range(lanes)]
         alu_busy = {}
-        placed = []                                    # (op, lane or None, start)
+        placed = []                                    # (op, lane, ALU, start): one is None
         end = 0
         for op in prog.segments[name]:
             reads = _reads(op, latency)
@@ -94,6 +94,7 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) 
             for c, r in reads:
                 t = max(t, ready.get(r, 0) - c)
             t = max(t, last_read.get(op.dst, -1) - wdelay, last_write.get(op.dst, -1) + 1 - wdelay)
+            lane = unit = None
             while True:
                 if isinstance(op, Dot):
                     free = [l for l in range(lanes)
@@ -104,8 +105,8 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) 
                             lane_busy[lane].add(t + j)
                         break
                 elif alu_busy.get(t, 0) < alus:
-                    lane = -1 - alu_busy.get(t, 0)          # ALU index u as -1 - u
-                    alu_busy[t] = alu_busy.get(t, 0) + 1
+                    unit = alu_busy.get(t, 0)
+                    alu_busy[t] = unit + 1
                     break
                 t += 1
             w = t + wdelay
@@ -114,14 +115,14 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) 
             ready[op.dst] = w + 1
             last_write[op.dst] = w
             end = max(end, w + 1)
-            placed.append((op, lane, t))
+            placed.append((op, lane, unit, t))
         beats = [[None] * lanes for _ in range(end)]
         posts = [[None] * lanes for _ in range(end)]
         alu = [[None] * alus for _ in range(end)]
         macs = 0
-        for op, lane, t in placed:
-            if lane < 0:
-                alu[t][-1 - lane] = op
+        for op, lane, u, t in placed:
+            if lane is None:
+                alu[t][u] = op
                 continue
             for j in range(len(op.terms)):
                 beats[t + j][lane] = (op, j)

@@ -37,7 +37,10 @@ from amaranth.lib.wiring import In, Out
 from golden.fixed import FixedFormat
 from golden.mac_lane import check_mac_formats
 
-__all__ = ["MACLane"]
+__all__ = ["MACLane", "LATENCY"]
+
+#: Cycles from accepting a beat to its result on ``o`` (without stalls): multiply, then add.
+LATENCY = 2
 
 
 class MACLane(wiring.Component):
@@ -88,7 +91,7 @@ class MACLane(wiring.Component):
     @property
     def latency(self) -> int:
         """Cycles from accepting a beat to its result appearing on ``o`` (without stalls)."""
-        return 2
+        return LATENCY
 
     @property
     def i_layout(self) -> data.StructLayout:

@@ -42,20 +42,22 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from enum import IntEnum
+
+from golden.check import check_choice, check_int
 from golden.sbpca_unit import DEFAULT_NS_STEPS, SCHEDULES, SBPCAUnitModel, UnitFormats
+from golden.unit_program import SEGMENTS
 from .kxk_engine import KxkEngine
 from .row_pass import NORM, PROJECT, UPDATE, RowPass
 
-__all__ = ["SBPCAUnit"]
+__all__ = ["SBPCAUnit", "Bank"]
 
 
-def _check(name, value, minimum, maximum=None):
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name}={value!r}: must be an integer")
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"at least {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
-        raise ValueError(f"{name}={value}: must be {bound}")
-    return value
+class Bank(IntEnum):
+    """The row-pass engine's banks in the unit: the stored ``Xs`` and ``Ds``."""
+
+    X = 0
+    DELTA = 1
 
 
 class SBPCAUnit(wiring.Component):
@@ -83,16 +85,15 @@ class SBPCAUnit(wiring.Component):
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
                  b_max=64):
-        self._n_in = _check("n_in", n_in, 1, 1 << 16)
-        self._n_out = _check("n_out", n_out, 1, 1 << 16)
-        self._k = _check("k", k, 1, min(16, n_in, n_out))
-        self._lanes = _check("lanes", lanes, 1, min(n_in, n_out))
-        self._words = _check("words", words, 1, lanes)
+        self._n_in = check_int("n_in", n_in, 1, 1 << 16)
+        self._n_out = check_int("n_out", n_out, 1, 1 << 16)
+        self._k = check_int("k", k, 1, min(16, n_in, n_out))
+        self._lanes = check_int("lanes", lanes, 1, min(n_in, n_out))
+        self._words = check_int("words", words, 1, lanes)
         if lanes % words:
             raise ValueError(f"words={words}: must divide lanes={lanes}")
-        if schedule not in SCHEDULES:
-            raise ValueError(f"schedule={schedule!r}: must be one of {', '.join(SCHEDULES)}")
-        self._b_max = _check("b_max", b_max, 1, 1 << 16)
+        check_choice("schedule", schedule, SCHEDULES)
+        self._b_max = check_int("b_max", b_max, 1, 1 << 16)
         self._formats = UnitFormats.for_width(width, scalar_width)
         # the golden model owns the schedule tables and validates the rest
         self._model = SBPCAUnitModel(n_in, n_out, k=k, formats=self._formats, schedule=schedule,
@@ -142,16 +143,16 @@ class SBPCAUnit(wiring.Component):
         """Cycles of one sample in steady state (inputs already buffered): the four passes
         and the four k x k segments, each started in the cycle its predecessor is done."""
         rp, kx = self._rows, self._kxk
-        passes = (rp.cycles_for(NORM, 0) + rp.cycles_for(PROJECT, 1)
-                  + rp.cycles_for(UPDATE, 0) + rp.cycles_for(UPDATE, 1))
-        segs = sum(kx.cycles_for(s) for s in ("norm_x", "pre_x", "post_x", "post_d"))
+        passes = (rp.cycles_for(NORM, Bank.X) + rp.cycles_for(PROJECT, Bank.DELTA)
+                  + rp.cycles_for(UPDATE, Bank.X) + rp.cycles_for(UPDATE, Bank.DELTA))
+        segs = sum(kx.cycles_for(s) for s in SEGMENTS)
         return passes + segs
 
     @property
     def useful_macs_per_sample(self) -> int:
         rp = self._rows
-        return (rp.useful_macs_for(NORM, 0) + rp.useful_macs_for(PROJECT, 1)
-                + rp.useful_macs_for(UPDATE, 0) + rp.useful_macs_for(UPDATE, 1)
+        return (rp.useful_macs_for(NORM, Bank.X) + rp.useful_macs_for(PROJECT, Bank.DELTA)
+                + rp.useful_macs_for(UPDATE, Bank.X) + rp.useful_macs_for(UPDATE, Bank.DELTA)
                 + self._kxk.program.macs())
 
     def memory_words(self) -> dict:
@@ -191,7 +192,7 @@ class SBPCAUnit(wiring.Component):
         bank = Signal()                 # the bank of the pass in progress
         bank_now = Signal()             # on rp.bank: latched at start/rewind/readout
         m.d.comb += bank_now.eq(bank)
-        for r in range(k):
+        for r in range(k):                  # bank_now is Bank.DELTA (1) or Bank.X (0)
             m.d.comb += [rp.params.a[r].eq(Mux(bank_now, kx.ad[r], kx.ax[r])),
                          rp.params.w[r].eq(kx.w[r])]
             for q in range(k):
@@ -236,18 +237,18 @@ class SBPCAUnit(wiring.Component):
             the next sample into the other buffer if ``more``."""
             m.d.sync += [full.bit_select(buf, 1).eq(0), cur.eq(buf)]
             m.d.comb += rp.buf.eq(buf)
-            start_pass(NORM, 0)
+            start_pass(NORM, Bank.X)
             with m.If(more):
                 m.d.sync += [fill.eq(~buf), filling.eq(1)]
                 m.d.comb += [inp_rewind.eq(1), rp.inp_buf.eq(~buf)]
 
         # a pass hands over to its k x k segment, the segment to the next pass, in the cycle
         # their done pulses (both engines take start when idle and latch their inputs then)
-        def pass_then(state_name, segment, next_pass):
+        def pass_then(state_name, segment: str, next_pass):
             with m.State(state_name):
                 m.d.comb += self.busy.eq(1)
                 with m.If(rp.done):
-                    m.d.comb += [kx.start.eq(1), kx.segment.eq(segment)]
+                    m.d.comb += [kx.start.eq(1), kx.segment.eq(SEGMENTS.index(segment))]
                     m.next = state_name + "_kxk"
             with m.State(state_name + "_kxk"):
                 m.d.comb += self.busy.eq(1)
@@ -261,13 +262,13 @@ class SBPCAUnit(wiring.Component):
                 m.d.comb += self.batch.ready.eq(~self.load & ~self.readout)
                 with m.If(self.load):
                     m.d.sync += [flag.eq(0), error.eq(0), full.eq(0), filling.eq(0)]
-                    m.d.comb += [rp.rewind.eq(1), bank_now.eq(0), rp.start.eq(0)]
+                    m.d.comb += [rp.rewind.eq(1), bank_now.eq(Bank.X), rp.start.eq(0)]
                     m.d.comb += kx.load.eq(1)
-                    m.d.sync += [bank.eq(0), rows_left.eq(self._n_in)]
+                    m.d.sync += [bank.eq(Bank.X), rows_left.eq(self._n_in)]
                     m.next = "load_x"
                 with m.Elif(self.readout):
-                    m.d.comb += [rp.readout.eq(1), bank_now.eq(0)]
-                    m.d.sync += [bank.eq(0), rows_left.eq(self._n_in)]
+                    m.d.comb += [rp.readout.eq(1), bank_now.eq(Bank.X)]
+                    m.d.sync += [bank.eq(Bank.X), rows_left.eq(self._n_in)]
                     m.next = "read_x"
                 with m.Elif(self.batch.valid):
                     B_in = self.batch.payload
@@ -288,8 +289,8 @@ class SBPCAUnit(wiring.Component):
                     with m.If(rows_left == 1):
                         m.next = "load_d0"
             with m.State("load_d0"):
-                m.d.comb += [self.busy.eq(1), rp.rewind.eq(1), bank_now.eq(1)]
-                m.d.sync += [bank.eq(1), rows_left.eq(self._n_out)]
+                m.d.comb += [self.busy.eq(1), rp.rewind.eq(1), bank_now.eq(Bank.DELTA)]
+                m.d.sync += [bank.eq(Bank.DELTA), rows_left.eq(self._n_out)]
                 m.next = "load_d"
             with m.State("load_d"):
                 m.d.comb += [self.busy.eq(1), rp.row_w.payload.eq(self.load_rows.payload),
@@ -308,8 +309,8 @@ class SBPCAUnit(wiring.Component):
             with m.State("read_d0"):
                 m.d.comb += self.busy.eq(1)
                 with m.If(~self.rows_o.valid):
-                    m.d.comb += [rp.readout.eq(1), bank_now.eq(1)]
-                    m.d.sync += [bank.eq(1), rows_left.eq(self._n_out)]
+                    m.d.comb += [rp.readout.eq(1), bank_now.eq(Bank.DELTA)]
+                    m.d.sync += [bank.eq(Bank.DELTA), rows_left.eq(self._n_out)]
                     m.next = "read_d"
             with m.State("read_d"):
                 m.d.comb += self.busy.eq(1)
@@ -342,10 +343,10 @@ class SBPCAUnit(wiring.Component):
                         m.d.sync += cur.eq(~cur)
                         m.next = "wait_input"
 
-            pass_then("norm", 0, to(PROJECT, 1, "project"))
-            pass_then("project", 1, to(UPDATE, 0, "upx"))
-            pass_then("upx", 2, to(UPDATE, 1, "upd"))
-            pass_then("upd", 3, after_sample)
+            pass_then("norm", "norm_x", to(PROJECT, Bank.DELTA, "project"))
+            pass_then("project", "pre_x", to(UPDATE, Bank.X, "upx"))
+            pass_then("upx", "post_x", to(UPDATE, Bank.DELTA, "upd"))
+            pass_then("upd", "post_d", after_sample)
         m.d.comb += [self.rows_o.payload.eq(rp.row_o.payload),
                      self.rows_o.valid.eq(rp.row_o.valid), rp.row_o.ready.eq(self.rows_o.ready)]
         return m

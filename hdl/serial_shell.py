@@ -20,6 +20,8 @@ from amaranth.hdl import Cat, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from golden.check import check_instance
+
 __all__ = ["SerialShell"]
 
 
@@ -47,9 +49,7 @@ class SerialShell(wiring.Component):
     sout: Out(1)
 
     def __init__(self, inner: wiring.Component):
-        if not isinstance(inner, wiring.Component):
-            raise TypeError(f"inner must be a wiring.Component, not {inner!r}")
-        self._inner = inner
+        self._inner = check_instance("inner", inner, wiring.Component)
         inputs, outputs = self._split(inner)
         self._in_width = sum(len(v) for v in inputs)
         self._out_width = sum(len(v) for v in outputs)

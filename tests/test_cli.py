@@ -50,7 +50,7 @@ def test_generate_writes_verilog_and_parameters(tmp_path):
     (["generate", "unit", "--k", "17"], "k=17: must be in [1, 16]"),
     (["generate", "unit", "--lanes", "101"], "lanes=101: must be in [1, 100]"),
     (["generate", "unit", "--lanes", "6", "--words", "4"], "words=4: must divide lanes=6"),
-    (["generate", "unit", "--width", "3"], "width=3: must be at least 4"),
+    (["generate", "unit", "--width", "3"], "width=3: must be in [4, 30]"),
     (["generate", "unit", "--scalar-width", "12"], "scalar_width=12: must be at least width=16"),
     (["generate", "unit", "--width", "30", "--scalar-width", "30"],
      "scalar_width=30: the lane sums would need 73 bits"),

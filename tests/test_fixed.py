@@ -6,7 +6,7 @@ import random
 import numpy as np
 import pytest
 
-from golden.fixed import FixedFormat
+from golden.fixed import FixedFormat, round_shift_saturate
 
 
 def ref_fit(value: int, width: int, saturate: bool):
@@ -40,6 +40,52 @@ def test_shift_round_matches_exact_rational(rounding):
         assert got == want, (v, s)
 
 
+def ref_round_shift_saturate(value: int, shift: int, width: int):
+    exact = value * 2.0 ** -shift if abs(value) < 2 ** 50 else None
+    rounded = math.floor(value / 2 ** shift + 0.5) if shift > 0 else value * 2 ** -shift
+    if exact is not None:
+        assert rounded == math.floor(exact + 0.5)
+    return ref_fit(int(rounded), width, True)
+
+
+@pytest.mark.parametrize("width", [2, 8, 18])
+def test_round_shift_saturate_matches_the_definition(width):
+    fmt = FixedFormat(width, width - 1, rounding="half_up", overflow="saturate")
+    rng = random.Random(width)
+    cases = [(rng.randint(-2 ** (width + 6), 2 ** (width + 6)), rng.randint(-3, 8))
+             for _ in range(2000)]
+    # ties +-0.5 LSB, the saturation bounds exactly and one past them, zero
+    cases += [(s * (2 * t + 1) << 2, 3) for t in range(-3, 3) for s in (1, -1)]
+    cases += [((fmt.max_raw << 4) + 7, 4), ((fmt.max_raw << 4) + 8, 4),
+              ((fmt.min_raw << 4) - 8, 4), ((fmt.min_raw << 4) - 9, 4), (0, 5), (0, -5)]
+    values = np.array([v for v, _ in cases], np.int64)
+    shifts = np.array([s for _, s in cases], np.int64)
+    words, any_clamped = round_shift_saturate(values, shifts, fmt)       # per element shifts
+    want = [ref_round_shift_saturate(v, s, width) for v, s in cases]
+    assert words.tolist() == [w for w, _ in want]
+    assert any_clamped == any(c for _, c in want)
+    for (v, s), (w, c) in zip(cases, want):
+        assert round_shift_saturate(v, s, fmt) == (w, c), (v, s)           # Python ints
+        got, clamped = round_shift_saturate(np.int64(v), s, fmt)           # NumPy scalar
+        assert (int(got), clamped) == (w, c), (v, s)
+        if s >= 0:
+            fit, flag = fmt.fit(fmt.shift_round(v, s))
+            assert (int(fit), bool(flag)) == (w, c)
+
+
+def test_round_shift_saturate_edges():
+    fmt = FixedFormat(8, 4, rounding="half_up", overflow="saturate")
+    assert round_shift_saturate(np.array([3, 5, -3, -5]), 1, fmt)[0].tolist() == [2, 3, -1, -2]
+    assert round_shift_saturate(np.array([[1, 1]]), np.array([-2, 6]), fmt)[0].tolist() == [[4, 0]]
+    with pytest.raises(OverflowError, match="left shift"):
+        round_shift_saturate(np.array([1 << 40]), -30, fmt)
+    with pytest.raises(OverflowError, match="exceeds 62 bits"):
+        round_shift_saturate(np.array([1 << 61]), 1, fmt)
+    assert round_shift_saturate(1000, 1, FixedFormat(8, 4)) == (127, True)    # width only
+    with pytest.raises(TypeError, match="fmt=8: must be a FixedFormat"):
+        round_shift_saturate(1, 1, 8)
+
+
 def test_quantize_and_back():
     fmt = FixedFormat(8, 4, rounding="half_up", overflow="saturate")
     raw, flags = fmt.quantize([0.5, -0.53, 100.0, -100.0, 0.03125])
@@ -61,7 +107,7 @@ def test_invalid_formats_name_parameter_and_value(kwargs, message):
 
 
 def test_width_must_be_integer():
-    with pytest.raises(TypeError, match="width must be an integer"):
+    with pytest.raises(TypeError, match="width=8.5: must be an integer"):
         FixedFormat(8.5)
 
 

@@ -11,12 +11,53 @@ from amaranth.sim import Simulator
 from golden.fixed import FixedFormat
 from golden.linalg import qr_signfix
 from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
-from golden.unit_program import SEGMENTS, Move, ProgramUnit, build_program, run_segment
-from hdl import kxk_engine
+from golden.unit_program import SEGMENTS, Move, PostOp, ProgramUnit, build_program, run_segment
+from hdl import kxk_engine, lane_port
 from hdl.kxk_engine import KxkEngine
 from hdl.mac_lane import MACLane
 
 ACC, SUM = 44, 48
+ARGS = dict(formats=UnitFormats.for_width(16), k=2, lanes=2, ns_steps=2, recip_steps=1,
+            acc_width=ACC, sum_width=SUM)
+
+
+def test_construction_exposes_parameters():
+    eng = KxkEngine(**ARGS)
+    assert (eng.k, eng.lanes, eng.ns_steps, eng.recip_steps) == (2, 2, 2, 1)
+    assert (eng.acc_width, eng.sum_width, eng.a_bits, eng.alus) == (ACC, SUM, 5, 2)
+    assert eng.lane_latency == lane_port.LATENCY == 3 and eng.word_width == 18
+    assert eng.formats is ARGS["formats"]
+    assert eng.lane_i.shape().elem_shape == lane_port.beat_layout(18, ACC)
+    assert eng.lane_o.shape().elem_shape == lane_port.result_layout(ACC)
+    narrowest = lane_port.lane_acc_width(18, 2)
+    assert narrowest == 39 and KxkEngine(**{**ARGS, "acc_width": narrowest}).acc_width == 39
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(formats=16), TypeError, "formats=16: must be a UnitFormats"),
+    (dict(k=0), ValueError, r"k=0: must be in \[1, 16\]"),
+    (dict(k=17), ValueError, r"k=17: must be in \[1, 16\]"),
+    (dict(k=2.0), TypeError, "k=2.0: must be an integer"),
+    (dict(lanes=0), ValueError, "lanes=0: must be at least 1"),
+    (dict(lanes=True), TypeError, "lanes=True: must be an integer"),
+    (dict(ns_steps=0), ValueError, r"ns_steps=0: must be in \[1, 32\]"),
+    (dict(recip_steps=9), ValueError, r"recip_steps=9: must be in \[1, 8\]"),
+    (dict(recip_steps="2"), TypeError, "recip_steps='2': must be an integer"),
+    (dict(lane_latency=0), ValueError, r"lane_latency=0: must be in \[1, 16\]"),
+    (dict(a_bits=8), ValueError, r"a_bits=8: must be in \[1, 7\]"),
+    (dict(alus=0), ValueError, r"alus=0: must be in \[1, 16\]"),
+    (dict(acc_width=None), TypeError, "acc_width=None: must be an integer"),
+    (dict(acc_width=38), ValueError, r"acc_width=38: must be at least 2 \* 18 \+ bits\(k \+ 1\) "
+                                     r"\+ 1 = 39 \(the lanes' sums of 18-bit words\)"),
+    (dict(sum_width=43), ValueError, "sum_width=43: must be at least acc_width=44"),
+    (dict(formats=UnitFormats.for_width(16).__class__(
+        **{**UnitFormats.for_width(16).__dict__, "recip": FixedFormat(16, 5, "half_up",
+                                                                      "saturate")})),
+     ValueError, "recip.width=16: the k x k engine needs every scalar format 18 bits wide"),
+])
+def test_construction_errors_name_parameter_and_value(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        KxkEngine(**{**ARGS, **kwargs})
 
 
 class LaneHarness(Elaboratable):
@@ -223,7 +264,7 @@ def test_reciprocal_seed_at_its_overflow_bound(sigma_lsb):
 
 
 def test_alu_leading_one_of_zero(monkeypatch):
-    """The ALU's leading-one detect (``Move(kind="lod")``) gives 0 for a zero operand, as the
+    """The ALU's leading-one detect (``Move(kind=PostOp.LOD)``) gives 0 for a zero operand, as the
     interpreter's :func:`golden.unit_program.exponent` does.
 
     In the unit's program its results only feed ``Expo(fn="a")`` (the column exponent of a Gram
@@ -237,7 +278,7 @@ def test_alu_leading_one_of_zero(monkeypatch):
     real = build_program(F, k, ns_steps=6, recip_steps=2)
     segments = dict(real.segments)
     segments["norm_x"] = real.segments["norm_x"] + [
-        Move("lodp", "n2", kind="lod", shift=0),
+        Move("lodp", "n2", kind=PostOp.LOD, shift=0),
         Move("r.0", "#1", var=((-1, "lodp"),))]               # 1 << lodp, a word
     probe = replace(real, segments=segments, exps=real.exps + ["lodp"])
     monkeypatch.setattr(kxk_engine, "build_program", lambda *args, **kwargs: probe)

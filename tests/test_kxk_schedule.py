@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 
+from golden.fixed import FixedFormat, round_shift_saturate
 from golden.linalg import qr_signfix
 from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
-from golden.unit_program import (SEGMENTS, Dot, Expo, Move, ProgramUnit, Seed, Select,
-                                 expo_fn, exponent, round_word, run_segment)
+from golden.unit_program import (SEGMENTS, Dot, Expo, Move, PostOp, ProgramUnit, Seed, Select,
+                                 expo_fn, exponent, run_segment)
+
+
+def round_word(value, shift, width):
+    return round_shift_saturate(value, shift, FixedFormat(width, rounding="half_up",
+                                                          overflow="saturate"))
 from hdl.kxk_schedule import schedule_program
 
 
@@ -45,11 +51,11 @@ def replay(seg, regs, inputs, F, width, latency):
             op = seg.posts[t][lane]
             if op is not None:
                 value = pending.pop((t, lane))
-                if op.kind == "round":
+                if op.kind == PostOp.ROUND:
                     shift = op.shift + sum(s * snap[e] for s, e in op.var)
                     writes[op.dst], c = round_word(value, shift, width)
                     flag |= c
-                elif op.kind == "lod":
+                elif op.kind == PostOp.LOD:
                     writes[op.dst] = exponent(value, op.shift)
                 else:
                     writes[op.dst] = int(0 < value < op.bound)
@@ -66,7 +72,7 @@ def alu_op(op, snap, writes, val, F, width):
     if op is not None:
         if isinstance(op, Move):
             v = val(op.src, snap)
-            if op.kind == "round":
+            if op.kind == PostOp.ROUND:
                 shift = op.shift + sum(s * snap[e] for s, e in op.var)
                 writes[op.dst], c = round_word(v, shift, width)
                 flag |= c

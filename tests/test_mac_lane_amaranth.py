@@ -92,7 +92,7 @@ def test_construction_errors_name_parameter_and_value(args, message):
 
 
 def test_rejects_non_format():
-    with pytest.raises(TypeError, match="a_format must be a FixedFormat"):
+    with pytest.raises(TypeError, match="a_format=16: must be a FixedFormat"):
         MACLane(16, FixedFormat(16), FixedFormat(32))
 
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from golden.check import check_float, check_int
+
 from .common import UsageError
 
 __all__ = ["HELP", "QUICK_EPOCHS", "add_arguments", "run", "settings_for"]
@@ -70,9 +72,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _positive_int(name, value):
-    if value is not None and (not isinstance(value, int) or value < 1):
-        raise ValueError(f"{name}={value!r}: must be a positive integer")
-    return value
+    return None if value is None else check_int(name, value, minimum=1)
 
 
 def _hidden(text):
@@ -110,8 +110,8 @@ def _run(args: argparse.Namespace) -> int:
 
     for key in ("epochs", "seeds", "batch"):
         _positive_int(key, getattr(args, key))
-    if args.lr is not None and not (args.lr > 0 and args.lr < float("inf")):
-        raise ValueError(f"lr={args.lr!r}: must be a positive number")
+    if args.lr is not None:
+        check_float("lr", args.lr, low=0.0, low_open=True)
     _hidden(args.hidden)
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     if args.name not in EXPERIMENTS and args.name != "all":

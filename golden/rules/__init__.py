@@ -72,9 +72,10 @@ def make_rule(name: str, n_in: int, n_out: int, *, rng: np.random.Generator | No
 
     Raises
     ------
-    ValueError
-        ``"option=value: reason"`` for an unknown rule name, an option the rule does not have or
-        a bad option value.
+    TypeError, ValueError
+        ``"option=value: reason"`` (:mod:`golden.check`): ``ValueError`` for an unknown rule
+        name, an option the rule does not have or a bad option value, ``TypeError`` for an
+        option of the wrong type.
     """
     known = rule_options(name)
     for key, value in options.items():

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Cost, LowRankUpdate, UpdateRule
-from .options import check_choice, check_int
+from ..check import check_choice, check_int
 
 __all__ = ["GradientClustering"]
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..linalg import batch_gradient, qr_signfix
 from .base import Cost, LowRankUpdate, UpdateRule
-from .options import check_bool, check_int
+from ..check import check_bool, check_int
 
 __all__ = ["PowerSGD"]
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..linalg import batch_gradient, truncated_svd
 from .base import Cost, LowRankUpdate, UpdateRule
-from .options import check_choice, check_int
+from ..check import check_choice, check_int
 
 __all__ = ["RBD", "FPD"]
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Cost, LowRankUpdate, UpdateRule
-from .options import check_choice
+from ..check import check_choice
 
 __all__ = ["SBE"]
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from ..linalg import newton_recip, newton_schulz, qr_signfix
 from .base import Cost, LowRankUpdate, UpdateRule
-from .options import check_bool, check_choice, check_float, check_int
+from ..check import check_bool, check_choice, check_float, check_int
 
 __all__ = ["SBPCA", "block_sizes"]
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Cost, LowRankUpdate, UpdateRule
-from .options import check_int
+from ..check import check_int
 
 __all__ = ["CoDirections"]
 

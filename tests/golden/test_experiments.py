@@ -182,7 +182,7 @@ def test_sbpca_command_turns_errors_into_exit_code_2(tmp_path, capsys):
 
     assert main(["experiment", "curves", "--epochs", "0", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["sbpca experiment: error: epochs=0: must be a positive integer"]
+    assert err == ["sbpca experiment: error: epochs=0: must be at least 1"]
 
 
 def test_progress_reports_rate_and_eta():

@@ -68,12 +68,23 @@ def test_baseline_costs_by_hand():
     ("nope", {}, "name='nope'"),
     ("svd", {"k": 0}, "k=0"),
     ("svd", {"k": 5}, "k=5"),
-    ("svd", {"k": 1.5}, "k=1.5"),
     ("mbgd", {"count": "all"}, "count='all'"),
     ("sgd", {"k": 1}, "k=1"),
 ])
 def test_bad_options_name_option_and_value(name, options, match):
     with pytest.raises(ValueError, match=match) as info:
+        make_rule(name, 6, 4, **options)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("name, options, match", [
+    ("svd", {"k": 1.5}, "k=1.5: must be an integer"),
+    ("powersgd", {"error_feedback": "yes"}, "error_feedback='yes': must be True or False"),
+    ("sbpca", {"norm": "ns", "prescale": 1}, "prescale=1: must be True or False"),
+    ("sbpca", {"sigma0": "1"}, "sigma0='1': must be a number"),
+])
+def test_options_of_the_wrong_type_raise_type_error(name, options, match):
+    with pytest.raises(TypeError, match=match) as info:
         make_rule(name, 6, 4, **options)
     assert "\n" not in str(info.value)
 

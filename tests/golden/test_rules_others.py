@@ -149,8 +149,7 @@ def test_gc_centres_estimate_and_options():
 
 
 @pytest.mark.parametrize("name, opts", [("rbd", dict(d=0)), ("rbd", dict(basis="sparse")),
-                                        ("powersgd", dict(k=5)),
-                                        ("powersgd", dict(error_feedback="yes"))])
+                                        ("powersgd", dict(k=5))])
 def test_bad_options(name, opts):
     key, value = next(iter(opts.items()))
     with pytest.raises(ValueError, match=f"{key}={value!r}"):

@@ -151,11 +151,11 @@ def test_cost_counts_by_hand():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(k=0), "k=0: must be at least 1"),
-    (dict(k=5), "k=5: must be at most 4"),
+    (dict(k=0), r"k=0: must be in \[1, 4\]"),
+    (dict(k=5), r"k=5: must be in \[1, 4\]"),
     (dict(k=2, mode="double"), "mode='double'"),
     (dict(k=2, schedule="sbpcav"), "schedule='sbpcav'"),
-    (dict(k=2, ns_steps=0), "ns_steps=0: must be at least 1"),
+    (dict(k=2, ns_steps=0), r"ns_steps=0: must be in \[1, 32\]"),
 ])
 def test_bad_parameters_name_themselves(kwargs, message):
     with pytest.raises(ValueError, match=message):
@@ -164,6 +164,11 @@ def test_bad_parameters_name_themselves(kwargs, message):
 
 def test_formats_are_checked():
     F = UnitFormats.for_width(16)
+    with pytest.raises(TypeError, match="formats=16: must be a UnitFormats"):
+        SBPCAUnitModel(8, 4, k=1, formats=16)
+    with pytest.raises(ValueError, match=r"sigma=Q3.15\(floor,wrap\): must round half_up"):
+        SBPCAUnitModel(8, 4, k=1, formats=F.__class__(**{**F.__dict__,
+                                                           "sigma": FixedFormat(18, 15)}))
     with pytest.raises(ValueError, match="w.frac=3: must be"):
         SBPCAUnitModel(8, 4, k=1, formats=F.__class__(**{**F.__dict__,
                                                            "w": FixedFormat(18, 3)}))

@@ -16,7 +16,7 @@ from golden.data import load_digits
 from golden.mlp import MLP, make_rules, train, train_async
 from golden.rules import make_rule
 from golden.seam import DenseApplier, RuleEngine
-from .test_mlp import ExactMean
+from test_mlp import ExactMean
 
 
 @pytest.fixture(scope="module")

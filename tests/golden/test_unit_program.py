@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
+from golden.fixed import FixedFormat, round_shift_saturate
 from golden.linalg import qr_signfix
 from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
-from golden.unit_program import (Dot, ProgramUnit, build_program, exponent, round_word)
+from golden.unit_program import Dot, PostOp, ProgramUnit, build_program, exponent
 
 
 def _compare(model, unit, where):
@@ -66,14 +67,23 @@ def test_saturating_inputs_raise_the_flag_in_both():
     assert model.overflow
 
 
-def test_round_word_and_exponent_from_their_definitions():
-    assert round_word(5, 1, 8) == (3, False)          # 2.5 -> 3 (half up)
-    assert round_word(-5, 1, 8) == (-2, False)        # -2.5 -> -2 (half up)
-    assert round_word(3, -2, 8) == (12, False)        # left shift
-    assert round_word(1000, 0, 8) == (127, True)
-    assert round_word(-1000, 0, 8) == (-128, True)
+def test_round_and_exponent_from_their_definitions():
+    word = FixedFormat(8, rounding="half_up", overflow="saturate")   # a ROUND post-operation
+    assert round_shift_saturate(5, 1, word) == (3, False)          # 2.5 -> 3 (half up)
+    assert round_shift_saturate(-5, 1, word) == (-2, False)        # -2.5 -> -2 (half up)
+    assert round_shift_saturate(3, -2, word) == (12, False)        # left shift
+    assert round_shift_saturate(1000, 0, word) == (127, True)
+    assert round_shift_saturate(-1000, 0, word) == (-128, True)
+    assert build_program(UnitFormats.for_width(16), 1, ns_steps=1,
+                         recip_steps=1).word_format == FixedFormat(18, 0, "half_up", "saturate")
     assert exponent(1, 0) == 0 and exponent(-8, 0) == 3 and exponent(3, 4) == -3
     assert exponent(0, 7) == 0
+
+
+def test_ops_take_named_codes_only():
+    assert Dot("d", (("a", "b"),), kind=1).kind is PostOp.LOD
+    with pytest.raises(ValueError, match="'lod' is not a valid PostOp"):
+        Dot("d", (("a", "b"),), kind="lod")
 
 
 def test_program_counts():

@@ -1,0 +1,114 @@
+"""Fixed-point steps in hardware: the Amaranth form of the golden rounding point.
+
+:func:`round_shift_saturate` builds the hardware form of
+:func:`golden.fixed.round_shift_saturate` (the streaming-PCA unit's one rounding point) into a
+module; a unit test on the Amaranth simulator (``tests/test_fixed_ops.py``) compares the two on
+ties, the saturation bounds, the extreme inputs and zero::
+
+    shift > 0:   value = (raw + 2**(shift - 1)) >> shift     round half up
+    shift <= 0:  value = raw << -shift                        exact
+    word = clamp(value, fmt.min_raw, fmt.max_raw)            saturate; ``clamped`` when it acted
+
+Two shapes of the step:
+
+* a constant ``shift`` (``int``): one adder (none when the half LSB, :func:`half_lsb`, was
+  already added upstream, e.g. as the addend that starts a MAC lane's sum: ``half_added``), an
+  arithmetic shift (wires) and the clamp's two comparisons;
+* a variable ``shift`` (a signed ``Value``, as the k x k engine's per-operation shifts): right
+  shifts round as ``((raw >> (shift - 1)) + 1) >> 1``, which equals the golden form without a
+  variable-width constant; left shifts are capped at ``max_left`` bits, which loses nothing
+  because any nonzero word shifted that far saturates anyway (``max_left >= fmt.width - 1``).
+
+``raw`` is taken as a signed value of its own width (``len(raw)``); nothing inside wraps.
+"""
+
+from amaranth.hdl import Const, Mux, Signal, Value, signed
+
+from golden.check import check_bool, check_instance, check_int
+from golden.fixed import FixedFormat
+
+__all__ = ["round_shift_saturate", "half_lsb"]
+
+
+def half_lsb(shift: int, width: int) -> Const:
+    """Half an LSB of a result shifted right by ``shift >= 1`` bits, ``2**(shift - 1)``, as a
+    ``width``-bit signed constant: the rounding addend of :func:`round_shift_saturate`."""
+    shift = check_int("shift", shift, minimum=1)
+    return Const(1 << (shift - 1), signed(check_int("width", width, minimum=shift + 1)))
+
+
+def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_added=False,
+                         max_left=31):
+    """Build ``golden.fixed.round_shift_saturate(raw, shift, fmt)`` into module ``m``.
+
+    Parameters
+    ----------
+    m : Module
+        The module the combinational logic goes into (``m.d.comb``).
+    raw : Value
+        The exact value, signed, ``len(raw)`` bits.
+    shift : int or Value
+        A constant or a signed shift; negative shifts move left.
+    fmt : FixedFormat
+        The word; only its width matters (as in the golden function).
+    name : str
+        Prefix of the signals built (``{name}_word``, ``{name}_clamped``, ...).
+    half_added : bool
+        Constant ``shift >= 1`` only: ``raw`` already includes :func:`half_lsb` (so only the
+        shift and the clamp are built).
+    max_left : int
+        Variable ``shift`` only: the widest left shift built (``>= fmt.width - 1``).
+
+    Returns
+    -------
+    (word, clamped)
+        ``Signal(signed(fmt.width))`` and ``Signal()``: the saturated word and whether the clamp
+        acted.
+    """
+    check_instance("fmt", fmt, FixedFormat)
+    check_bool("half_added", half_added)
+    raw = Value.cast(raw)
+    width = len(raw)
+    if isinstance(shift, int) and not isinstance(shift, bool):
+        value = _constant_shift(m, raw, shift, width, name, half_added)
+    else:
+        if half_added:
+            raise ValueError("half_added=True: only with a constant shift")
+        max_left = check_int("max_left", max_left, minimum=fmt.width - 1)
+        value = _variable_shift(m, raw, Value.cast(shift), width, max_left, name)
+    hi, lo = fmt.max_raw, fmt.min_raw
+    word = Signal(signed(fmt.width), name=f"{name}_word")
+    clamped = Signal(name=f"{name}_clamped")
+    m.d.comb += [clamped.eq((value > hi) | (value < lo)),
+                 word.eq(Mux(value > hi, hi, Mux(value < lo, lo, value)))]
+    return word, clamped
+
+
+def _constant_shift(m, raw, shift, width, name, half_added):
+    if shift > 0:
+        full = Signal(signed(width if half_added else width + 1), name=f"{name}_full")
+        added = raw if half_added else raw + half_lsb(shift, max(width, shift) + 1)
+        m.d.comb += full.eq(added >> shift)
+    else:
+        if half_added:
+            raise ValueError(f"shift={shift}: half_added needs a right shift (at least 1)")
+        full = Signal(signed(width - shift), name=f"{name}_full")
+        m.d.comb += full.eq(raw << -shift)
+    return full
+
+
+def _variable_shift(m, raw, shift, width, max_left, name):
+    rsh = Signal(range(width + 1), name=f"{name}_rsh")
+    lsh = Signal(range(max_left + 1), name=f"{name}_lsh")
+    # a right shift beyond the width leaves the sign: (sign + 1) >> 1 = 0, the golden result
+    m.d.comb += [rsh.eq(Mux(shift > width, width, Mux(shift > 0, shift - 1, 0))),
+                 lsh.eq(Mux(shift < -max_left, max_left, Mux(shift < 0, -shift, 0)))]
+    t1 = Signal(signed(width), name=f"{name}_t1")
+    m.d.comb += t1.eq(raw >> rsh)
+    right = Signal(signed(width), name=f"{name}_right")
+    m.d.comb += right.eq((t1 + 1) >> 1)
+    left = Signal(signed(width + max_left + 1), name=f"{name}_left")
+    m.d.comb += left.eq(raw << lsh)
+    full = Signal(signed(width + max_left + 1), name=f"{name}_full")
+    m.d.comb += full.eq(Mux(shift > 0, right, left))
+    return full

@@ -1,0 +1,188 @@
+"""The k x k engine's ROM image: one word per scheduled cycle of the micro-program.
+
+At generation time, a :class:`golden.unit_program.Program` placed on the lanes and ALUs by
+:func:`hdl.kxk_schedule.schedule_program` becomes, segment after segment, a list of ROM words the
+engine (``hdl/kxk_engine.py``) plays one per cycle. Operands and destinations are not stored as
+register names but as small indices into per-lane (and per-ALU) tables of the registers that
+lane or ALU ever touches, so each operand mux is only as wide as it needs to be::
+
+    word = { b<l>: lane l's beat    {valid, a, b, c (operand indices), clear, last, sub}
+             p<l>: lane l's result  {valid, kind (PostOp), shift, v1, v1n, v2, v2n, dst}
+             alu<u>: ALU u          {op (AluOp), src, shift, v1, v1n, v2, v2n, w1, w2, e, f, dst} }
+
+``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
+``shift`` (the ops' ``var`` terms); the post-operation codes are :class:`golden.unit_program.PostOp`
+and the ALU codes :class:`AluOp`. A field absent from a word is 0: no beat, no result, ALU idle.
+"""
+
+from amaranth.hdl import signed
+from amaranth.lib import data, enum
+
+from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
+
+__all__ = ["AluOp", "RomImage", "index_bits"]
+
+
+class AluOp(enum.IntEnum, shape=3):
+    """Operation of an ALU slot in a ROM word (``NONE``: the slot is idle)."""
+
+    NONE = 0
+    MOVE = 1          #: ``Move`` with ``PostOp.ROUND``
+    LOD = 2           #: ``Move`` with ``PostOp.LOD``
+    EXPO_A = 3        #: ``Expo`` with ``ExpoFn.A``
+    EXPO_S = 4        #: ``Expo`` with ``ExpoFn.S``
+    SEED = 5
+    SELECT = 6
+
+
+def index_bits(n):
+    """Bits of an index into ``n`` items (at least 1)."""
+    return max(1, (int(n) - 1).bit_length()) if n > 1 else 1
+
+
+def _index(items):
+    out = {}
+    for x in items:
+        if x not in out:
+            out[x] = len(out)
+    return out
+
+
+def _var(op, table):
+    v = list(op.var) + [(1, None)] * (2 - len(op.var))
+    return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
+            "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
+
+
+class RomImage:
+    """The ROM of ``sched`` (a ``Schedule`` on ``lanes`` lanes and ``alus`` ALUs).
+
+    Attributes
+    ----------
+    lanes, alus : list of dict
+        Per lane ``{"a", "b", "c", "e", "d"}`` and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
+        ``{operand: index}`` tables (register names, ``"#value"`` constants, ``None`` or
+        ``"-"`` for nothing) in the order the engine builds its muxes.
+    layout : data.StructLayout
+        One ROM word (module docstring).
+    words : list of dict
+        The ROM's contents, segments in :data:`golden.unit_program.SEGMENTS` order.
+    base : dict
+        ``{segment: address of its first word}``.
+    """
+
+    def __init__(self, sched, *, lanes: int, alus: int):
+        self._sched = sched
+        self.lanes, self.alus = self._tables(lanes, alus)
+        self.layout = self._layout()
+        self.words, self.base = self._words()
+
+    def _tables(self, n_lanes, n_alus):
+        sched = self._sched
+        lanes = []
+        for l in range(n_lanes):
+            ops_a, ops_b, adds, exps, dsts = [], [], [None], [None], []
+            for name in SEGMENTS:
+                seg = sched.segments[name]
+                for t in range(seg.cycles):
+                    beat = seg.beats[t][l]
+                    if beat:
+                        op, j = beat
+                        ops_a.append(op.terms[j][0])
+                        ops_b.append(op.terms[j][1])
+                        if j == 0:
+                            adds.append(op.addend if op.addend is None or
+                                        isinstance(op.addend, (int, str)) else tuple(op.addend))
+                    op = seg.posts[t][l]
+                    if op:
+                        exps += [e for _, e in op.var]
+                        dsts.append(op.dst)
+            lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
+                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"])})
+        alus = []
+        for u in range(n_alus):
+            alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
+            for name in SEGMENTS:
+                for ops in sched.segments[name].alu:
+                    op = ops[u]
+                    if isinstance(op, Move):
+                        alu_src.append(op.src)
+                        alu_v += [e for _, e in op.var]
+                    elif isinstance(op, Expo):
+                        alu_e.append(op.src)
+                    elif isinstance(op, Seed):
+                        alu_w.append(op.sig)
+                        alu_e.append(op.exp)
+                    elif isinstance(op, Select):
+                        alu_f.append(op.flag)
+                        alu_w += [op.a, op.b]
+                    if op is not None:
+                        alu_d.append(op.dst)
+            alus.append({"src": _index(alu_src or ["#0"]), "w": _index(alu_w or ["#0"]),
+                         "e": _index(alu_e or ["-"]), "f": _index(alu_f or ["-"]),
+                         "d": _index(alu_d or ["-"]), "v": _index(alu_v)})
+        return lanes, alus
+
+    def _layout(self):
+        bits = index_bits
+        fields = {}
+        for l, t in enumerate(self.lanes):
+            fields[f"b{l}"] = data.StructLayout({
+                "valid": 1, "a": bits(len(t["a"])), "b": bits(len(t["b"])),
+                "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1})
+            fields[f"p{l}"] = data.StructLayout({
+                "valid": 1, "kind": PostOp, "shift": signed(8), "v1": bits(len(t["e"])),
+                "v1n": 1, "v2": bits(len(t["e"])), "v2n": 1, "dst": bits(len(t["d"]))})
+        for u, alu in enumerate(self.alus):
+            fields[f"alu{u}"] = data.StructLayout({
+                "op": AluOp, "src": bits(len(alu["src"])), "shift": signed(8),
+                "v1": bits(len(alu["v"])), "v1n": 1, "v2": bits(len(alu["v"])), "v2n": 1,
+                "w1": bits(len(alu["w"])), "w2": bits(len(alu["w"])),
+                "e": bits(len(alu["e"])), "f": bits(len(alu["f"])),
+                "dst": bits(len(alu["d"]))})
+        return data.StructLayout(fields)
+
+    def _words(self):
+        words, base = [], {}
+        for name in SEGMENTS:
+            seg = self._sched.segments[name]
+            base[name] = len(words)
+            for t in range(seg.cycles):
+                word = {}
+                for l, tab in enumerate(self.lanes):
+                    beat = seg.beats[t][l]
+                    if beat:
+                        op, j = beat
+                        add = op.addend if j == 0 else None
+                        add = tuple(add) if isinstance(add, (tuple, list)) else add
+                        word[f"b{l}"] = {"valid": 1, "a": tab["a"][op.terms[j][0]],
+                                         "b": tab["b"][op.terms[j][1]],
+                                         "c": tab["c"][add], "clear": int(j == 0),
+                                         "last": int(j == len(op.terms) - 1),
+                                         "sub": int(op.sub)}
+                    op = seg.posts[t][l]
+                    if op:
+                        if not -128 <= op.shift < 128:
+                            raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
+                        word[f"p{l}"] = {"valid": 1, "kind": op.kind, "shift": op.shift,
+                                         "dst": tab["d"][op.dst], **_var(op, tab["e"])}
+                for u, alu in enumerate(self.alus):
+                    op = seg.alu[t][u]
+                    if op is None:
+                        continue
+                    a = {"dst": alu["d"][op.dst]}
+                    if isinstance(op, Move):
+                        a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD,
+                              "src": alu["src"][op.src], "shift": op.shift,
+                              **_var(op, alu["v"])}
+                    elif isinstance(op, Expo):
+                        a |= {"op": AluOp.EXPO_A if op.fn == ExpoFn.A else AluOp.EXPO_S,
+                              "e": alu["e"][op.src]}
+                    elif isinstance(op, Seed):
+                        a |= {"op": AluOp.SEED, "w1": alu["w"][op.sig], "e": alu["e"][op.exp]}
+                    else:
+                        a |= {"op": AluOp.SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
+                              "w2": alu["w"][op.b]}
+                    word[f"alu{u}"] = a
+                words.append(word)
+        return words, base

@@ -1,0 +1,171 @@
+"""The row-pass engine's pass control: start, the slot counters, the fetches, the final sums.
+
+A pass runs through four phases (:class:`Phase`) from ``start`` to ``done``::
+
+    PREFETCH  1 cycle            row 0 (and its input word) is read from the memories
+    SLOTS     (rows_b + 1) slot  beat 0 .. slot - 1 of slot j = 0 .. rows_b; the next row is
+                                 fetched during a slot's last beat (``slot_end``)
+    DRAIN     lane_latency       the last results land in the lanes' sums
+    REDUCE    nsum               one sum a cycle is added over the lanes into ``gram``, ``proj``,
+                                 ``norm2`` (sums the program does not produce read as 0)
+
+``start`` (idle, no readout running) latches ``params``, ``mode`` (3 runs ``UPDATE``), the bank
+on ``bank`` (its base address, last address and tail mask) and the input buffer ``buf``. The
+lanes (``hdl/row_pass_lane.py``) run on the signals built here: slot ``j``, the fetch address,
+``slot_end`` and whether a slot half is for a real row.
+"""
+
+from amaranth.hdl import Array, Cat, Const, Mux, Signal, signed
+from amaranth.lib import enum
+
+from .row_pass_beats import PassMode
+
+__all__ = ["PassControl", "Phase"]
+
+
+class Phase(enum.IntEnum, shape=2):
+    """Phase of a running pass (module docstring)."""
+
+    PREFETCH = 0
+    SLOTS = 1
+    DRAIN = 2
+    REDUCE = 3
+
+
+class PassControl:
+    """The pass control of ``rp`` (a ``RowPass``) over ``banks`` (a ``BankMap``), whose beat
+    table has ``span`` entries per program.
+
+    Attributes: ``busy``, ``phase``, ``j`` (slot), ``beat`` (in the slot), ``mode``, ``slot``
+    (beats of a slot of ``mode``), ``entry`` (index into the beat table), ``params``, the latched
+    bank (``row_base``, ``inp_base``, ``last_j`` = rows_b - 1, ``tail_mask``), and after
+    :meth:`slots`: ``issuing``, ``in_u_slot``, ``in_g_slot``, ``slot_end``, ``fetch``,
+    ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``/``fetch_tail`` (the fetched address holds a
+    full row / is the bank's last) and ``row_full``/``row_tail`` (the same for slot ``j``).
+    """
+
+    def __init__(self, m, rp, banks, span):
+        L, depth, max_rows = rp.lanes, banks.depth, max(banks.rows)
+        slots = rp.slot_lengths
+        width = max(slots)
+        self._rp, self._banks = rp, banks
+        busy = Signal()
+        phase = Signal(Phase)
+        j = Signal(range(max_rows + 2))   # slot (row address within the bank)
+        beat = Signal(range(span))
+        mode = Signal(PassMode)
+        slot = Signal(range(width + 1))
+        m.d.comb += slot.eq(Array(Const(v, range(width + 1)) for v in slots + (1,))[mode])
+        entry = Signal(range(4 * span))
+        m.d.comb += entry.eq(Cat(beat, mode) if span > 1 else mode)
+        tail = Signal(range(max(rp.lane_latency, L) + 1))
+        params = Signal(rp.params_layout)
+        m.d.comb += rp.busy.eq(busy)
+        # the pass's bank and input buffer, latched at start
+        row_base = Signal(range(depth + 1))
+        inp_base = Signal(range(2 * depth + 1))
+        last_j = Signal(range(max(max_rows, 2)))          # rows_b - 1
+        tail_mask = Signal(L)
+        self.busy, self.phase, self.j, self.beat, self.mode = busy, phase, j, beat, mode
+        self.slot, self.entry, self.tail, self.params = slot, entry, tail, params
+        self.row_base, self.inp_base, self.last_j, self.tail_mask = (row_base, inp_base, last_j,
+                                                                     tail_mask)
+
+    def slots(self, m):
+        """Build the slot flags and the fetch addresses (see the class docstring)."""
+        banks = self._banks
+        busy, phase, j, beat, slot = self.busy, self.phase, self.j, self.beat, self.slot
+        last_j = self.last_j
+        issuing = Signal()                 # a beat is being issued this cycle
+        in_u_slot = Signal()               # the U beats of this slot are for a real row address
+        in_g_slot = Signal()               # the G beats of this slot are for a real row address
+        m.d.comb += [
+            issuing.eq(busy & (phase == Phase.SLOTS)),
+            in_u_slot.eq(j <= last_j),
+            in_g_slot.eq(j > 0),
+        ]
+        slot_end = Signal()
+        m.d.comb += slot_end.eq(issuing & (beat == slot - 1))
+        # memory reads: prefetch row j during the last beat of slot j-1 (or the prefetch
+        # cycle); readout reads otherwise
+        fetch = Signal()
+        m.d.comb += fetch.eq(busy & ((phase == Phase.PREFETCH) | slot_end))
+        max_rows, depth = max(banks.rows), banks.depth
+        fetch_j = Signal(range(max_rows + 2))
+        fetch_addr = Signal(range(depth + max_rows + 2))
+        fetch_iaddr = Signal(range(2 * depth + max_rows + 2))
+        m.d.comb += [
+            fetch_j.eq(Mux(phase == Phase.PREFETCH, 0, j + 1)),
+            fetch_addr.eq(self.row_base + fetch_j),
+            fetch_iaddr.eq(self.inp_base + fetch_j),
+        ]
+        # a lane's row at relative address j exists: j < rows_b - 1, or the last address when
+        # the lane is among the n_b - (rows_b - 1) L rows stored there (tail_mask)
+        fetch_full, fetch_tail = Signal(), Signal()
+        row_full, row_tail = Signal(), Signal()
+        m.d.comb += [fetch_full.eq(fetch_j < last_j), fetch_tail.eq(fetch_j == last_j),
+                     row_full.eq(j < last_j), row_tail.eq(j == last_j)]
+        self.issuing, self.in_u_slot, self.in_g_slot = issuing, in_u_slot, in_g_slot
+        self.slot_end, self.fetch, self.fetch_addr, self.fetch_iaddr = (slot_end, fetch,
+                                                                        fetch_addr, fetch_iaddr)
+        self.fetch_full, self.fetch_tail = fetch_full, fetch_tail
+        self.row_full, self.row_tail = row_full, row_tail
+
+    def sequence(self, m, *, bank_sel, reading, lane_sums, saturated):
+        """Start and run passes: ``bank_sel`` (the bank input, in range), ``reading`` (a
+        readout runs: no start), ``lane_sums`` (each lane's sums RAM read port for the
+        reduction) and ``saturated`` (each lane's sticky clamp flag)."""
+        rp, banks = self._rp, self._banks
+        k, L, depth = rp.k, rp.lanes, banks.depth
+        npairs = k * (k + 1) // 2
+        nsum = npairs + k + 1                 # Gram, projection, norm
+        per_bank = banks.lookup
+        busy, phase, j, beat, mode = self.busy, self.phase, self.j, self.beat, self.mode
+        slot, tail, params, last_j = self.slot, self.tail, self.params, self.last_j
+        row_base, inp_base = self.row_base, self.inp_base
+
+        m.d.sync += rp.done.eq(0)
+        totals = [Signal(signed(rp.sum_width), name=f"total{i}") for i in range(nsum)]
+        red_idx = Signal(range(nsum + 1))
+        # which sums each program produces (the others read as 0, whatever the RAM holds)
+        produced = {PassMode.UPDATE: [True] * (npairs + k) + [False],
+                    PassMode.PROJECT: [False] * npairs + [True] * (k + 1),
+                    PassMode.NORM: [False] * (npairs + k) + [True]}
+        with m.If(rp.start & ~busy & ~reading):
+            base = per_bank(banks.bases, bank_sel, row_base.shape())
+            m.d.sync += [busy.eq(1), phase.eq(Phase.PREFETCH), j.eq(0), beat.eq(0),
+                         params.eq(rp.params),
+                         mode.eq(Mux(rp.mode <= PassMode.NORM, rp.mode, PassMode.UPDATE)),
+                         row_base.eq(base),
+                         inp_base.eq(Mux(rp.buf, base + depth, base)),
+                         last_j.eq(per_bank([r - 1 for r in banks.rows], bank_sel,
+                                            last_j.shape())),
+                         self.tail_mask.eq(per_bank(banks.tail_masks, bank_sel, L))]
+        with m.If(busy):
+            with m.Switch(phase):
+                with m.Case(Phase.PREFETCH):                        # prefetch row 0
+                    m.d.sync += phase.eq(Phase.SLOTS)
+                with m.Case(Phase.SLOTS):
+                    m.d.sync += beat.eq(Mux(beat == slot - 1, 0, beat + 1))
+                    with m.If(beat == slot - 1):
+                        m.d.sync += j.eq(j + 1)
+                        with m.If(j == last_j + 1):
+                            m.d.sync += [phase.eq(Phase.DRAIN), tail.eq(0)]
+                with m.Case(Phase.DRAIN):                           # last results land
+                    m.d.sync += tail.eq(tail + 1)
+                    with m.If(tail == rp.lane_latency - 1):
+                        m.d.sync += [phase.eq(Phase.REDUCE), red_idx.eq(0)]
+                with m.Case(Phase.REDUCE):                          # add one sum over lanes
+                    across = Signal(signed(rp.sum_width))
+                    m.d.comb += [port.addr.eq(red_idx) for port in lane_sums]
+                    m.d.comb += across.eq(sum(port.data for port in lane_sums))
+                    keep = Array(Array(Const(int(produced[p][i]), 1) for i in range(nsum))
+                                 for p in PassMode)[mode][red_idx]
+                    m.d.sync += Array(totals)[red_idx].eq(Mux(keep, across, 0))
+                    m.d.sync += red_idx.eq(red_idx + 1)
+                    with m.If(red_idx == nsum - 1):
+                        m.d.sync += [busy.eq(0), rp.done.eq(1)]
+        m.d.comb += [rp.gram[i].eq(totals[i]) for i in range(npairs)]
+        m.d.comb += [rp.proj[r].eq(totals[npairs + r]) for r in range(k)]
+        m.d.comb += rp.norm2.eq(totals[npairs + k])
+        m.d.comb += rp.saturated.eq(Cat(*saturated).any())

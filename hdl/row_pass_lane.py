@@ -1,0 +1,183 @@
+"""One lane of the row-pass engine: its memories, operand mux, MAC lane and result paths.
+
+Every lane ``l`` holds rows ``l, l + L, ...`` of each bank (``hdl/row_pass_banks.py``) and runs
+the beat decoded for the cycle (``hdl/row_pass_beats.py``) on them::
+
+    row memory (k words a row) --> s_cur ----+                    lane sums (LUT RAM, nsum words)
+    input memory (1 word a row) --> inp_cur -+ (read data: rows past n_b read 0)   |  read at issue
+                                             v                                     v
+      opA mux (S[q] << a[q] | inp << gw | new_prev[q] | inp_prev | inp) ----+    c = half LSB (U),
+      opB mux (shared cT[q][r] / w[r] | new_prev[r] | S[r] | inp) ---------+    0 (first use) or
+                                             busy ? pass beat : lane_i[l] --+--- the lane sum
+                                                                           v
+                                                  [operand register] -> MACLane (2 stages)
+                                                                           v
+                 tag delay line (kind, dest) --> U: new_cur[r] = round_shift_saturate(value)
+                                                 G, P: lane sum[dest] = value
+                                                 external ``last``: lane_o[l]
+    slot end: new_cur -> row memory (UPDATE write-back), new_cur/inp_cur -> new_prev/inp_prev
+
+Timing: a beat issued in cycle ``t`` is in the operand register in ``t + 1`` and its result
+lands ``lane_latency`` cycles after ``t``; the U beats of a row write ``new_cur`` before the slot
+ends (the slot lengths of ``RowPass`` guarantee it), and each lane sum is touched once a slot,
+so no read of the sums sees a pending write.
+"""
+
+from amaranth.hdl import Array, Mux, Signal, signed
+from amaranth.lib.memory import Memory
+
+from .fixed_ops import half_lsb, round_shift_saturate
+from .mac_lane import MACLane
+from .row_pass_beats import BeatKind, PassMode
+
+__all__ = ["Lane"]
+
+
+class Lane:
+    """Build lane ``lane`` of ``rp`` (a ``RowPass``) into ``m`` with the pass control ``ctl``,
+    the beat decoder ``dec`` and the host pointers ``host``.
+
+    Attributes: ``sums`` (the lane sums' read port for the reduction over lanes), ``saturated``
+    (sticky from ``start``: a stored word of this lane was clamped), ``read_port`` (the row
+    memory's read port, whose data the readout forwards).
+    """
+
+    def __init__(self, m, rp, lane, *, ctl, dec, host, depth, nsum):
+        k, vw, cw = rp.k, rp.vec_width, rp.coef_width
+        W = rp.words
+        busy, mode, j = ctl.busy, ctl.mode, ctl.j
+        mem = Memory(shape=rp.row_layout, depth=depth, init=[])
+        imem = Memory(shape=signed(vw), depth=2 * depth, init=[])
+        m.submodules[f"rows{lane}"] = mem
+        m.submodules[f"inp{lane}"] = imem
+        rdp, wp = mem.read_port(), mem.write_port()
+        irp, iwp = imem.read_port(), imem.write_port()
+        mac = MACLane(*rp.lane_formats)
+        m.submodules[f"lane{lane}"] = mac
+
+        s_cur = Signal(rp.row_layout)
+        inp_cur = Signal(signed(vw))
+        new_cur = Signal(rp.row_layout)
+        new_prev = Signal(rp.row_layout)
+        inp_prev = Signal(signed(vw))
+        # the lane's running sums live in a small LUT RAM: read when a beat is issued (the
+        # fused multiply-add's addend), written when its result lands `latency` cycles
+        # later; each sum is touched once a slot, so no read sees a pending write
+        smem = Memory(shape=signed(rp.acc_width), depth=nsum, init=[])
+        m.submodules[f"sums{lane}"] = smem
+        s_issue = smem.read_port(domain="comb")
+        s_reduce = smem.read_port(domain="comb")
+        s_write = smem.write_port()
+        sat = Signal()
+        row_valid = Signal()
+        m.d.comb += row_valid.eq(ctl.row_full | (ctl.row_tail & ctl.tail_mask[lane]))
+
+        m.d.comb += [
+            rdp.addr.eq(Mux(busy, ctl.fetch_addr, host.rd_addr)),
+            rdp.en.eq(Mux(busy, ctl.fetch, host.reading & (host.rd_lane == lane)
+                          & ~host.rd_pending & (~rp.row_o.valid | rp.row_o.ready))),
+            irp.addr.eq(ctl.fetch_iaddr),
+            irp.en.eq(ctl.fetch),
+        ]
+        # the read data is what the slot uses; masked to zero for rows past n_b
+        valid_next = Signal()
+        with m.If(ctl.fetch):
+            m.d.sync += valid_next.eq(ctl.fetch_full | (ctl.fetch_tail & ctl.tail_mask[lane]))
+        with m.If(valid_next):
+            m.d.comb += [s_cur.eq(rdp.data), inp_cur.eq(irp.data)]
+
+        # ---- operand mux (registered in front of the lane)
+        s_word = Signal(signed(vw))
+        m.d.comb += s_word.eq(Array(s_cur[q] for q in range(k))[dec.q_sel])
+        s_shifted = Signal(signed(cw))
+        m.d.comb += s_shifted.eq(s_word << dec.a_q)
+        # in the order of the beat table's opa codes (hdl/row_pass_beats.py), as opb below
+        opa_choices = ([s_shifted] * k + [inp_cur << rp.gw]
+                       + [new_prev[q] for q in range(k)] + [inp_prev, inp_cur])
+        opa = Signal(signed(cw))
+        m.d.comb += opa.eq(Array(opa_choices)[dec.opa])
+        opb = Signal(signed(cw))
+        g_opb = Array(new_prev[q] for q in range(k))[Mux(dec.opb < k, dec.opb, 0)]
+        p_opb = Array([s_cur[r] for r in range(k)] + [inp_cur])[
+            Mux(dec.opb <= k, dec.opb, 0)]
+        m.d.comb += opb.eq(Mux(dec.kind == BeatKind.U, dec.shared_coef,
+                               Mux(dec.kind == BeatKind.G, g_opb, p_opb)))
+        # U beats start from half an LSB of the stored word: the rounding's adder is the lane's
+        cval = Signal(signed(rp.acc_width))
+        m.d.comb += [
+            s_issue.addr.eq(dec.dest),
+            cval.eq(Mux(dec.kind == BeatKind.U, half_lsb(rp.shift, rp.acc_width),
+                        Mux(dec.first_use, 0, s_issue.data))),
+        ]
+        # the operand register takes the pass's beat while busy, the lane port's otherwise
+        ext = rp.lane_i[lane]
+        with m.If(busy):
+            m.d.sync += [
+                mac.i.valid.eq(dec.live),
+                mac.i.payload.a.eq(opa),
+                mac.i.payload.b.eq(opb),
+                mac.i.payload.c.eq(cval),
+                mac.i.payload.clear.eq(dec.clear),
+                mac.i.payload.last.eq(dec.last),
+                mac.i.payload.sub.eq(0),
+            ]
+        with m.Else():
+            m.d.sync += [
+                mac.i.valid.eq(ext.valid),
+                mac.i.payload.a.eq(ext.a),
+                mac.i.payload.b.eq(ext.b),
+                mac.i.payload.c.eq(ext.c),
+                mac.i.payload.clear.eq(ext.clear),
+                mac.i.payload.last.eq(ext.last),
+                mac.i.payload.sub.eq(ext.sub),
+            ]
+        m.d.comb += mac.o.ready.eq(1)
+
+        # ---- tag delay line: (kind, dest) of pass results and the external flag,
+        # `latency` cycles behind the beat
+        latency = rp.lane_latency
+        tag_kind = [Signal(BeatKind, name=f"tag_kind{lane}_{t}") for t in range(latency)]
+        tag_dest = [Signal(range(max(nsum, k) + 1), name=f"tag_dest{lane}_{t}")
+                    for t in range(latency)]
+        tag_ext = [Signal(name=f"tag_ext{lane}_{t}") for t in range(latency)]
+        m.d.sync += [tag_kind[0].eq(Mux(dec.live & dec.last, dec.kind, BeatKind.IDLE)),
+                     tag_dest[0].eq(dec.dest),
+                     tag_ext[0].eq(~busy & ext.valid & ext.last)]
+        for t in range(1, latency):
+            m.d.sync += [tag_kind[t].eq(tag_kind[t - 1]), tag_dest[t].eq(tag_dest[t - 1]),
+                         tag_ext[t].eq(tag_ext[t - 1])]
+        kind_out, dest_out = tag_kind[-1], tag_dest[-1]
+
+        value = mac.o.payload.value
+        m.d.comb += [rp.lane_o[lane].valid.eq(mac.o.valid & tag_ext[-1]),
+                     rp.lane_o[lane].value.eq(value)]
+        word, clamped = round_shift_saturate(m, value, rp.shift, rp.word_format,
+                                             name=f"round{lane}", half_added=True)
+        with m.If(mac.o.valid & (kind_out == BeatKind.U)):
+            m.d.sync += Array(new_cur[r] for r in range(k))[dest_out].eq(word)
+            with m.If(clamped):
+                m.d.sync += sat.eq(1)
+        m.d.comb += [s_write.addr.eq(dest_out), s_write.data.eq(value),
+                     s_write.en.eq(mac.o.valid & (kind_out >= BeatKind.G))]
+
+        # ---- slot end: the row is complete; write it back and make it the G row
+        with m.If(ctl.slot_end):
+            m.d.sync += [new_prev.eq(Mux(row_valid, new_cur, 0)),
+                         inp_prev.eq(Mux(row_valid, inp_cur, 0))]
+        write_back = Signal()
+        m.d.comb += write_back.eq(ctl.slot_end & row_valid & (mode == PassMode.UPDATE))
+
+        # ---- host row writes share the write port when idle; input writes own theirs
+        m.d.comb += [
+            wp.addr.eq(Mux(busy, ctl.row_base + j, host.wr_addr)),
+            wp.data.eq(Mux(busy, new_cur, rp.row_w.payload)),
+            wp.en.eq(Mux(busy, write_back,
+                         rp.row_w.valid & (host.wr_lane == lane) & (host.wr_left != 0))),
+            iwp.addr.eq(host.in_addr),
+            iwp.data.eq(rp.inp_w.payload[lane % W]),
+            iwp.en.eq(host.in_take & (host.in_group == lane // W) & host.in_word_ok[lane % W]),
+        ]
+        with m.If(rp.start & ~busy):
+            m.d.sync += sat.eq(0)
+
+        self.sums, self.saturated, self.read_port = s_reduce, sat, rdp

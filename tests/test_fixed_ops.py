@@ -1,0 +1,108 @@
+# amaranth: UnusedElaboratable=no
+"""The hardware rounding step (hdl.fixed_ops) against the golden function, on the simulator."""
+
+import pytest
+from amaranth.hdl import Elaboratable, Module, Signal, signed
+from amaranth.sim import Simulator
+
+from golden.fixed import FixedFormat, round_shift_saturate as ref_round_shift_saturate
+from hdl.fixed_ops import half_lsb, round_shift_saturate
+
+WORD = FixedFormat(8, 7, rounding="half_up", overflow="saturate")
+RAW_WIDTH = 14
+
+
+class Step(Elaboratable):
+    """The step on a ``RAW_WIDTH``-bit input, with a variable or a constant shift."""
+
+    def __init__(self, shift=None, half_added=False):
+        self.raw = Signal(signed(RAW_WIDTH))
+        self.shift = Signal(signed(8)) if shift is None else shift
+        self.half_added = half_added
+        self.word = Signal(signed(WORD.width))
+        self.clamped = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        word, clamped = round_shift_saturate(m, self.raw, self.shift, WORD, name="step",
+                                             half_added=self.half_added)
+        m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
+        return m
+
+
+def corner_values(shift):
+    """Ties at +-0.5 LSB (and one either side), the saturation bounds exactly and one past
+    them, the extreme inputs and zero."""
+    lo, hi = -(1 << (RAW_WIDTH - 1)), (1 << (RAW_WIDTH - 1)) - 1
+    values = {0, lo, hi, lo + 1, hi - 1, 1, -1}
+    if shift > 0:
+        half = 1 << (shift - 1)
+        for n in range(-3, 3):
+            for d in (-1, 0, 1):
+                values.add((n << shift) + half + d)          # n + 0.5 LSB: a tie
+    for bound in (WORD.max_raw, WORD.min_raw):
+        for d in (-1, 0, 1):
+            exact = (bound + d) << shift if shift >= 0 else (bound + d) >> -shift
+            for e in (-1, 0, 1):
+                values.add(exact + e)
+    return sorted(v for v in values if lo <= v <= hi)
+
+
+def run(step, cases):
+    got = []
+
+    async def tb(ctx):
+        for raw, shift in cases:
+            ctx.set(step.raw, raw)
+            if isinstance(step.shift, Signal):
+                ctx.set(step.shift, shift)
+            got.append((ctx.get(step.word), bool(ctx.get(step.clamped))))
+
+    sim = Simulator(step)
+    sim.add_testbench(tb)
+    sim.run()
+    assert len(got) == len(cases)
+    return got
+
+
+def test_variable_shift_equals_golden():
+    shifts = list(range(-12, RAW_WIDTH + 4)) + [-40, 60, 127, -128]
+    cases = [(raw, s) for s in shifts for raw in corner_values(max(min(s, 20), -20))]
+    got = run(Step(), cases)
+    for (raw, s), (word, clamped) in zip(cases, got):
+        assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
+
+
+@pytest.mark.parametrize("shift", [-3, 0, 1, 2, 6, RAW_WIDTH - 1, RAW_WIDTH + 2])
+def test_constant_shift_equals_golden(shift):
+    cases = [(raw, shift) for raw in corner_values(shift)]
+    got = run(Step(shift), cases)
+    for (raw, s), (word, clamped) in zip(cases, got):
+        assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
+
+
+@pytest.mark.parametrize("shift", [1, 3, 6])
+def test_half_added_upstream_equals_golden(shift):
+    """The row pass adds half an LSB as the MAC lane's addend: the step shifts and clamps."""
+    half = half_lsb(shift, RAW_WIDTH).value
+    assert half == 1 << (shift - 1)
+    lo, hi = -(1 << (RAW_WIDTH - 1)), (1 << (RAW_WIDTH - 1)) - 1
+    raws = [v for v in corner_values(shift) if lo <= v + half <= hi]
+    got = run(Step(shift, half_added=True), [(v + half, shift) for v in raws])
+    for raw, (word, clamped) in zip(raws, got):
+        assert (word, clamped) == ref_round_shift_saturate(raw, shift, WORD), raw
+
+
+def test_parameters_are_checked():
+    m = Module()
+    raw = Signal(signed(8))
+    with pytest.raises(TypeError, match="fmt=8: must be a FixedFormat"):
+        round_shift_saturate(m, raw, 1, 8, name="x")
+    with pytest.raises(ValueError, match="half_added=True: only with a constant shift"):
+        round_shift_saturate(m, raw, Signal(signed(4)), WORD, name="x", half_added=True)
+    with pytest.raises(ValueError, match="shift=0: half_added needs a right shift"):
+        round_shift_saturate(m, raw, 0, WORD, name="x", half_added=True)
+    with pytest.raises(ValueError, match="max_left=3: must be at least 7"):
+        round_shift_saturate(m, raw, Signal(signed(4)), WORD, name="x", max_left=3)
+    with pytest.raises(ValueError, match="shift=0: must be at least 1"):
+        half_lsb(0, 8)
