@@ -82,7 +82,7 @@ def test_lr_representable_forms():
     assert CrossbarDriverModel(4, 3, dw_min=0.001, lr=17 * 2.0 ** -8, lr_bits=5).lr_mult == 17
 
 
-# -- hand-worked terms (bl 32, dw_min 2**-10: M = 2**15 exactly) ------------------------------------
+# -- hand-worked terms (bl 32, dw_min 2**-10: M = 2**15 exactly) --------------------------------
 
 def hand_model(**kw):
     return CrossbarDriverModel(2, 3, dw_min=2.0 ** -10, lr=3 * 2.0 ** -5, bl=32, group=2, **kw)
@@ -393,6 +393,9 @@ def test_lfsr_period_is_maximal_by_stepping():
     assert period((14, 13, 11)) == (65535, 65535)
     assert not is_primitive(poly_int((8,), 16), 16)
     assert period((8,))[0] < 65535
+    # irreducible but not primitive: x^4 + x^3 + x^2 + x + 1 has order 5, not 15
+    assert is_primitive(poly_int((1,), 4), 4) and period((1,), 4) == (15, 15)
+    assert not is_primitive(poly_int((3, 2, 1), 4), 4) and period((3, 2, 1), 4) == (5, 5)
 
 
 def test_lanes_implement_their_polynomials():

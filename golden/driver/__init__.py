@@ -77,12 +77,13 @@ expected update, does not depend on the split. The split is aihwkit's balance
 (``A *= sqrt(x_amax/d_amax)``, ``B *= sqrt(d_amax/x_amax)``: equal row and column maxima) with
 powers of two: with ``rho = max p_d / max p_x = (a/b) 2**(total - 2 sr)``, step 4's LODs place
 ``log2 rho`` in ``(-2, 1)`` and step 5 moves it by 2 when it is below ``-1``, so
-**``1/2 <= rho < 2``** (the best a power of two can do: one step of ``sr`` changes ``rho`` by 4).
+``1/2 <= rho < 2`` (the best a power of two can do: one step of ``sr`` changes ``rho`` by 4).
 Each maximum is within a factor ``sqrt(2)`` of the balanced value ``sqrt(c_max / BL)``
-(``c_max = max_ij`` wanted count), so no line clips while ``c_max <= BL / 2``; aihwkit's square
-root clips only beyond ``c_max = BL``. Between the two, the larger side may clip where aihwkit's
-would not: the update is then smaller than asked, as aihwkit's is beyond ``BL`` (clipped lines
-are flagged and counted). Bit-length management (``BL`` shortened for small updates) is not
+(``c_max = max_ij`` wanted count), so no line clips while ``c_max <= BL / 2`` (up to R2-R4);
+aihwkit's square root clips only beyond ``c_max = BL``. Between the two, the larger side may
+clip where aihwkit's would not: the update is then smaller than asked, as aihwkit's is beyond
+``BL`` (clipped lines are flagged and counted; measured: 5 of 118 random terms with
+``BL/2 < c_max <= BL`` clipped, none of 2,508 below). Bit-length management (``BL`` shortened for small updates) is not
 modelled: ``BL`` is fixed per driver.
 
 **4. Probability words (R4).** ``p_bits``-bit unsigned words, value ``w 2**-p_bits``:
@@ -117,7 +118,8 @@ when ``acc >= 2 BL``: pulses at ``t_m = floor((m + 1/2) BL / n_x)``, ``m = 0 .. 
 (``bits(4 BL)`` per column). Cell ``(i, j)`` gets ``round_half_down(n_d n_x / BL)``
 coincidences; the model reports ``|counts - round(BL p_d p_x)|`` (max and mean per term). The
 bound: ``|n_d n_x / BL - BL p_d p_x| <= (p_d + p_x)/2 + 1/(4 BL)``, so the error is at most 2
-(measured: see the tests). The generators do not step in this scheme.
+(measured on 1,000 random terms of 12 x 30 lines, ``BL = 31``: at most 1, mean 0.05 per
+cell). The generators do not step in this scheme.
 
 **7. Cycles.** ``load_cycles = R + C``; a slot is ``load_cycles + fire_cycles`` cycles;
 ``cycles_per_term = GAIN_CYCLES + BL (load_cycles + fire_cycles)``; per batch
