@@ -83,8 +83,8 @@ Each maximum is within a factor ``sqrt(2)`` of the balanced value ``sqrt(c_max /
 aihwkit's square root clips only beyond ``c_max = BL``. Between the two, the larger side may
 clip where aihwkit's would not: the update is then smaller than asked, as aihwkit's is beyond
 ``BL`` (clipped lines are flagged and counted; measured: 5 of 118 random terms with
-``BL/2 < c_max <= BL`` clipped, none of 2,508 below). Bit-length management (``BL`` shortened for small updates) is not
-modelled: ``BL`` is fixed per driver.
+``BL/2 < c_max <= BL`` clipped, none of 2,508 below). Bit-length management (``BL``
+shortened for small updates) is not modelled: ``BL`` is fixed per driver.
 
 **4. Probability words (R4).** ``p_bits``-bit unsigned words, value ``w 2**-p_bits``:
 ``w = sat(round_half_up(v 2**-s))`` (a left shift, exact, for ``s < 0``), ``v = |D_i| Km``
