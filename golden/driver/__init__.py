@@ -62,8 +62,8 @@ constant ``M = R2(2**step_exp / (dw_min BL))`` is the ``step_bits``-bit integer 
 
 1. ``K = C |S|`` (``S`` = ``sigma_r``'s word; ``lr_bits + step_bits + sigma.width - 1`` bits).
 2. R3: ``kx = max(0, LOD(K) + 1 - gain_bits)``, ``Km = (K + 2**(kx-1)) >> kx`` (half up; none
-   for ``kx = 0``; a carry to ``2**gain_bits`` is renormalized: ``Km >>= 1``, ``kx += 1``). ``K ~ Km 2**kx``, relative
-   error at most ``2**-gain_bits``.
+   for ``kx = 0``; a carry to ``2**gain_bits`` is renormalized: ``Km >>= 1``, ``kx += 1``).
+   ``K ~ Km 2**kx``, relative error at most ``2**-gain_bits``.
 3. ``a = d_max Km``, ``b = x_max`` (the term's unrounded row and column maxima, up to the common
    scale).
 4. ``total = E - kx - 2 p_bits`` (so that ``sr + sc = total``);
