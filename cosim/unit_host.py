@@ -44,6 +44,7 @@ import random
 
 import numpy as np
 
+from golden.check import check_float
 from .scoreboard import compare_words
 from .stream import pack_words, unpack_words
 
@@ -53,8 +54,7 @@ __all__ = ["UnitHost", "gap_counts", "stall_cycles", "sample_beats", "kxk_bits",
 
 def gap_counts(probability: float, rng: random.Random):
     """Idle cycles before each beat: a cycle stays idle with ``probability`` (geometric)."""
-    if not 0.0 <= probability < 1.0:
-        raise ValueError(f"idle={probability}: must be in [0, 1)")
+    probability = check_float("idle", probability, low=0.0, high=1.0, high_open=True)
 
     def gaps() -> int:
         n = 0
@@ -66,8 +66,7 @@ def gap_counts(probability: float, rng: random.Random):
 
 def stall_cycles(probability: float, rng: random.Random):
     """Per-cycle backpressure: True holds ``ready`` low in that cycle."""
-    if not 0.0 <= probability < 1.0:
-        raise ValueError(f"backpressure={probability}: must be in [0, 1)")
+    probability = check_float("backpressure", probability, low=0.0, high=1.0, high_open=True)
     return lambda: bool(probability) and rng.random() < probability
 
 
@@ -140,8 +139,9 @@ class UnitHost:
         self.ports, self.unit = ports, unit
         self.model = unit.model if model == "unit" else model
         self.rng = rng if rng is not None else random.Random(1)
-        gap_counts(idle, self.rng), stall_cycles(backpressure, self.rng)    # validate
-        self.idle, self.backpressure = idle, backpressure
+        self.idle = check_float("idle", idle, low=0.0, high=1.0, high_open=True)
+        self.backpressure = check_float("backpressure", backpressure, low=0.0, high=1.0,
+                                        high_open=True)
         self.rows = unit.n_in + unit.n_out
 
     # -- reset and state -----------------------------------------------------------------------
