@@ -2,6 +2,7 @@
 the seam interface, and a short training run through the Idealized preset."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -29,8 +30,12 @@ def test_pulse_plan_by_hand():
     assert plain.a == plain.b == pytest.approx(math.sqrt(0.125 / (dw * 31)))
     assert pulse_plan(0.5, 0.25, 0.125, dw, bl=8).bl == 8            # capped at bl
     assert pulse_plan(1e-9, 1e-9, 0.125, dw).bl == 1                 # at least one slot
-    with pytest.raises(ValueError, match="lr=0: must be a positive number"):
+    with pytest.raises(ValueError, match=r"lr=0\.0: must be > 0\.0"):
         pulse_plan(1.0, 1.0, 0, 0.001)
+    with pytest.raises(ValueError, match=r"dw_min=inf: must be finite"):
+        pulse_plan(1.0, 1.0, 0.1, math.inf)
+    with pytest.raises(TypeError, match=r"lr='0\.1': must be a number"):
+        pulse_plan(1.0, 1.0, "0.1", 0.001)
 
 
 def test_pulse_trains_frequencies_and_signs():
@@ -156,22 +161,45 @@ def test_seam_interface_and_seeding():
     assert app.weights(0)[0, 0] == w[0][0, 0]
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(scheme="rows"), "scheme='rows': must be one of pulses, counts"),
-    (dict(bl=0), "bl=0: must be at least 1"),
-    (dict(dense_rounding="up"), "dense_rounding='up': must be one of nearest, stochastic"),
-    (dict(evaluation="counts", device="EcRam"), "evaluation='counts': device LinearStep"),
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(scheme="rows"), ValueError, "scheme='rows': must be one of 'pulses', 'counts'"),
+    (dict(bl=0), ValueError, "bl=0: must be at least 1"),
+    (dict(bl=2.0), TypeError, r"bl=2\.0: must be an integer"),
+    (dict(dense_rounding="up"), ValueError,
+     "dense_rounding='up': must be one of 'nearest', 'stochastic'"),
+    (dict(evaluation="fast"), ValueError, "evaluation='fast': must be one of 'steps', 'counts'"),
+    (dict(evaluation="counts", device="EcRam"), ValueError,
+     "evaluation='counts': device LinearStep"),
+    (dict(seed=-1), ValueError, "seed=-1: must be at least 0"),
+    (dict(seed="0"), TypeError, "seed='0': must be an integer"),
 ])
-def test_applier_construction_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message):
+def test_applier_construction_errors(kwargs, error, message):
+    with pytest.raises(error, match=message):
         CrossbarApplier([np.zeros((2, 2))], **kwargs)
+
+
+def test_applier_weights_errors():
+    with pytest.raises(ValueError, match=r"weights\[0\]\.shape=\(3,\): must be 2-D"):
+        CrossbarApplier([np.zeros(3)])
+    with pytest.raises(ValueError, match="weights: must hold at least one"):
+        CrossbarApplier([])
+
+
+def test_dense_counts_errors():
+    with pytest.raises(ValueError, match="rounding='up': must be one of 'nearest', 'stochastic'"):
+        dense_counts(np.zeros((2, 2)), 0.1, 0.01, rounding="up")
+    with pytest.raises(ValueError, match="rng=None: must be a numpy Generator with "
+                                         "rounding='stochastic'"):
+        dense_counts(np.zeros((2, 2)), 0.1, 0.01, rounding="stochastic")
 
 
 def test_applier_call_errors():
     app = CrossbarApplier([np.zeros((4, 6))], device="ideal")
-    with pytest.raises(ValueError, match="lr=-0.1: must be a positive number"):
+    with pytest.raises(ValueError, match=r"lr=-0\.1: must be > 0\.0"):
         app.apply(0, low_rank(np.random.default_rng(0), 4, 6, [1.0]), -0.1)
-    with pytest.raises(ValueError, match=r"do not fit the \(4, 6\) array"):
+    with pytest.raises(ValueError, match=re.escape(
+            "update.X.shape=(4, 1), update.Delta.shape=(6, 1), update.sigma.shape=(1,): must be "
+            "(6, k), (4, k), (k,) for layer 0's (4, 6) array")):
         app.apply(0, low_rank(np.random.default_rng(0), 6, 4, [1.0]), 0.1)
 
 

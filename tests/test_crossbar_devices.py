@@ -311,8 +311,8 @@ def test_pcm_pair_preset_refresh_keeps_weights_movable():
 # --- construction errors ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(dw_min=0.0), "dw_min=0.0: must be positive"),
-    (dict(dw_min_std=-0.1), "dw_min_std=-0.1: must be at least 0.0"),
+    (dict(dw_min=0.0), "dw_min=0.0: must be > 0.0"),
+    (dict(dw_min_std=-0.1), "dw_min_std=-0.1: must be >= 0.0"),
     (dict(w_min=0.1), "w_min=0.1, w_max=0.6: the range [w_min, w_max] must contain 0"),
     (dict(n_states=1), "n_states=1: must be at least 2"),
     (dict(dw_min=float("nan")), "dw_min=nan: must be finite"),
@@ -323,8 +323,28 @@ def test_device_parameter_errors(kwargs, message):
     assert str(err.value) == message
 
 
+@pytest.mark.parametrize("model, kwargs, message", [
+    (ConstantStep, dict(dw_min="0.001"), "dw_min='0.001': must be a number"),
+    (ConstantStep, dict(w_max=None), "w_max=None: must be a number"),
+    (ConstantStep, dict(n_states=8.0), "n_states=8.0: must be an integer"),
+    (IdealDevice, dict(dw_min=True), "dw_min=True: must be a number"),
+])
+def test_device_parameter_type_errors(model, kwargs, message):
+    with pytest.raises(TypeError) as err:
+        model(**kwargs)
+    assert str(err.value) == message
+
+
 def test_pair_errors():
-    with pytest.raises(ValueError, match=r"plus.w_min=-0.6: a pair's devices are one-sided"):
+    with pytest.raises(ValueError, match=r"plus\.w_min=-0\.6: must be 0 \(a pair's devices are "
+                                         r"one-sided\)"):
         ConductancePair(plus=ConstantStep())
-    with pytest.raises(TypeError, match="plus=1: must be a PulsedDevice model"):
+    with pytest.raises(TypeError, match="plus=1: must be a PulsedDevice"):
         ConductancePair(plus=1)
+    one_sided = ConstantStep(w_min=0.0)
+    with pytest.raises(ValueError, match=r"lower_thres=-0\.1: must be >= 0\.0"):
+        ConductancePair(plus=one_sided, lower_thres=-0.1)
+    with pytest.raises(ValueError, match="max_refresh_pulses=0: must be at least 1"):
+        ConductancePair(plus=one_sided, max_refresh_pulses=0)
+    with pytest.raises(TypeError, match=r"max_refresh_pulses=1\.5: must be an integer"):
+        ConductancePair(plus=one_sided, max_refresh_pulses=1.5)

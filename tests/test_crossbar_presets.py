@@ -16,9 +16,9 @@ def test_registry_names():
 def test_unknown_preset_message():
     with pytest.raises(ValueError) as err:
         get_preset("x")
-    assert str(err.value) == ("preset='x': unknown; choose from ideal, Idealized, GokmenVlasov, "
-                              "EcRam, ReRamES, Capacitor, PCMPair")
-    with pytest.raises(ValueError, match=r"preset=None: unknown"):
+    assert str(err.value) == ("preset='x': must be one of 'ideal', 'Idealized', 'GokmenVlasov', "
+                              "'EcRam', 'ReRamES', 'Capacitor', 'PCMPair' (in any case)")
+    with pytest.raises(ValueError, match=r"preset=None: must be one of 'ideal',"):
         get_preset(None)
 
 

@@ -37,11 +37,11 @@ draws ``random((n_rows, n_cols))`` per dense update.
 from __future__ import annotations
 
 import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..check import check_choice, check_float, check_int
 from .array import EVALUATIONS, CrossbarArray
 
 __all__ = ["PulsePlan", "pulse_plan", "pulse_trains", "dense_counts", "CrossbarApplier",
@@ -71,10 +71,8 @@ def pulse_plan(x_amax: float, d_amax: float, lr: float, dw_min: float, *, bl: in
     ``lr`` must be positive; ``bl`` is the desired (with ``bl_management``: the largest) train
     length.
     """
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr={lr!r}: must be a positive number")
-    if not (dw_min > 0 and math.isfinite(dw_min)):
-        raise ValueError(f"dw_min={dw_min!r}: must be a positive number")
+    check_float("lr", lr, low=0.0, low_open=True)
+    check_float("dw_min", dw_min, low=0.0, low_open=True)
     reg = dw_min * dw_min
     x_amax, d_amax = max(float(x_amax), reg), max(float(d_amax), reg)
     n = bl
@@ -107,17 +105,16 @@ def dense_counts(matrix: np.ndarray, lr: float, dw_min: float, *, rounding: str 
     """Signed per-cell pulse counts of the step ``W -= lr * matrix``: ``-sign(M) n`` with
     ``n = round(lr |M| / dw_min)`` (``"nearest"``, half to even) or stochastically rounded
     (``"stochastic"``: up with probability the fractional part, one ``random`` per cell)."""
+    check_choice("rounding", rounding, ROUNDINGS)
     m = np.asarray(matrix, dtype=np.float64)
     level = lr * np.abs(m) / dw_min
     if rounding == "nearest":
         n = np.rint(level)
-    elif rounding == "stochastic":
+    else:
         if rng is None:
-            raise ValueError("rounding='stochastic': needs rng")
+            raise ValueError("rng=None: must be a numpy Generator with rounding='stochastic'")
         base = np.floor(level)
         n = base + (rng.random(m.shape) < level - base)
-    else:
-        raise ValueError(f"rounding={rounding!r}: must be one of {', '.join(ROUNDINGS)}")
     return (-np.sign(m) * n).astype(np.int64)
 
 
@@ -158,20 +155,11 @@ class CrossbarApplier:
                  bl_management: bool = True, update_management: bool = True,
                  scheme: str = "pulses", dense_rounding: str = "nearest",
                  evaluation: str = "steps", decay: bool = True):
-        try:
-            self._bl = operator.index(bl)
-        except TypeError:
-            raise TypeError(f"bl={bl!r}: must be an integer") from None
-        if self._bl < 1:
-            raise ValueError(f"bl={bl!r}: must be at least 1")
-        if scheme not in SCHEMES:
-            raise ValueError(f"scheme={scheme!r}: must be one of {', '.join(SCHEMES)}")
-        if dense_rounding not in ROUNDINGS:
-            raise ValueError(f"dense_rounding={dense_rounding!r}: must be one of "
-                             f"{', '.join(ROUNDINGS)}")
-        if evaluation not in EVALUATIONS:
-            raise ValueError(f"evaluation={evaluation!r}: must be one of {', '.join(EVALUATIONS)}")
-        seed = operator.index(seed)
+        self._bl = check_int("bl", bl, minimum=1)
+        check_choice("scheme", scheme, SCHEMES)
+        check_choice("dense_rounding", dense_rounding, ROUNDINGS)
+        check_choice("evaluation", evaluation, EVALUATIONS)
+        seed = check_int("seed", seed, minimum=0)
         self._scheme, self._rounding = scheme, dense_rounding
         self._bl_management, self._update_management = bool(bl_management), bool(update_management)
         self._decay = bool(decay)
@@ -180,8 +168,8 @@ class CrossbarApplier:
         for layer, w in enumerate(weights):
             w = np.asarray(w, dtype=np.float64)
             if w.ndim != 2:
-                raise ValueError(f"weights[{layer}]: expected a 2-D (n_out, n_in) array, "
-                                 f"got shape {w.shape}")
+                raise ValueError(f"weights[{layer}].shape={w.shape}: must be 2-D "
+                                 f"(n_out, n_in)")
             arr = CrossbarArray(*w.shape, device=device, seed=np.random.SeedSequence(
                 seed, spawn_key=(layer, 0)), evaluation=evaluation)
             arr.set_weights(w)
@@ -189,7 +177,7 @@ class CrossbarApplier:
             self._rngs.append(np.random.default_rng(np.random.SeedSequence(
                 seed, spawn_key=(layer, 1))))
         if not self.arrays:
-            raise ValueError("weights: need at least one layer")
+            raise ValueError("weights: must hold at least one (n_out, n_in) array, got none")
         self._pulse_stats = [{"terms": 0, "skipped_terms": 0, "clipped_lines": 0,
                               "dense_updates": 0} for _ in self.arrays]
 
@@ -204,8 +192,7 @@ class CrossbarApplier:
     def apply(self, layer: int, update, lr: float) -> None:
         """Change layer ``layer`` by ``-lr`` times ``update`` through its array's pulses."""
         arr = self.arrays[layer]
-        if not (lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"lr={lr!r}: must be a positive number")
+        check_float("lr", lr, low=0.0, low_open=True)
         st = self._pulse_stats[layer]
         rng = self._rngs[layer]
         if self._scheme == "pulses" and _has_factors(update):
@@ -213,8 +200,10 @@ class CrossbarApplier:
             xs = np.asarray(update.X, dtype=np.float64)
             ds = np.asarray(update.Delta, dtype=np.float64)
             if xs.shape != (arr.n_cols, sigma.size) or ds.shape != (arr.n_rows, sigma.size):
-                raise ValueError(f"update of layer {layer}: X {xs.shape}, Delta {ds.shape}, "
-                                 f"sigma {sigma.shape} do not fit the {arr.shape} array")
+                raise ValueError(f"update.X.shape={xs.shape}, update.Delta.shape={ds.shape}, "
+                                 f"update.sigma.shape={sigma.shape}: must be ({arr.n_cols}, k), "
+                                 f"({arr.n_rows}, k), (k,) for layer {layer}'s {arr.shape} "
+                                 f"array")
             for t in range(sigma.size):
                 d = sigma[t] * ds[:, t]
                 x = xs[:, t]
@@ -233,8 +222,8 @@ class CrossbarApplier:
         else:
             m = np.asarray(update.matrix(), dtype=np.float64)
             if m.shape != arr.shape:
-                raise ValueError(f"update of layer {layer}: matrix {m.shape}, the array is "
-                                 f"{arr.shape}")
+                raise ValueError(f"update.matrix().shape={m.shape}: must be {arr.shape}, the "
+                                 f"shape of layer {layer}'s array")
             arr.apply_counts(dense_counts(m, lr, arr.dw_min, rounding=self._rounding, rng=rng))
             st["dense_updates"] += 1
         if self._decay:

@@ -54,10 +54,9 @@ count plus its largest down count, NeuroSim's convention), bound hits, programmi
 
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
+from ..check import check_choice, check_int
 from .presets import get_preset
 
 __all__ = ["CrossbarArray", "EVALUATIONS"]
@@ -68,23 +67,23 @@ EVALUATIONS = ("steps", "counts")
 def _seed_sequence(seed, k: int) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return np.random.SeedSequence(seed.entropy, spawn_key=tuple(seed.spawn_key) + (k,))
-    try:
-        entropy = operator.index(seed)
-    except TypeError:
-        raise TypeError(f"seed={seed!r}: must be an integer or a numpy SeedSequence") from None
-    if entropy < 0:
-        raise ValueError(f"seed={seed!r}: must be non-negative")
-    return np.random.SeedSequence(entropy, spawn_key=(k,))
+    return np.random.SeedSequence(check_int("seed", seed, minimum=0), spawn_key=(k,))
 
 
 def _check_pulses(name, pulses, n):
     p = np.asarray(pulses)
     if p.ndim != 2 or p.shape[1] != n:
-        raise ValueError(f"{name}: expected shape (BL, {n}), got {p.shape}")
-    if p.size and not np.isin(p, (-1, 0, 1)).all():
-        bad = p[~np.isin(p, (-1, 0, 1))].flat[0].item()
-        raise ValueError(f"{name}: values must be -1, 0 or +1, got {bad!r}")
+        raise ValueError(f"{name}.shape={p.shape}: must be (BL, {n})")
+    ok = np.isin(p, (-1, 0, 1))
+    if not ok.all():
+        _raise_at(name, p, ok, "must be -1, 0 or +1")
     return p.astype(np.int8)
+
+
+def _raise_at(name, values, ok, expected):
+    """Raise ``ValueError("name[i, j]=v: expected")`` at the first entry where ``ok`` is False."""
+    at = tuple(int(i) for i in np.argwhere(~ok)[0])
+    raise ValueError(f"{name}[{', '.join(map(str, at))}]={values[at].item()!r}: {expected}")
 
 
 class CrossbarArray:
@@ -107,20 +106,14 @@ class CrossbarArray:
 
     def __init__(self, n_rows: int, n_cols: int, *, device="ideal", seed=0,
                  evaluation: str = "steps"):
-        for name, value in (("n_rows", n_rows), ("n_cols", n_cols)):
-            try:
-                v = operator.index(value)
-            except TypeError:
-                raise TypeError(f"{name}={value!r}: must be an integer") from None
-            if v < 1:
-                raise ValueError(f"{name}={value!r}: must be at least 1")
-        self._n_rows, self._n_cols = operator.index(n_rows), operator.index(n_cols)
+        self._n_rows = check_int("n_rows", n_rows, minimum=1)
+        self._n_cols = check_int("n_cols", n_cols, minimum=1)
         self._device = get_preset(device) if isinstance(device, str) else device
         for method in ("build", "step", "read", "program"):
             if not callable(getattr(self._device, method, None)):
-                raise TypeError(f"device={device!r}: not a device model (no {method}() method)")
-        if evaluation not in EVALUATIONS:
-            raise ValueError(f"evaluation={evaluation!r}: must be one of {', '.join(EVALUATIONS)}")
+                raise TypeError(f"device={device!r}: must be a preset name or a device model "
+                                f"(it has no {method}() method)")
+        check_choice("evaluation", evaluation, EVALUATIONS)
         if evaluation == "counts" and not self._device.closed_form:
             raise ValueError(f"evaluation='counts': device {self._device.name} has no "
                              f"closed form for pulse counts (its steps depend on the weight or "
@@ -182,7 +175,8 @@ class CrossbarArray:
     def conductances(self) -> tuple[np.ndarray, np.ndarray]:
         """``(g_plus, g_minus)`` of a conductance pair (``TypeError`` for other devices)."""
         if "plus" not in self._state:
-            raise TypeError(f"device {self._device.name}: not a conductance pair")
+            raise TypeError(f"device={self._device.name}: must be a conductance pair to have "
+                            f"conductances")
         return (self._state["plus"]["w"].reshape(self.shape).copy(),
                 self._state["minus"]["w"].reshape(self.shape).copy())
 
@@ -220,8 +214,8 @@ class CrossbarArray:
         rows = _check_pulses("row_pulses", row_pulses, self._n_rows)
         cols = _check_pulses("col_pulses", col_pulses, self._n_cols)
         if rows.shape[0] != cols.shape[0]:
-            raise ValueError(f"row_pulses has {rows.shape[0]} slots, col_pulses "
-                             f"{cols.shape[0]}: they must be the same")
+            raise ValueError(f"row_pulses.shape[0]={rows.shape[0]}, col_pulses.shape[0]="
+                             f"{cols.shape[0]}: must be equal (the same BL slots)")
         bl = rows.shape[0]
         self._count["update_events"] += 1
         self._count["slots"] += bl
@@ -268,10 +262,11 @@ class CrossbarArray:
         """
         c = np.asarray(signed_counts)
         if c.shape != self.shape:
-            raise ValueError(f"signed_counts: expected shape {self.shape}, got {c.shape}")
+            raise ValueError(f"signed_counts.shape={c.shape}: must be {self.shape}")
         if c.size and not np.issubdtype(c.dtype, np.integer):
-            if not (np.isfinite(c).all() and (c == np.rint(c)).all()):
-                raise ValueError("signed_counts: must be whole numbers of pulses")
+            whole = np.isfinite(c) & (c == np.rint(c))
+            if not whole.all():
+                _raise_at("signed_counts", c, whole, "must be a whole number of pulses")
         c = c.astype(np.int64).ravel()
         mag = np.abs(c)
         self._count["update_events"] += 1
@@ -301,9 +296,10 @@ class CrossbarArray:
         programming event (not an update event)."""
         w = np.asarray(weights, dtype=np.float64)
         if w.shape != self.shape:
-            raise ValueError(f"weights: expected shape {self.shape}, got {w.shape}")
-        if not np.isfinite(w).all():
-            raise ValueError("weights: must be finite")
+            raise ValueError(f"weights.shape={w.shape}: must be {self.shape}")
+        finite = np.isfinite(w)
+        if not finite.all():
+            _raise_at("weights", w, finite, "must be finite")
         self._device.program(self._state, w.ravel(), self._rng_wn)
         self._count["program_events"] += 1
 

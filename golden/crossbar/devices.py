@@ -69,28 +69,14 @@ Random draws, in this order, so another implementation can reproduce an array ex
 from __future__ import annotations
 
 import dataclasses
-import math
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..check import check_float, check_int
+
 __all__ = ["IdealDevice", "PulsedDevice", "ConstantStep", "LinearStep", "SoftBounds", "ExpStep",
            "PowStep", "DEVICE_MODELS"]
-
-
-def _check_float(name, value, *, minimum=None, positive=False):
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name}={value!r}: must be a number") from None
-    if not math.isfinite(v):
-        raise ValueError(f"{name}={value!r}: must be finite")
-    if positive and not v > 0:
-        raise ValueError(f"{name}={value!r}: must be positive")
-    if minimum is not None and v < minimum:
-        raise ValueError(f"{name}={value!r}: must be at least {minimum}")
-    return v
 
 
 @dataclass(frozen=True)
@@ -114,7 +100,7 @@ class IdealDevice:
     has_write_noise = False
 
     def __post_init__(self):
-        _check_float("dw_min", self.dw_min, positive=True)
+        check_float("dw_min", self.dw_min, low=0.0, low_open=True)
 
     @property
     def name(self) -> str:
@@ -203,22 +189,17 @@ class PulsedDevice:
     closed_form = False
 
     def __post_init__(self):
-        _check_float("dw_min", self.dw_min, positive=True)
+        check_float("dw_min", self.dw_min, low=0.0, low_open=True)
         for name in ("dw_min_dtod", "dw_min_std", "up_down_dtod", "w_max_dtod", "w_min_dtod",
                      "write_noise_std", "reset_dtod", "reset_std", "lifetime", "lifetime_dtod"):
-            _check_float(name, getattr(self, name), minimum=0.0)
+            check_float(name, getattr(self, name), low=0.0)
         for name in ("up_down", "w_max", "w_min", "reset"):
-            _check_float(name, getattr(self, name))
+            check_float(name, getattr(self, name))
         if not self.w_min <= 0.0 <= self.w_max:
             raise ValueError(f"w_min={self.w_min!r}, w_max={self.w_max!r}: the range "
                              f"[w_min, w_max] must contain 0")
         if self.n_states is not None:
-            try:
-                n = operator.index(self.n_states)
-            except TypeError:
-                raise TypeError(f"n_states={self.n_states!r}: must be an integer or None") from None
-            if n < 2:
-                raise ValueError(f"n_states={self.n_states!r}: must be at least 2")
+            n = check_int("n_states", self.n_states, minimum=2)
             if not self.w_max > self.w_min:
                 raise ValueError(f"n_states={n}: needs w_max > w_min, got w_min={self.w_min!r}, "
                                  f"w_max={self.w_max!r}")
@@ -411,9 +392,9 @@ class LinearStep(PulsedDevice):
     def __post_init__(self):
         super().__post_init__()
         for name in ("gamma_up", "gamma_down"):
-            _check_float(name, getattr(self, name))
+            check_float(name, getattr(self, name))
         for name in ("gamma_up_dtod", "gamma_down_dtod"):
-            _check_float(name, getattr(self, name), minimum=0.0)
+            check_float(name, getattr(self, name), low=0.0)
 
     def _build_model(self, st, n, rng):
         g_up = self.gamma_up + self.gamma_up_dtod * rng.standard_normal(n)
@@ -479,9 +460,9 @@ class ExpStep(PulsedDevice):
     def __post_init__(self):
         super().__post_init__()
         for name in ("A_up", "A_down", "gamma_up", "gamma_down", "a", "b"):
-            _check_float(name, getattr(self, name))
+            check_float(name, getattr(self, name))
         for name in ("dw_min_std_add", "dw_min_std_slope"):
-            _check_float(name, getattr(self, name), minimum=0.0)
+            check_float(name, getattr(self, name), low=0.0)
 
     @property
     def complex_noise(self) -> bool:
@@ -515,8 +496,8 @@ class PowStep(PulsedDevice):
 
     def __post_init__(self):
         super().__post_init__()
-        _check_float("pow_gamma", self.pow_gamma, positive=True)
-        _check_float("pow_gamma_dtod", self.pow_gamma_dtod, minimum=0.0)
+        check_float("pow_gamma", self.pow_gamma, low=0.0, low_open=True)
+        check_float("pow_gamma_dtod", self.pow_gamma_dtod, low=0.0)
 
     def _build_model(self, st, n, rng):
         st["gamma"] = np.abs(self.pow_gamma * (1.0 + self.pow_gamma_dtod * rng.standard_normal(n)))

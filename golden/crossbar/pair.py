@@ -32,12 +32,12 @@ rewrite pulses' c2c normals from the c2c stream.
 
 from __future__ import annotations
 
-import operator
 from dataclasses import dataclass
 
 import numpy as np
 
-from .devices import PulsedDevice, _check_float
+from ..check import check_float, check_instance, check_int
+from .devices import PulsedDevice
 
 __all__ = ["ConductancePair"]
 
@@ -72,19 +72,16 @@ class ConductancePair:
         if self.minus is None:
             object.__setattr__(self, "minus", self.plus)
         for side in ("plus", "minus"):
-            dev = getattr(self, side)
-            if not isinstance(dev, PulsedDevice):
-                raise TypeError(f"{side}={dev!r}: must be a PulsedDevice model")
+            dev = check_instance(side, getattr(self, side), PulsedDevice)
             if dev.w_min != 0.0:
-                raise ValueError(f"{side}.w_min={dev.w_min!r}: a pair's devices are one-sided "
-                                 f"(w_min = 0)")
+                raise ValueError(f"{side}.w_min={dev.w_min!r}: must be 0 (a pair's devices are "
+                                 f"one-sided)")
             if dev.has_write_noise:
-                raise ValueError(f"{side}.write_noise_std={dev.write_noise_std!r}: write noise "
-                                 f"is not modelled inside a pair")
+                raise ValueError(f"{side}.write_noise_std={dev.write_noise_std!r}: must be 0 "
+                                 f"(write noise is not modelled inside a pair)")
         for name in ("upper_thres", "lower_thres"):
-            _check_float(name, getattr(self, name), minimum=0.0)
-        if operator.index(self.max_refresh_pulses) < 1:
-            raise ValueError(f"max_refresh_pulses={self.max_refresh_pulses!r}: must be at least 1")
+            check_float(name, getattr(self, name), low=0.0)
+        check_int("max_refresh_pulses", self.max_refresh_pulses, minimum=1)
 
     @property
     def name(self) -> str:

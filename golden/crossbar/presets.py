@@ -128,7 +128,8 @@ PRESETS: dict[str, Callable] = {
 def get_preset(name: str):
     """The device model of preset ``name`` (a key of :data:`PRESETS`; case-insensitive).
 
-    Raises ``ValueError("preset='x': unknown; choose from ...")`` for any other name.
+    Raises ``ValueError("preset='x': must be one of 'ideal', ... (in any case)")`` for any other
+    name.
     """
     if isinstance(name, str):
         if name in PRESETS:
@@ -136,4 +137,5 @@ def get_preset(name: str):
         folded = {key.lower(): key for key in PRESETS}
         if name.lower() in folded:
             return PRESETS[folded[name.lower()]]()
-    raise ValueError(f"preset={name!r}: unknown; choose from {', '.join(PRESETS)}")
+    raise ValueError(f"preset={name!r}: must be one of {', '.join(map(repr, PRESETS))} "
+                     f"(in any case)")
