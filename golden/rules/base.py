@@ -9,8 +9,9 @@ products::
 
 A rule consumes the batch as a stream, in sample order, and returns an approximation of ``G`` in
 factored form (:class:`LowRankUpdate`). It keeps only its own state between batches (warm start
-across batches, as in the papers); the trainer applies ``W -= lr * update.matrix()`` and counts
-``update.matrix_updates`` crossbar outer-product applications.
+across batches, as in the papers); the trainer hands the update to its weight applier
+(:mod:`golden.seam`; the default applies ``W -= lr * update.matrix()``, a crossbar applier the
+factors as pulses) and counts ``update.matrix_updates`` crossbar outer-product applications.
 """
 
 from __future__ import annotations
