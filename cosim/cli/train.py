@@ -114,8 +114,7 @@ def run(args: argparse.Namespace, *, progress_hook=None) -> int:
         doc = run_training(cfg, progress=progress, data=data)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    finally:
-        bar.close()
+    bar.close()                      # (after an error the one line is the error's)
     write_outputs(doc, out)
     fin = doc["final"]
     state = "interrupted" if doc["interrupted"] else "done"
