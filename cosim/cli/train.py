@@ -2,7 +2,7 @@
 
 Backends (:mod:`golden.train_backends`)::
 
-    sbpca train --backend float                       # the unit's algorithm in float, dense W update
+    sbpca train --backend float                       # the unit's algorithm in float, dense update
     sbpca train --backend float --rule sbpca          # any golden rule
     sbpca train --backend float --device Idealized    # float pulse trains into a crossbar array
     sbpca train --backend fixed --device EcRam        # fixed-point unit -> driver -> array
