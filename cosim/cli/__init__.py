@@ -7,6 +7,7 @@ Commands, one module each in this package::
     sbpca synth [DESIGN ...] --target T [-o DIR]         Yosys/nextpnr resources and Fmax report
     sbpca bench DESIGN [...] [-o DIR]                    cocotb bench: cycles, utilization, speed
     sbpca experiment NAME [...]                          golden-model experiments (JSON + PNG)
+    sbpca train [--backend float|fixed ...] [-o DIR]     MLP training through the hardware models
     sbpca demo                                           generate, co-simulate, synthesize
 
 A command module has ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> exit
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import sys
 
-from . import bench, demo, experiment, generate, lint, synth
+from . import bench, demo, experiment, generate, lint, synth, train
 from .common import Parser, UsageError, escape_help
 
 __all__ = ["COMMANDS", "UsageError", "main"]
@@ -35,6 +36,7 @@ COMMANDS = {
     "bench": bench,
     "demo": demo,
     "experiment": experiment,
+    "train": train,
 }
 
 
