@@ -222,8 +222,8 @@ class CrossbarDriver(wiring.Component):
         skip = Signal()
         beat = Signal(range(R + C))
         c = Signal(range(R + C))          # load cycle in the slot
-        t = Signal(range(BL))             # slot
-        f = Signal(range(self._fire_cycles))
+        t = Signal(range(max(2, BL)))     # slot
+        f = Signal(range(max(2, self._fire_cycles)))
         loading = Signal()
         start = Signal()
         is_row = Signal()

@@ -145,6 +145,13 @@ def test_clipped_lines_and_exact_groups(scheme):
     assert all(p.clip for p in plans)
 
 
+def test_even_bl_bresenham_ties():
+    # with an even BL the Bresenham start BL - 1 decides ties (odd BL has none)
+    model = make_model(9, 5, scheme="deterministic", bl=8, group=3, seed=2)
+    dut = CrossbarDriver.for_model(model)
+    check_terms(model, dut, random_terms(model, np.random.default_rng(9), 4))
+
+
 def test_wider_group_than_lines():
     model = make_model(3, 2, group=8, bl=5, seed=11)
     dut = CrossbarDriver.for_model(model)
@@ -160,3 +167,15 @@ def test_construction_errors():
         CrossbarDriver(4, 4, scheme="bresenham")
     with pytest.raises(TypeError, match="n_in"):
         CrossbarDriver(4.0, 4)
+
+
+@pytest.mark.parametrize("params", [dict(), dict(n_in=5, n_out=3, group=3, bl=8,
+                                                 scheme="deterministic", fire_cycles=3)],
+                         ids=["default", "det-small"])
+def test_lint_clean(params, tmp_path):
+    from hdl.generate import generate
+    from synth.lint import forbidden_operators, lint_verilog
+
+    doc = generate("crossbar_driver", tmp_path, **params)
+    assert lint_verilog(doc["verilog"], doc["top"]) == []
+    assert forbidden_operators(open(doc["verilog"]).read()) == []
