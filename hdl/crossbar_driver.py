@@ -1,15 +1,15 @@
-"""Crossbar driver: the SLOTS stage (latch lanes, LFSRs, Bresenham) of :mod:`golden.driver`.
+"""Crossbar driver: the GAIN and SLOTS stages of :mod:`golden.driver`, one term at a time.
 
 The contract is :mod:`golden.driver`'s docstring; the bit-exact reference is
-:class:`golden.driver.model.CrossbarDriverModel`. This Component implements the SLOTS stage of a
-term from its factor words and its plan scalars (``Km``, ``sr``, ``sc``: what the GAIN stage
-produces)::
+:class:`golden.driver.model.CrossbarDriverModel`. This Component takes a term's factor words and
+its ``sigma`` word, computes the plan (``Km``, ``sr``, ``sc``: :mod:`hdl.crossbar_driver_gain`,
+five cycles) and drives the term's ``BL`` slots::
 
-   i (G words per beat: R beats of d words, then C beats of x words)
-     |
-     v
-   factor memory, R + C rows of G words (comb read, row c = load cycle c)
-     |  lane g (G lanes):
+   i (G words per beat: R beats of d words, then C beats of x words)      i_sigma (sigma)
+     |  running maxima d_max = max |d_i|, x_max = max |x_j| (the FACTOR stage's registers)
+     v                                                                       |
+   factor memory, R + C rows of G words (comb read, row c = load cycle c)   GAIN (5 cycles)
+     |  lane g (G lanes):                                          Km, sr, sc, neg, skip
      |    v = |w| * (Km if row else 1)                    the lane's one multiply
      |    p = R4(v 2**-(sr if row else sc))               round half up, saturate at all ones
      |    stochastic:    draw_g = p_bits steps of LFSR g  pulse = draw_g < p | p == ones
@@ -18,11 +18,13 @@ produces)::
    latches row_pulse/row_sign (n_out), col_pulse/col_sign (n_in)  ->  fire (fire_cycles)
 
 Timing: the words are loaded first (``R + C`` beats on ``i``, one per cycle at most), then a
-plan beat on ``i_plan`` starts the term. From the cycle after that transfer ``busy`` is high for
-``BL * (R + C + fire_cycles)`` cycles: per slot ``R + C`` load cycles (rows first; load cycle
-``c`` writes lines ``c G .. c G + G - 1`` of its side) and ``fire_cycles`` cycles with ``fire``
-high, during which the latches hold the slot's pulses. The latches are single-buffered and the
-words must not change during a term: ``i`` is ready only between terms.
+beat on ``i_sigma`` starts the term. From the cycle after that transfer ``busy`` is high for
+``cycles_per_term = GAIN_CYCLES + BL (R + C + fire_cycles)`` cycles: five GAIN cycles, then per
+slot ``R + C`` load cycles (rows first; load cycle ``c`` writes lines ``c G .. c G + G - 1`` of
+its side) and ``fire_cycles`` cycles with ``fire`` high, during which the latches hold the
+slot's pulses. The latches are single-buffered and the words must not change during a term:
+``i`` is ready only between terms. (The FACTOR stage, which forms the words from the unit's
+readout, is not part of this Component: the words come in on ``i``.)
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
@@ -32,11 +34,12 @@ from amaranth.lib.wiring import In, Out
 
 from golden.check import check_choice, check_int
 from golden.driver.lfsr import DEGREE, LANE_POLYS, MAX_DRAW_BITS, tap_mask
-from golden.driver.model import SCHEMES
+from golden.driver.model import GAIN_CYCLES, SCHEMES
 from golden.fixed import FixedFormat
+from .crossbar_driver_gain import GAIN_STATES, build_gain, shift_width
 from .fixed_ops import round_shift_saturate
 
-__all__ = ["CrossbarDriver", "lfsr_draw_taps", "shift_width_for", "plan_fields"]
+__all__ = ["CrossbarDriver", "lfsr_draw_taps", "plan_fields"]
 
 
 def lfsr_draw_taps(taps, bits: int) -> tuple:
@@ -54,21 +57,10 @@ def lfsr_draw_taps(taps, bits: int) -> tuple:
     return tuple(tuple(sorted(s)) for s in state)
 
 
-def shift_width_for(model) -> int:
-    """Width of a signed shift that holds every ``sr``, ``sc`` (and ``total``) of ``model``:
-    ``total = E - kx - 2 p_bits`` with ``0 <= kx <= K``'s width, and ``|sr - total/2|``,
-    ``|sc - total/2|`` at most half the LODs' span plus one."""
-    F = model.formats
-    k_bits = model.lr_bits + model.step_bits + F.sigma.width - 1
-    t_hi = abs(model.exponent - 2 * model.p_bits) + k_bits + 1
-    span = F.vec.width + model.gain_bits + 2
-    return _bits(t_hi + span) + 1
-
-
 def plan_fields(plan) -> dict:
-    """``i_plan`` fields of a :class:`golden.driver.model.TermPlan` (Km, sr, sc, signs)."""
-    return {"gain": plan.gain, "row_shift": plan.row_shift, "col_shift": plan.col_shift,
-            "neg": int(plan.sigma < 0), "skip": int(plan.skipped)}
+    """The :attr:`CrossbarDriver.plan` fields a :class:`golden.driver.model.TermPlan` gives."""
+    return {"gain": plan.gain, "gain_exp": plan.gain_exp, "row_shift": plan.row_shift,
+            "col_shift": plan.col_shift, "neg": int(plan.sigma < 0), "skip": int(plan.skipped)}
 
 
 def _bits(v: int) -> int:
@@ -76,20 +68,21 @@ def _bits(v: int) -> int:
 
 
 class CrossbarDriver(wiring.Component):
-    """Pulse trains of one crossbar term per slot (the driver's SLOTS stage).
+    """Drive one crossbar term per ``sigma`` beat: plan its gain, then pulse its slots.
 
     Parameters
     ----------
     n_in, n_out : int
         Column lines (x side) and row lines (delta side).
-    vec_width : int
-        Width of the factor words (signed).
+    vec_width, sigma_width : int
+        Widths of the factor words and of the ``sigma`` word (signed).
+    gain_const, exponent : int
+        The generation-time constants ``C = lr_mult M`` and ``E``
+        (:attr:`CrossbarDriverModel.gain_const`, :attr:`~CrossbarDriverModel.exponent`).
     bl : int
         Slots per term.
     p_bits, gain_bits : int
         Probability word width and gain mantissa width.
-    shift_width : int
-        Width of the signed shifts ``sr``, ``sc`` on ``i_plan``.
     group : int
         Latch lanes ``G``, one LFSR each (``LANE_POLYS[g]``).
     fire_cycles : int
@@ -103,9 +96,12 @@ class CrossbarDriver(wiring.Component):
     i : In(stream.Signature(ArrayLayout(signed(vec_width), group)))
         Factor words of a term: ``R`` beats of ``D[:, r]`` (beat ``b`` lane ``g`` is row
         ``b G + g``), then ``C`` beats of ``X[:, r]``; words beyond the lines are ignored.
-    i_plan : In(stream.Signature(plan_layout))
-        ``{gain, row_shift, col_shift, neg, skip}`` = ``Km``, ``sr``, ``sc``, ``sigma < 0`` and
-        the skipped-term flag; its transfer starts the term.
+    i_sigma : In(stream.Signature(sigma_layout))
+        ``{sigma}``: the term's ``sigma`` word; its transfer starts the term.
+    plan : Out(plan_layout)
+        The GAIN stage's registers ``{gain, gain_exp, row_shift, col_shift, neg, skip}``
+        (``Km``, ``kx``, ``sr``, ``sc``, ``sigma < 0``, skipped term), valid from the first
+        load cycle to the end of the term.
     row_pulse, row_sign : Out(n_out)
     col_pulse, col_sign : Out(n_in)
         The latches: pulse bits and sign bits (1 = negative pulse).
@@ -115,15 +111,23 @@ class CrossbarDriver(wiring.Component):
         A term is running (high for :attr:`term_cycles` cycles).
     """
 
-    def __init__(self, n_in, n_out, *, vec_width=16, bl=31, p_bits=16, gain_bits=16,
-                 shift_width=10, group=8, fire_cycles=1, scheme="stochastic", seeds=None):
+    def __init__(self, n_in, n_out, *, gain_const, exponent, vec_width=16, sigma_width=18,
+                 bl=31, p_bits=16, gain_bits=16, group=8, fire_cycles=1, scheme="stochastic",
+                 seeds=None):
         self._n_in = check_int("n_in", n_in, minimum=1)
         self._n_out = check_int("n_out", n_out, minimum=1)
         self._vec_width = check_int("vec_width", vec_width, minimum=2, maximum=30)
         self._bl = check_int("bl", bl, minimum=1, maximum=1023)
         self._p_bits = check_int("p_bits", p_bits, minimum=2, maximum=MAX_DRAW_BITS)
         self._gain_bits = check_int("gain_bits", gain_bits, minimum=4, maximum=24)
-        self._shift_width = check_int("shift_width", shift_width, minimum=2, maximum=16)
+        self._sigma_width = check_int("sigma_width", sigma_width, minimum=2, maximum=30)
+        self._gain_const = check_int("gain_const", gain_const, minimum=1, maximum=(1 << 32) - 1)
+        self._exponent = check_int("exponent", exponent, minimum=-256, maximum=256)
+        k_bits = self._gain_const.bit_length() + self._sigma_width - 1
+        self._shift_width = shift_width(exponent=self._exponent, p_bits=self._p_bits,
+                                        k_bits=k_bits, vec_width=self._vec_width,
+                                        gain_bits=self._gain_bits)
+        self._k_bits = k_bits
         self._group = check_int("group", group, minimum=1, maximum=len(LANE_POLYS))
         self._fire_cycles = check_int("fire_cycles", fire_cycles, minimum=1, maximum=1 << 16)
         self._scheme = check_choice("scheme", scheme, SCHEMES)
@@ -136,7 +140,8 @@ class CrossbarDriver(wiring.Component):
         self._seeds = seeds
         super().__init__({
             "i": In(stream.Signature(self.word_layout)),
-            "i_plan": In(stream.Signature(self.plan_layout)),
+            "i_sigma": In(stream.Signature(self.sigma_layout)),
+            "plan": Out(self.plan_layout),
             "row_pulse": Out(self._n_out), "row_sign": Out(self._n_out),
             "col_pulse": Out(self._n_in), "col_sign": Out(self._n_in),
             "fire": Out(1), "busy": Out(1),
@@ -145,8 +150,9 @@ class CrossbarDriver(wiring.Component):
     @classmethod
     def for_model(cls, model, **overrides):
         """The driver with ``model``'s (a :class:`CrossbarDriverModel`) parameters."""
-        kw = dict(vec_width=model.formats.vec.width, bl=model.bl, p_bits=model.p_bits,
-                  gain_bits=model.gain_bits, shift_width=shift_width_for(model),
+        kw = dict(gain_const=model.gain_const, exponent=model.exponent,
+                  vec_width=model.formats.vec.width, sigma_width=model.formats.sigma.width,
+                  bl=model.bl, p_bits=model.p_bits, gain_bits=model.gain_bits,
                   group=model.group, fire_cycles=model.fire_cycles, scheme=model.scheme,
                   seeds=model.lane_seeds)
         kw.update(overrides)
@@ -179,8 +185,12 @@ class CrossbarDriver(wiring.Component):
 
     @property
     def term_cycles(self) -> int:
-        """Cycles of ``busy`` per term: ``BL (load_cycles + fire_cycles)``."""
-        return self._bl * self.slot_cycles
+        """Cycles of ``busy`` per term: ``GAIN_CYCLES + BL (load_cycles + fire_cycles)``."""
+        return GAIN_CYCLES + self._bl * self.slot_cycles
+
+    @property
+    def sigma_layout(self) -> data.StructLayout:
+        return data.StructLayout({"sigma": signed(self._sigma_width)})
 
     @property
     def word_layout(self) -> data.ArrayLayout:
@@ -190,6 +200,7 @@ class CrossbarDriver(wiring.Component):
     def plan_layout(self) -> data.StructLayout:
         return data.StructLayout({
             "gain": unsigned(self._gain_bits),
+            "gain_exp": range(self._k_bits + 2),
             "row_shift": signed(self._shift_width),
             "col_shift": signed(self._shift_width),
             "neg": unsigned(1),
@@ -200,7 +211,8 @@ class CrossbarDriver(wiring.Component):
     def parameters(self) -> dict:
         return {"n_in": self._n_in, "n_out": self._n_out, "vec_width": self._vec_width,
                 "bl": self._bl, "p_bits": self._p_bits, "gain_bits": self._gain_bits,
-                "shift_width": self._shift_width, "group": self._group,
+                "sigma_width": self._sigma_width, "gain_const": self._gain_const,
+                "exponent": self._exponent, "group": self._group,
                 "fire_cycles": self._fire_cycles, "scheme": self._scheme,
                 "seeds": list(self._seeds)}
 
@@ -214,12 +226,19 @@ class CrossbarDriver(wiring.Component):
         wp = mem.write_port()
         rp = mem.read_port(domain="comb")
 
-        # term registers (the plan scalars) and counters
+        # term registers (the GAIN stage's results) and counters
         gain = Signal(self._gain_bits)
+        gain_exp = Signal(range(self._k_bits + 2))
         sr = Signal(signed(self._shift_width))
         sc = Signal(signed(self._shift_width))
         neg = Signal()
         skip = Signal()
+        m.d.comb += [self.plan.gain.eq(gain), self.plan.gain_exp.eq(gain_exp),
+                     self.plan.row_shift.eq(sr), self.plan.col_shift.eq(sc),
+                     self.plan.neg.eq(neg), self.plan.skip.eq(skip)]
+        sigma = Signal(signed(self._sigma_width))
+        d_max = Signal(vw)
+        x_max = Signal(vw)
         beat = Signal(range(R + C))
         c = Signal(range(R + C))          # load cycle in the slot
         t = Signal(range(max(2, BL)))     # slot
@@ -296,22 +315,50 @@ class CrossbarDriver(wiring.Component):
         with m.If(start):
             m.d.sync += [a.eq(BL - 1) for a in accs]
 
+        # the maxima over the lines that exist (words beyond them are ignored)
+        in_words, in_row = Signal(), Signal()
+        m.d.comb += in_row.eq(beat < R)
+        run_d, run_x = d_max, x_max
+        for g in range(G):
+            raw = self.i.payload[g]
+            mag = Signal(vw, name=f"mag{g}")
+            m.d.comb += mag.eq(Mux(raw < 0, -raw, raw))
+            row_ok = (beat != R - 1) if g >= n_out - (R - 1) * G else Const(1)
+            col_ok = (beat != R + C - 1) if g >= n_in - (C - 1) * G else Const(1)
+            nd = Signal(vw, name=f"dmax{g}")
+            nx = Signal(vw, name=f"xmax{g}")
+            m.d.comb += [nd.eq(Mux(in_row & row_ok & (mag > run_d), mag, run_d)),
+                         nx.eq(Mux(~in_row & col_ok & (mag > run_x), mag, run_x))]
+            run_d, run_x = nd, nx
+        with m.If(in_words & self.i.valid):
+            m.d.sync += [d_max.eq(run_d), x_max.eq(run_x)]
+
+        gain_is = {name: Signal(name=f"is_{name.lower()}") for name in GAIN_STATES}
+        build_gain(m, sigma=sigma, d_max=d_max, x_max=x_max, gain_const=self._gain_const,
+                   exponent=self._exponent, p_bits=P, gain_bits=self._gain_bits,
+                   vec_width=vw, sigma_width=self._sigma_width,
+                   out={"is": gain_is, "gain": gain, "gain_exp": gain_exp, "row_shift": sr,
+                        "col_shift": sc, "neg": neg, "skip": skip})
+
         with m.FSM():
             with m.State("WORDS"):
-                m.d.comb += self.i.ready.eq(1)
+                m.d.comb += [self.i.ready.eq(1), in_words.eq(1)]
                 m.d.comb += [wp.addr.eq(beat), wp.data.eq(self.i.payload.as_value()),
                              wp.en.eq(self.i.valid)]
                 with m.If(self.i.valid):
                     m.d.sync += beat.eq(Mux(beat == R + C - 1, 0, beat + 1))
                     with m.If(beat == R + C - 1):
-                        m.next = "PLAN"
-            with m.State("PLAN"):
-                m.d.comb += [self.i_plan.ready.eq(1), start.eq(self.i_plan.valid)]
-                with m.If(self.i_plan.valid):
-                    pl = self.i_plan.payload
-                    m.d.sync += [gain.eq(pl.gain), sr.eq(pl.row_shift), sc.eq(pl.col_shift),
-                                 neg.eq(pl.neg), skip.eq(pl.skip), c.eq(0), t.eq(0), f.eq(0)]
-                    m.next = "LOAD"
+                        m.next = "SIGMA"
+            with m.State("SIGMA"):
+                m.d.comb += [self.i_sigma.ready.eq(1), start.eq(self.i_sigma.valid)]
+                with m.If(self.i_sigma.valid):
+                    m.d.sync += [sigma.eq(self.i_sigma.payload.sigma), c.eq(0), t.eq(0),
+                                 f.eq(0)]
+                    m.next = GAIN_STATES[0]
+            for k, name in enumerate(GAIN_STATES):
+                with m.State(name):
+                    m.d.comb += [gain_is[name].eq(1), self.busy.eq(1)]
+                    m.next = GAIN_STATES[k + 1] if k + 1 < len(GAIN_STATES) else "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [loading.eq(1), self.busy.eq(1)]
                 m.d.sync += c.eq(c + 1)
@@ -324,7 +371,7 @@ class CrossbarDriver(wiring.Component):
                 with m.If(f == self._fire_cycles - 1):
                     m.d.sync += [f.eq(0), t.eq(t + 1)]
                     with m.If(t == BL - 1):
-                        m.d.sync += t.eq(0)
+                        m.d.sync += [t.eq(0), d_max.eq(0), x_max.eq(0)]
                         m.next = "WORDS"
                     with m.Else():
                         m.next = "LOAD"

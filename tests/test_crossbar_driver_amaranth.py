@@ -49,7 +49,7 @@ def bits_of(value, n):
 
 def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0):
     """Run the terms through the driver; return per term the (rows, cols) int8 pulses of each
-    slot (sampled in the first fire cycle) and the busy cycles."""
+    slot (sampled in the first fire cycle), the busy cycles and the ``plan`` output's fields."""
     rng = random.Random(seed)
     G = dut.group
     out = []
@@ -66,17 +66,19 @@ def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0):
                 ctx.set(dut.i.valid, 0)
             while rng.random() < idle:
                 await ctx.tick()
-            ctx.set(dut.i_plan.payload, plan_fields(plan))
-            ctx.set(dut.i_plan.valid, 1)
-            await ctx.tick().until(dut.i_plan.ready)
-            ctx.set(dut.i_plan.valid, 0)
-            rows, cols, busy, prev_fire = [], [], 0, 0
+            ctx.set(dut.i_sigma.payload, {"sigma": plan.sigma})
+            ctx.set(dut.i_sigma.valid, 1)
+            await ctx.tick().until(dut.i_sigma.ready)
+            ctx.set(dut.i_sigma.valid, 0)
+            rows, cols, busy, prev_fire, fields = [], [], 0, 0, None
             while True:
                 b, fire = ctx.get(dut.busy), ctx.get(dut.fire)
                 if not b:
                     break
                 busy += 1
                 if fire and not prev_fire:
+                    got = ctx.get(dut.plan)
+                    fields = {k: int(getattr(got, k)) for k in plan_fields(plan)}
                     rs = 1 - 2 * bits_of(ctx.get(dut.row_sign), dut.n_out)
                     cs = 1 - 2 * bits_of(ctx.get(dut.col_sign), dut.n_in)
                     rows.append(bits_of(ctx.get(dut.row_pulse), dut.n_out) * rs)
@@ -84,7 +86,7 @@ def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0):
                 prev_fire = fire
                 await ctx.tick()
                 assert busy < 100 * dut.term_cycles, "timeout"
-            out.append((np.array(rows), np.array(cols), busy))
+            out.append((np.array(rows), np.array(cols), busy, fields))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
@@ -100,13 +102,22 @@ def check_terms(model, dut, terms, **kw):
         plans.append((x, d, plan))
         want.append(model.pulses(plan))
     got = rtl_drive(dut, plans, **kw)
-    for r, ((wr, wc), (gr, gc, busy)) in enumerate(zip(want, got)):
+    for r, ((wr, wc), (gr, gc, busy, fields), (_, _, plan)) in enumerate(zip(want, got, plans)):
+        check_plan(plan, fields, r)
         assert gr.shape == wr.shape and gc.shape == wc.shape, f"term {r}: slots {gr.shape}"
         for t in range(model.bl):
             assert gr[t].tolist() == wr[t].tolist(), f"term {r} slot {t} rows"
             assert gc[t].tolist() == wc[t].tolist(), f"term {r} slot {t} cols"
-        assert busy == model.bl * model.slot_cycles == dut.term_cycles
+        assert busy == model.cycles_per_term == dut.term_cycles
     return [p for _, _, p in plans]
+
+
+def check_plan(plan, fields, r):
+    """The GAIN stage's registers equal the model's plan (signs only for a skipped term, whose
+    shifts are don't-cares)."""
+    want = plan_fields(plan)
+    keys = ("neg", "skip") if plan.skipped else tuple(want)
+    assert {k: fields[k] for k in keys} == {k: want[k] for k in keys}, f"term {r}: plan"
 
 
 def test_lfsr_unrolling_matches_the_bit_serial_reference():
@@ -158,15 +169,42 @@ def test_wider_group_than_lines():
     check_terms(model, dut, random_terms(model, np.random.default_rng(5), 3))
 
 
+@pytest.mark.parametrize("lr, dw_min, gain_bits", [(2.0 ** -4, 2e-4, 16), (0.75, 3e-6, 16),
+                                                   (2.0 ** -20, 0.05, 8), (3.0, 1e-3, 24)])
+def test_gain_stage_matches_plan(lr, dw_min, gain_bits):
+    """Many terms of one slot: the GAIN registers against ``plan`` (extreme sigma, maxima)."""
+    model = make_model(3, 2, group=2, bl=1, lr=lr, dw_min=dw_min, gain_bits=gain_bits)
+    dut = CrossbarDriver.for_model(model)
+    F = model.formats
+    rng = np.random.default_rng(int(gain_bits))
+    sigmas = [F.sigma.min_raw, F.sigma.max_raw, 1, -1, 2, 3, 1 << 16, -(1 << 11)]
+    terms = []
+    for r in range(60):
+        s = sigmas[r] if r < len(sigmas) else int(rng.integers(F.sigma.min_raw,
+                                                               F.sigma.max_raw + 1)
+                                                  >> int(rng.integers(0, 17)))
+        ex = [F.vec.min_raw, F.vec.max_raw, 1, -1, 0]
+        x = rng.choice(ex, 3) if r % 3 == 0 else rng.integers(-(1 << 15), 1 << 15, 3) >> \
+            int(rng.integers(0, 15))
+        d = rng.choice(ex, 2) if r % 4 == 1 else rng.integers(-(1 << 15), 1 << 15, 2) >> \
+            int(rng.integers(0, 15))
+        terms.append((x, d, s))
+    plans = check_terms(model, dut, terms)
+    assert sum(not p.skipped for p in plans) > 40
+
+
 def test_construction_errors():
+    k = dict(gain_const=45, exponent=60)
     with pytest.raises(ValueError, match="group=65"):
-        CrossbarDriver(4, 4, group=65)
+        CrossbarDriver(4, 4, group=65, **k)
     with pytest.raises(ValueError, match="seeds: 2 start states"):
-        CrossbarDriver(4, 4, group=3, seeds=(1, 2))
+        CrossbarDriver(4, 4, group=3, seeds=(1, 2), **k)
     with pytest.raises(ValueError, match="scheme"):
-        CrossbarDriver(4, 4, scheme="bresenham")
+        CrossbarDriver(4, 4, scheme="bresenham", **k)
     with pytest.raises(TypeError, match="n_in"):
-        CrossbarDriver(4.0, 4)
+        CrossbarDriver(4.0, 4, **k)
+    with pytest.raises(ValueError, match="gain_const=0"):
+        CrossbarDriver(4, 4, gain_const=0, exponent=60)
 
 
 @pytest.mark.parametrize("params", [dict(), dict(n_in=5, n_out=3, group=3, bl=8,
