@@ -5,7 +5,8 @@ Run through :func:`cosim.runner.run_cocotb`. Terms (random, a zero ``sigma``, a 
 with clipped lines) go in on the word and term streams with random idle cycles; a monitor
 samples the latches in the first ``fire`` cycle of every slot, and every slot's row and column
 pulses (pulse times sign, -1/0/+1) are compared with the model's as integers. Each term's
-``busy`` cycles are compared with the model's cycle properties.
+``busy`` cycles are compared with ``cycles_per_term`` and, for every term that is not skipped,
+the GAIN stage's ``plan`` output with the model's ``plan``.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 from hdl.crossbar_driver import plan_fields
 from hdl.designs import driver_model, get_design
 from .scoreboard import compare_words
-from .stream import StreamSource, pack, pack_words, random_gaps
+from .stream import StreamSource, pack, pack_words, random_gaps, unpack
 from .summary import record
 
 N_TERMS = int(os.environ.get("SBPCA_DRIVER_TERMS", "8"))
@@ -71,6 +72,7 @@ class CrossbarDriverTB:
         self.idle = idle
         self.slots = []          # (rows, cols) int arrays per fired slot
         self.busy_runs = []      # busy cycles per term
+        self.plans = []          # the plan output's fields per fired slot
         dut._log.info("seed %d, idle %.2f", self.seed, idle)
         Clock(dut.clk, 10, unit="ns", impl="gpi").start()
 
@@ -78,13 +80,13 @@ class CrossbarDriverTB:
         d = self.dut
         d.rst.value = 1
         d.i__valid.value = 0
-        d.i_plan__valid.value = 0
+        d.i_sigma__valid.value = 0
         await ClockCycles(d.clk, 3)
         d.rst.value = 0
         await RisingEdge(d.clk)
         gaps = lambda: random_gaps(self.idle, self.rng) if self.idle > 0 else None  # noqa: E731
         self.words = StreamSource(d, "i", d.clk, idle=gaps())
-        self.plans = StreamSource(d, "i_plan", d.clk, idle=gaps())
+        self.sigmas = StreamSource(d, "i_sigma", d.clk, idle=gaps())
         cocotb.start_soon(self._monitor())
 
     async def _monitor(self):
@@ -96,6 +98,7 @@ class CrossbarDriverTB:
             if fire and not prev_fire:
                 rs = 1 - 2 * _bits(d.row_sign.value.to_unsigned(), n_out)
                 cs = 1 - 2 * _bits(d.col_sign.value.to_unsigned(), n_in)
+                self.plans.append(unpack(self.drv.plan_layout, d.plan.value.to_unsigned()))
                 self.slots.append((_bits(d.row_pulse.value.to_unsigned(), n_out) * rs,
                                    _bits(d.col_pulse.value.to_unsigned(), n_in) * cs))
             busy += b
@@ -107,7 +110,7 @@ class CrossbarDriverTB:
     async def run(self, terms, *, name: str):
         m, drv = self.model, self.drv
         G, vw = drv.group, m.formats.vec.width
-        want_rows, want_cols, clipped, skipped = [], [], 0, 0
+        want_rows, want_cols, want_plans, clipped, skipped = [], [], [], 0, 0
         for r, (x, d, s) in enumerate(terms):
             plan = m.plan(x, d, s, r)
             rows, cols = m.pulses(plan)
@@ -120,7 +123,8 @@ class CrossbarDriverTB:
                 padded[:len(words)] = words
                 self.words.send(pack_words(padded[b * G:(b + 1) * G], vw)
                                 for b in range(groups))
-            self.plans.send([pack(drv.plan_layout, **plan_fields(plan))])
+            self.sigmas.send([pack(drv.sigma_layout, sigma=s)])
+            want_plans.append(plan)
         want_rows, want_cols = np.concatenate(want_rows), np.concatenate(want_cols)
         if INJECT_ERROR:
             want_rows[len(want_rows) // 2, 0] ^= 1
@@ -141,14 +145,20 @@ class CrossbarDriverTB:
                    for s in range(n_slots) for j in range(drv.n_in)]
         compare_words(f"{name} row pulses", want_rows, got_rows, width=2, where=where_r)
         compare_words(f"{name} col pulses", want_cols, got_cols, width=2, where=where_c)
-        want_cycles = m.bl * m.slot_cycles
+        for r, plan in enumerate(want_plans):
+            if not plan.skipped:
+                want = plan_fields(plan)
+                got = self.plans[r * m.bl]
+                assert {k: got[k] for k in want} == want, \
+                    f"{name}: term {r}: plan {got}, model {want}"
+        want_cycles = m.cycles_per_term
         assert self.busy_runs == [want_cycles] * len(terms), \
             f"{name}: busy cycles {self.busy_runs}, model {want_cycles} per term"
         record(name, {"terms": len(terms), "slots": n_slots, "term_cycles": want_cycles,
                       "row_pulses": int(np.abs(want_rows).sum()),
                       "col_pulses": int(np.abs(want_cols).sum()), "clipped_lines": clipped,
                       "skipped_terms": skipped,
-                      "input_stall_cycles": self.words.stalled_cycles + self.plans.stalled_cycles,
+                      "input_stall_cycles": self.words.stalled_cycles + self.sigmas.stalled_cycles,
                       "seed": self.seed})
 
 

@@ -120,6 +120,20 @@ def check_plan(plan, fields, r):
     assert {k: fields[k] for k in keys} == {k: want[k] for k in keys}, f"term {r}: plan"
 
 
+def carry_sigmas(model, n):
+    """The first ``n`` sigma words whose gain rounding carries to ``2**gain_bits`` (R3's
+    renormalization; none for some constants)."""
+    out, gb = [], model.gain_bits
+    for s in range(1, model.formats.sigma.max_raw + 1):
+        K = model.gain_const * s
+        kx = max(0, K.bit_length() - gb)
+        if (K + ((1 << kx) >> 1)) >> kx >> gb:
+            out.append(s)
+            if len(out) == n:
+                break
+    return out
+
+
 def test_lfsr_unrolling_matches_the_bit_serial_reference():
     rng = np.random.default_rng(3)
     for g in (0, 5, 21, 22, 63):
@@ -169,15 +183,17 @@ def test_wider_group_than_lines():
     check_terms(model, dut, random_terms(model, np.random.default_rng(5), 3))
 
 
-@pytest.mark.parametrize("lr, dw_min, gain_bits", [(2.0 ** -4, 2e-4, 16), (0.75, 3e-6, 16),
-                                                   (2.0 ** -20, 0.05, 8), (3.0, 1e-3, 24)])
-def test_gain_stage_matches_plan(lr, dw_min, gain_bits):
+@pytest.mark.parametrize("lr, dw_min, gain_bits, carries", [
+    (2.0 ** -4, 2e-4, 16, True), (0.75, 3e-6, 16, False), (2.0 ** -20, 0.05, 8, True),
+    (3.0, 1e-3, 24, False)])
+def test_gain_stage_matches_plan(lr, dw_min, gain_bits, carries):
     """Many terms of one slot: the GAIN registers against ``plan`` (extreme sigma, maxima)."""
     model = make_model(3, 2, group=2, bl=1, lr=lr, dw_min=dw_min, gain_bits=gain_bits)
     dut = CrossbarDriver.for_model(model)
     F = model.formats
     rng = np.random.default_rng(int(gain_bits))
     sigmas = [F.sigma.min_raw, F.sigma.max_raw, 1, -1, 2, 3, 1 << 16, -(1 << 11)]
+    sigmas += [-s for s in carry_sigmas(model, 3)]
     terms = []
     for r in range(60):
         s = sigmas[r] if r < len(sigmas) else int(rng.integers(F.sigma.min_raw,
@@ -191,6 +207,7 @@ def test_gain_stage_matches_plan(lr, dw_min, gain_bits):
         terms.append((x, d, s))
     plans = check_terms(model, dut, terms)
     assert sum(not p.skipped for p in plans) > 40
+    assert bool(carry_sigmas(model, 1)) == carries     # R3's carry was exercised where it exists
 
 
 def test_construction_errors():
