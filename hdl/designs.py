@@ -100,14 +100,15 @@ def _build_row_pass(*, banks, k, lanes, words, vec_width, coef_width, shift, gw,
 
 
 def driver_model(*, n_in, n_out, group, bl, p_bits, gain_bits, step_bits, lr_bits,
-                 fire_cycles, scheme, seed, dw_min, lr):
+                 fire_cycles, scheme, lfsr_seed, dw_min, lr):
     """The golden :class:`CrossbarDriverModel` of the ``crossbar_driver`` parameters (the
     generation-time constants, float ``dw_min`` and ``lr`` included, are computed there)."""
     from golden.driver import CrossbarDriverModel
 
     return CrossbarDriverModel(n_in, n_out, dw_min=dw_min, lr=lr, bl=bl, p_bits=p_bits,
                                gain_bits=gain_bits, step_bits=step_bits, lr_bits=lr_bits,
-                               group=group, fire_cycles=fire_cycles, scheme=scheme, seed=seed)
+                               group=group, fire_cycles=fire_cycles, scheme=scheme,
+                               seed=lfsr_seed)
 
 
 def _build_crossbar_driver(**params):
@@ -161,7 +162,7 @@ DESIGNS = {
             Param("lr_bits", int, 4, "learning-rate multiplier width, 1..8", minimum=1),
             Param("fire_cycles", int, 1, "fire strobe cycles per slot", minimum=1),
             Param("scheme", str, "stochastic", "pulse scheme", ("stochastic", "deterministic")),
-            Param("seed", int, 0, "seed of the lanes' LFSR start states", minimum=0),
+            Param("lfsr_seed", int, 0, "seed of the lanes' LFSR start states", minimum=0),
             Param("dw_min", float, 0.001, "device step (folded into the step constant)"),
             Param("lr", float, 0.0625, "learning rate, lr_mult * 2**-lr_shift"),
         ),

@@ -9,9 +9,9 @@ from cosim.runner import CosimFailure, run_cocotb
 from cosim.toolchain import selected_simulators
 
 CONFIGS = {
-    "stoch-11x7-g4": dict(n_in=11, n_out=7, group=4, bl=9, dw_min=2e-4, seed=3),
+    "stoch-11x7-g4": dict(n_in=11, n_out=7, group=4, bl=9, dw_min=2e-4, lfsr_seed=3),
     "det-16x8-g4": dict(n_in=16, n_out=8, group=4, bl=8, dw_min=2e-4, fire_cycles=2,
-                        scheme="deterministic", seed=1),
+                        scheme="deterministic", lfsr_seed=1),
 }
 
 
