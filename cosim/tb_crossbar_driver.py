@@ -119,7 +119,7 @@ class CrossbarDriverTB:
             clipped += plan.clipped_lines
             skipped += plan.skipped
             for words, groups in ((d, drv.row_groups), (x, drv.col_groups)):
-                padded = np.zeros(G * groups, np.int64)
+                padded = np.full(G * groups, m.formats.vec.min_raw, np.int64)  # ignored lanes
                 padded[:len(words)] = words
                 self.words.send(pack_words(padded[b * G:(b + 1) * G], vw)
                                 for b in range(groups))
