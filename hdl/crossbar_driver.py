@@ -89,7 +89,8 @@ class CrossbarDriver(wiring.Component):
         Cycles of ``fire`` per slot.
     scheme : {"stochastic", "deterministic"}
     seeds : tuple of int
-        The ``G`` lanes' LFSR start states (:attr:`CrossbarDriverModel.lane_seeds`).
+        The ``G`` lanes' LFSR start states (:attr:`CrossbarDriverModel.lane_seeds`; default
+        ``1 .. G``).
 
     Members
     -------
