@@ -12,11 +12,12 @@ from typing import Callable
 from golden.check import check_choice, check_int
 from golden.fixed import OVERFLOW_MODES, FixedFormat
 from golden.sbpca_unit import DEFAULT_NS_STEPS, SCHEDULES
+from .crossbar_driver import CrossbarDriver
 from .mac_lane import MACLane
 from .row_pass import RowPass
 from .sbpca_unit import SBPCAUnit
 
-__all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts", "unused"]
+__all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts", "unused", "driver_model"]
 
 
 def unused(component):
@@ -98,6 +99,22 @@ def _build_row_pass(*, banks, k, lanes, words, vec_width, coef_width, shift, gw,
                    coef_width=coef_width, shift=shift, gw=gw, a_bits=a_bits)
 
 
+def driver_model(*, n_in, n_out, group, bl, p_bits, gain_bits, step_bits, lr_bits,
+                 fire_cycles, scheme, lfsr_seed, dw_min, lr):
+    """The golden :class:`CrossbarDriverModel` of the ``crossbar_driver`` parameters (the
+    generation-time constants, float ``dw_min`` and ``lr`` included, are computed there)."""
+    from golden.driver import CrossbarDriverModel
+
+    return CrossbarDriverModel(n_in, n_out, dw_min=dw_min, lr=lr, bl=bl, p_bits=p_bits,
+                               gain_bits=gain_bits, step_bits=step_bits, lr_bits=lr_bits,
+                               group=group, fire_cycles=fire_cycles, scheme=scheme,
+                               seed=lfsr_seed)
+
+
+def _build_crossbar_driver(**params):
+    return CrossbarDriver.for_model(driver_model(**params))
+
+
 DESIGNS = {
     "mac_lane": Design(
         name="mac_lane",
@@ -129,6 +146,27 @@ DESIGNS = {
             Param("a_bits", int, 5, "bits of each column exponent", minimum=1),
         ),
         builder=_build_row_pass,
+    ),
+    "crossbar_driver": Design(
+        name="crossbar_driver",
+        help="the crossbar driver: per-term pulse trains on the array's lines (golden.driver)",
+        params=(
+            Param("n_in", int, 16, "column lines (x side)", minimum=1),
+            Param("n_out", int, 8, "row lines (delta side)", minimum=1),
+            Param("group", int, 4, "latch lanes G (lines loaded per cycle, one LFSR each)",
+                  minimum=1),
+            Param("bl", int, 31, "slots per term (pulse train length), 1..1023", minimum=1),
+            Param("p_bits", int, 16, "probability word and draw width, 2..16", minimum=2),
+            Param("gain_bits", int, 16, "gain mantissa width, 4..24", minimum=4),
+            Param("step_bits", int, 16, "step constant width, 4..24", minimum=4),
+            Param("lr_bits", int, 4, "learning-rate multiplier width, 1..8", minimum=1),
+            Param("fire_cycles", int, 1, "fire strobe cycles per slot", minimum=1),
+            Param("scheme", str, "stochastic", "pulse scheme", ("stochastic", "deterministic")),
+            Param("lfsr_seed", int, 0, "seed of the lanes' LFSR start states", minimum=0),
+            Param("dw_min", float, 0.001, "device step (folded into the step constant)"),
+            Param("lr", float, 0.0625, "learning rate, lr_mult * 2**-lr_shift"),
+        ),
+        builder=_build_crossbar_driver,
     ),
     "unit": Design(
         name="unit",
