@@ -11,10 +11,10 @@ demo: setup
 	@$(VENV)/bin/sbpca demo
 
 test: setup
-	@$(PY) -m pytest -n 2 -q
+	@$(PY) -m pytest -n 2 --dist worksteal -q
 
 test-long: setup
-	@$(PY) -m pytest -n 2 -q -m "slow or not slow"
+	@$(PY) -m pytest -n 2 --dist worksteal -q -m "slow or not slow"
 
 lint: setup
 	@$(VENV)/bin/sbpca lint mac_lane -o build/lint/mac_lane
