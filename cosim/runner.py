@@ -20,8 +20,8 @@ from hdl.generate import generate
 from synth.toolchain import apply_tool_env
 from .toolchain import SIMULATORS
 
-__all__ = ["run_cocotb", "CosimFailure", "ICARUS_STD", "ICARUS_STDS", "VERILATOR_SIM_ARGS",
-           "VISIBILITIES"]
+__all__ = ["run_cocotb", "run_cocotb_both_stds", "comparable", "CosimFailure", "ICARUS_STD",
+           "ICARUS_STDS", "VERILATOR_SIM_ARGS", "VISIBILITIES"]
 
 #: Verilator build options for simulation. Amaranth's Verilog widens operands implicitly
 #: (WIDTHEXPAND/WIDTHTRUNC etc.); those are linted separately with the waiver file
@@ -209,4 +209,39 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
         raise CosimFailure(f"{design} on {sim}: {failed} of {tests} cocotb tests failed "
                            f"(seed {seed}); log: {build_dir / 'sim.log'}\n"
                            + "\n".join(_failure_messages(Path(results))))
+    return out
+
+
+def comparable(summary):
+    """A run summary without its wall-clock entries (``seconds`` keys, at any depth): what two
+    runs of one bench on one design must agree on (words compared, cycles, beats, flags)."""
+    if isinstance(summary, dict):
+        return {k: comparable(v) for k, v in summary.items() if k != "seconds"}
+    if isinstance(summary, list):
+        return [comparable(v) for v in summary]
+    return summary
+
+
+def run_cocotb_both_stds(design: str, params: dict, test_module: str, *, build_dir,
+                         **kwargs) -> dict:
+    """:func:`run_cocotb` on Icarus under each of :data:`ICARUS_STDS`, ``"2012"`` in
+    ``build_dir`` and ``"2005"`` in ``build_dir/g2005``; the summaries must agree
+    (:func:`comparable`: the same words compared, by count and digest, the same cycle counts).
+
+    Returns the ``-g2012`` result with the ``-g2005`` one under ``"g2005"``; raises
+    :class:`CosimFailure` if either run fails or they disagree.
+    """
+    build_dir = Path(build_dir)
+    out = run_cocotb(design, params, test_module, sim="icarus", build_dir=build_dir,
+                     icarus_std="2012", **kwargs)
+    other = run_cocotb(design, params, test_module, sim="icarus", build_dir=build_dir / "g2005",
+                       icarus_std="2005", **kwargs)
+    a, b = comparable(out["summary"]), comparable(other["summary"])
+    if a != b:
+        diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        raise CosimFailure(f"{design}: -g2012 and -g2005 runs disagree on {', '.join(diff)}; "
+                           f"logs: {build_dir / 'sim.log'}, {build_dir / 'g2005' / 'sim.log'}")
+    if not a.get("compared", {}).get("words"):
+        raise CosimFailure(f"{design}: the runs compared no words")
+    out["g2005"] = other
     return out

@@ -137,3 +137,19 @@ def test_time0_check_follows_inputs_through_registers_without_initial_value():
 def test_time0_check_rejects_what_it_cannot_read():
     with pytest.raises(ValueError, match=r"line 2: unexpected module item: function"):
         time0_dependent_blocks("module m(a);\n  function f;\nendmodule\n")
+
+
+def test_lint_command_fails_without_the_generators_trigger(monkeypatch, tmp_path, capsys):
+    """``sbpca lint`` passes on the generated unit and fails, naming the blocks, when the
+    generator writes Amaranth's Verilog as it comes (its trigger rewrite undone)."""
+    import hdl.generate
+    from cosim.cli import main
+
+    argv = ["lint", "unit", "--n-in", "8", "--n-out", "4", "--k", "1", "--lanes", "1",
+            "--words", "1", "--b-max", "8", "-o", str(tmp_path)]
+    assert main(argv) == 0
+    monkeypatch.setattr(hdl.generate, "explicit_time0_trigger", lambda text: text)
+    assert main(argv) == 1
+    out = capsys.readouterr().out
+    assert "time-0 dependent block: unit: always @* at line " in out
+    assert "assigning busy reads only signals still at their time-0 value after reset" in out

@@ -15,8 +15,8 @@ from . import generate
 
 __all__ = ["HELP", "add_arguments", "run"]
 
-HELP = ("generate a design and lint it (verilator -Wall with the waiver file; no / or %; no "
-        "always @* block that needs a Verilog-2005 time-0 event)")
+HELP = ("generate a design and lint it (verilator -Wall with the waiver file; no always @* block "
+        "that needs the Verilog-2005 time-0 event; no / or %)")
 
 
 def add_arguments(parser) -> None:
