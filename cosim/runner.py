@@ -51,8 +51,9 @@ def _failure_messages(results_xml: Path) -> list:
 #: SystemVerilog semantics, what cocotb's own Makefile and Python runner pass (``-g2012``) and
 #: how Questa, Xcelium and xsim are usually run; ``"2005"`` is Verilog-2005 (``-g2005``). Under
 #: Verilog-2005 a variable declaration initializer is an event at time 0; under SystemVerilog it
-#: is not, so an ``always @*`` block whose inputs never change after time 0 would never run
-#: there. The generated designs do not depend on that event (``sbpca lint`` checks it, see
+#: is not, so an ``always @*`` block that only such an event would run stays X there until one
+#: of its inputs changes. The generated Verilog does not depend on that event
+#: (:func:`hdl.generate.explicit_time0_trigger`; ``sbpca lint`` checks it with
 #: :func:`synth.lint.time0_dependent_blocks`), and the benches run under both.
 ICARUS_STDS = ("2012", "2005")
 
@@ -205,8 +206,9 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
            "build_dir": str(build_dir), "summary": summary,
            "icarus_std": icarus_std if sim == "icarus" else None,
            "seconds": {"build": round(t1 - t0, 2), "simulate": round(t2 - t1, 2)}}
+    where = f"{sim} -g{icarus_std}" if sim == "icarus" else sim
     if failed or tests == 0:
-        raise CosimFailure(f"{design} on {sim}: {failed} of {tests} cocotb tests failed "
+        raise CosimFailure(f"{design} on {where}: {failed} of {tests} cocotb tests failed "
                            f"(seed {seed}); log: {build_dir / 'sim.log'}\n"
                            + "\n".join(_failure_messages(Path(results))))
     return out

@@ -1,8 +1,8 @@
 """The generator's one change to Amaranth's Verilog, ``hdl.generate.explicit_time0_trigger``: what
 it rewrites; that a design needing the Verilog-2005 time-0 event then simulates the same under
 SystemVerilog semantics (Icarus ``-g2012``, cocotb's default) as under ``-g2005``; and that
-synthesis reads an equivalent netlist (Yosys ``equiv_make``, ``equiv_simple``, ``equiv_induct``,
-``equiv_status -assert`` between Amaranth's Verilog and the generated one)."""
+synthesis reads an equivalent netlist (Yosys ``equiv_make``, ``equiv_struct``, ``equiv_simple``,
+``equiv_induct``, ``equiv_status -assert`` between Amaranth's Verilog and the generated one)."""
 
 import subprocess
 
@@ -106,6 +106,7 @@ design -copy-from gold -as gold gold
 design -copy-from gate -as gate gate
 equiv_make gold gate equiv
 hierarchy -top equiv
+equiv_struct
 equiv_simple
 equiv_induct
 equiv_status -assert
