@@ -55,7 +55,8 @@ def forbidden_operators(verilog: str) -> list:
 _KEYWORDS = {"if", "else", "begin", "end", "case", "casez", "casex", "endcase", "default",
              "posedge", "negedge", "or", "signed", "unsigned"}
 _ESCAPED = re.compile(r"\\(\S+)")
-_LITERAL = re.compile(r"\d*\s*'[sS]?[bodhBODH]\s*[0-9a-fA-FxXzZ?_]+|\$[A-Za-z_]\w*|\"[^\"]*\"")
+_LITERAL = re.compile(r"\d*\s*'[sS]?[bodhBODH]\s*[0-9a-fA-FxXzZ?_]+|(?<![\w$])\$[A-Za-z_]\w*"
+                      r"|\"[^\"]*\"")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _SELECT = re.compile(r"\[[^\[\]]*\]")
 _ASSIGNMENT = re.compile(r"^(\\\S+|[A-Za-z_][\w$]*)\s*((?:\[[^\]]*\]\s*)*)(<=|=)(?!=)(.*);$")
@@ -93,7 +94,7 @@ class _Process:
 class _Module:
     def __init__(self, name):
         self.name = name
-        self.inputs, self.outputs, self.initialized = set(), set(), set()
+        self.inputs, self.initialized = set(), set()
         self.processes, self.instances = [], []
 
 
@@ -146,8 +147,8 @@ def _parse(verilog: str) -> dict:
             modules[module.name] = module
             module = None
         elif word in ("input", "output", "inout"):
-            names = _names(_SELECT.sub(" ", line[len(word):].rstrip(";")))
-            (module.inputs if word == "input" else module.outputs).update(names)
+            if word == "input":
+                module.inputs |= _names(_SELECT.sub(" ", line[len(word):].rstrip(";")))
         elif word in ("wire", "reg"):
             decl = re.match(r"^(?:wire|reg)\s*(?:signed\s*)?(?:\[[^\]]*\]\s*)?"
                             r"(\\\S+|[A-Za-z_][\w$]*)\s*(\[[^\]]*\]\s*)?(=.*)?;$", line)
