@@ -20,7 +20,8 @@ from hdl.generate import generate
 from synth.toolchain import apply_tool_env
 from .toolchain import SIMULATORS
 
-__all__ = ["run_cocotb", "CosimFailure", "VERILATOR_SIM_ARGS", "VISIBILITIES"]
+__all__ = ["run_cocotb", "run_cocotb_both_stds", "comparable", "CosimFailure", "ICARUS_STD",
+           "ICARUS_STDS", "VERILATOR_SIM_ARGS", "VISIBILITIES"]
 
 #: Verilator build options for simulation. Amaranth's Verilog widens operands implicitly
 #: (WIDTHEXPAND/WIDTHTRUNC etc.); those are linted separately with the waiver file
@@ -46,16 +47,24 @@ def _failure_messages(results_xml: Path) -> list:
     return messages
 
 
-#: Icarus build options. cocotb compiles with -g2012, under which variable declaration
-#: initializers run before any always block waits, so the time-0 trigger that Amaranth's Verilog
-#: relies on (`reg \$auto...dump_module$1 = 0`) never fires and `always @*` blocks whose inputs
-#: never change after time 0 (constant tables indexed by a counter still at 0) stay X.
-#: Verilog-2005 semantics run the initializer as an event, which triggers them.
-ICARUS_SIM_ARGS = ["-g2005"]
+#: The language standards an Icarus build can use (``icarus_std``): ``"2012"`` is
+#: SystemVerilog semantics, what cocotb's own Makefile and Python runner pass (``-g2012``) and
+#: how Questa, Xcelium and xsim are usually run; ``"2005"`` is Verilog-2005 (``-g2005``). Under
+#: Verilog-2005 a variable declaration initializer is an event at time 0; under SystemVerilog it
+#: is not, so an ``always @*`` block that only such an event would run stays X there until one
+#: of its inputs changes. The generated Verilog does not depend on that event
+#: (:func:`hdl.generate.explicit_time0_trigger`; ``sbpca lint`` checks it with
+#: :func:`synth.lint.time0_dependent_blocks`), and the benches run under both.
+ICARUS_STDS = ("2012", "2005")
+
+#: The default standard: SystemVerilog, as a user's cocotb flow builds the Verilog.
+ICARUS_STD = "2012"
+
 
 class _Icarus2005(Icarus):
-    """cocotb's Icarus runner with a Verilog-2005 waveform dump module (cocotb's uses an SV
-    ``string``, which ``-g2005`` rejects)."""
+    """cocotb's Icarus runner with ``-g2005`` and a Verilog-2005 waveform dump module (cocotb's
+    uses an SV ``string``, which ``-g2005`` rejects). ``-g2005`` comes after cocotb's own
+    ``-g2012`` on the command line; the last one wins."""
 
     def _create_iverilog_dump_file(self) -> None:
         path = str(self.build_dir / f"{self.hdl_toplevel}.fst").replace("\\", "/")
@@ -63,6 +72,18 @@ class _Icarus2005(Icarus):
             f.write("module cocotb_iverilog_dump();\n"
                     f"initial begin\n    $dumpfile(\"{path}\");\n"
                     f"    $dumpvars(0, {self.hdl_toplevel});\nend\nendmodule\n")
+
+
+def _icarus(std) -> tuple:
+    """The runner, build arguments and standard of an Icarus build under ``std``."""
+    if std is None:
+        std = os.environ.get("SBPCA_ICARUS_STD") or ICARUS_STD
+    std = str(std)
+    if std not in ICARUS_STDS:
+        raise ValueError(f"icarus_std={std!r}: choose from {', '.join(ICARUS_STDS)}")
+    if std == "2005":
+        return _Icarus2005(), ["-g2005"], std
+    return Icarus(), [], std             # cocotb's runner as it is: -g2012, nothing added
 
 
 class _VerilatorBuild(Verilator):
@@ -104,7 +125,8 @@ class CosimFailure(AssertionError):
 
 def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_dir,
                seed: int = 1, extra_env: dict | None = None, waves: bool | None = None,
-               testcase=None, visibility: str | None = None) -> dict:
+               testcase=None, visibility: str | None = None,
+               icarus_std: str | None = None) -> dict:
     """Generate ``design``, build it for ``sim`` and run the cocotb ``test_module`` against it.
 
     Parameters
@@ -119,10 +141,15 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     visibility : Verilator only, ``"ports"`` or ``"full"`` (:data:`VISIBILITIES`); default from
         ``SBPCA_VISIBILITY`` in the environment, else ``"full"`` with waves and ``"ports"``
         without.
+    icarus_std : Icarus only, the language standard of the build (:data:`ICARUS_STDS`):
+        ``"2012"`` (SystemVerilog semantics, cocotb's own runner unchanged) or ``"2005"``
+        (``-g2005``); default from ``SBPCA_ICARUS_STD`` in the environment, else
+        :data:`ICARUS_STD` (``"2012"``).
 
     Returns
     -------
-    dict with ``tests``, ``failed``, ``results_xml``, ``build_dir``, ``summary`` (whatever the
+    dict with ``tests``, ``failed``, ``results_xml``, ``build_dir``, ``icarus_std`` (the standard
+    an Icarus build used, else None), ``summary`` (whatever the
     test module wrote to ``summary.json``, e.g. beat and cycle counts) and ``seconds`` (wall
     time of the build and of the simulation, for throughput reports only).
 
@@ -142,7 +169,7 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     summary_path.unlink(missing_ok=True)
 
     if sim == "icarus":
-        runner, build_args = _Icarus2005(), list(ICARUS_SIM_ARGS)
+        runner, build_args, icarus_std = _icarus(icarus_std)
     else:
         runner = _VerilatorBuild(_visibility(visibility, waves),
                                  _public_ports_file(doc, build_dir / "public_ports.vlt"))
@@ -177,9 +204,46 @@ def run_cocotb(design: str, params: dict, test_module: str, *, sim: str, build_d
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     out = {"tests": tests, "failed": failed, "results_xml": str(results),
            "build_dir": str(build_dir), "summary": summary,
+           "icarus_std": icarus_std if sim == "icarus" else None,
            "seconds": {"build": round(t1 - t0, 2), "simulate": round(t2 - t1, 2)}}
+    where = f"{sim} -g{icarus_std}" if sim == "icarus" else sim
     if failed or tests == 0:
-        raise CosimFailure(f"{design} on {sim}: {failed} of {tests} cocotb tests failed "
+        raise CosimFailure(f"{design} on {where}: {failed} of {tests} cocotb tests failed "
                            f"(seed {seed}); log: {build_dir / 'sim.log'}\n"
                            + "\n".join(_failure_messages(Path(results))))
+    return out
+
+
+def comparable(summary):
+    """A run summary without its wall-clock entries (``seconds`` keys, at any depth): what two
+    runs of one bench on one design must agree on (words compared, cycles, beats, flags)."""
+    if isinstance(summary, dict):
+        return {k: comparable(v) for k, v in summary.items() if k != "seconds"}
+    if isinstance(summary, list):
+        return [comparable(v) for v in summary]
+    return summary
+
+
+def run_cocotb_both_stds(design: str, params: dict, test_module: str, *, build_dir,
+                         **kwargs) -> dict:
+    """:func:`run_cocotb` on Icarus under each of :data:`ICARUS_STDS`, ``"2012"`` in
+    ``build_dir`` and ``"2005"`` in ``build_dir/g2005``; the summaries must agree
+    (:func:`comparable`: the same words compared, by count and digest, the same cycle counts).
+
+    Returns the ``-g2012`` result with the ``-g2005`` one under ``"g2005"``; raises
+    :class:`CosimFailure` if either run fails or they disagree.
+    """
+    build_dir = Path(build_dir)
+    out = run_cocotb(design, params, test_module, sim="icarus", build_dir=build_dir,
+                     icarus_std="2012", **kwargs)
+    other = run_cocotb(design, params, test_module, sim="icarus", build_dir=build_dir / "g2005",
+                       icarus_std="2005", **kwargs)
+    a, b = comparable(out["summary"]), comparable(other["summary"])
+    if a != b:
+        diff = [k for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+        raise CosimFailure(f"{design}: -g2012 and -g2005 runs disagree on {', '.join(diff)}; "
+                           f"logs: {build_dir / 'sim.log'}, {build_dir / 'g2005' / 'sim.log'}")
+    if not a.get("compared", {}).get("words"):
+        raise CosimFailure(f"{design}: the runs compared no words")
+    out["g2005"] = other
     return out

@@ -13,6 +13,10 @@ also checks batches of 1 and of ``b_max``, invalid batch sizes, the steady-state
 sample, and reset in the middle of a batch. The hidden layer runs a few samples by default and
 many batches under ``-m slow``. ``SIM`` picks one simulator.
 
+Icarus builds use SystemVerilog semantics (``-g2012``, cocotb's own); the runs of
+:data:`BOTH_STDS` also run under ``-g2005`` and must compare the same words (count and digest)
+and count the same cycles (``cosim.runner.run_cocotb_both_stds``).
+
 Which engine saturates in a run (the golden model's ``overflow_sources`` after each batch) is
 checked without a simulator (``test_run_saturates_as_intended``), so a stream cannot silently
 stop exercising the flag it is there for.
@@ -22,7 +26,7 @@ stop exercising the flag it is there for.
 import numpy as np
 import pytest
 
-from cosim.runner import run_cocotb
+from cosim.runner import run_cocotb, run_cocotb_both_stds
 from cosim.toolchain import selected_simulators
 from cosim.unit_cases import load_start, make_stream, start_state
 from hdl.designs import unused
@@ -68,6 +72,8 @@ SLOW_RUNS = {
 }
 SLOW_CASES = [(sim, name) for name, run in SLOW_RUNS.items() for sim in selected_simulators()
               if sim in run[3]]
+# runs that Icarus also runs under -g2005, compared with -g2012 word for word and cycle for cycle
+BOTH_STDS = ("tiny-random",)
 
 
 def golden_sources(config, kind, sizes, seed=SEED) -> list:
@@ -133,10 +139,16 @@ def test_zeros_run_hits_rounding_ties(monkeypatch):
 
 def _run(sim, name, runs, build_dir):
     config, stream, sizes = runs[name][:3]
-    result = run_cocotb("unit", CONFIGS[config], "cosim.tb_unit", sim=sim, build_dir=build_dir,
-                        seed=SEED, extra_env={"SBPCA_UNIT_STREAM": stream,
-                                              "SBPCA_UNIT_BATCHES": sizes})
+    env = {"SBPCA_UNIT_STREAM": stream, "SBPCA_UNIT_BATCHES": sizes}
+    if sim == "icarus" and name in BOTH_STDS and runs is RUNS:
+        result = run_cocotb_both_stds("unit", CONFIGS[config], "cosim.tb_unit",
+                                      build_dir=build_dir, seed=SEED, extra_env=env)
+        assert result["g2005"]["tests"] == 2
+    else:
+        result = run_cocotb("unit", CONFIGS[config], "cosim.tb_unit", sim=sim,
+                            build_dir=build_dir, seed=SEED, extra_env=env)
     assert result["tests"] == 2                   # batches_match_golden and reset_mid_batch
+    assert result["summary"]["compared"]["words"] > 0
     batches = result["summary"]["batches"]
     assert [b["B"] for b in batches][:len(sizes.split(","))] == [int(s) for s in
                                                                  sizes.split(",")]
