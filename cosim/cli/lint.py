@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import generate
+from .generate import add_arguments as _generate_arguments, write as _write_design
 
 __all__ = ["HELP", "add_arguments", "run"]
 
@@ -21,14 +21,14 @@ HELP = ("generate a design and lint it (verilator -Wall with the waiver file; no
 
 def add_arguments(parser) -> None:
     """The options of ``sbpca generate``."""
-    generate.add_arguments(parser)
+    _generate_arguments(parser)
 
 
 def run(args) -> int:
     """Generate, lint and report; return 1 if there is any problem, else 0."""
     from synth.lint import WAIVERS, forbidden_operators, lint_verilog, time0_dependent_blocks
 
-    doc = generate.write(args)
+    doc = _write_design(args)
     text = Path(doc["verilog"]).read_text()
     problems = lint_verilog(doc["verilog"], doc["top"])
     problems += [f"division/modulo operator at line {line}" for line in forbidden_operators(text)]
