@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.check import check_choice, check_int
 from golden.driver.lfsr import DEGREE, LANE_POLYS, MAX_DRAW_BITS, tap_mask
-from golden.driver.model import GAIN_CYCLES, SCHEMES
+from golden.driver.model import SCHEMES, SlotSchedule
 from golden.fixed import FixedFormat
 from .crossbar_driver_gain import GAIN_STATES, build_gain, shift_width
 from .fixed_ops import round_shift_saturate
@@ -169,25 +169,16 @@ class CrossbarDriver(wiring.Component):
     seeds = property(lambda self: self._seeds)
 
     @property
-    def row_groups(self) -> int:
-        return -(-self._n_out // self._group)
+    def schedule(self):
+        """The term's cycle schedule, the golden model's (:class:`golden.driver.SlotSchedule`):
+        ``busy`` is high for its ``cycles_per_term`` cycles (measured by the tests)."""
+        return SlotSchedule.of(self._n_in, self._n_out, self._group, self._bl, self._fire_cycles)
 
-    @property
-    def col_groups(self) -> int:
-        return -(-self._n_in // self._group)
-
-    @property
-    def load_cycles(self) -> int:
-        return self.row_groups + self.col_groups
-
-    @property
-    def slot_cycles(self) -> int:
-        return self.load_cycles + self._fire_cycles
-
-    @property
-    def term_cycles(self) -> int:
-        """Cycles of ``busy`` per term: ``GAIN_CYCLES + BL (load_cycles + fire_cycles)``."""
-        return GAIN_CYCLES + self._bl * self.slot_cycles
+    row_groups = property(lambda self: self.schedule.row_groups)
+    col_groups = property(lambda self: self.schedule.col_groups)
+    load_cycles = property(lambda self: self.schedule.load_cycles)
+    slot_cycles = property(lambda self: self.schedule.slot_cycles)
+    term_cycles = property(lambda self: self.schedule.cycles_per_term)
 
     @property
     def sigma_layout(self) -> data.StructLayout:

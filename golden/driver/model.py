@@ -22,12 +22,42 @@ from ..sbpca_unit import SBPCAUnitModel, UnitFormats, _Arith
 from .lfsr import LANE_POLYS, MAX_DRAW_BITS, LaneGenerators, lane_seeds
 
 __all__ = ["CrossbarDriverModel", "UnitFactors", "TermPlan", "TermDrive", "BatchDrive",
-           "unit_factors", "lod", "SCHEMES", "GAIN_CYCLES"]
+           "SlotSchedule", "unit_factors", "lod", "SCHEMES", "GAIN_CYCLES"]
 
 SCHEMES = ("stochastic", "deterministic")
 
 #: Cycles of the per-term scalar GAIN sequence (package docstring, step 3).
 GAIN_CYCLES = 5
+
+
+@dataclass(frozen=True)
+class SlotSchedule:
+    """The cycle schedule of a term (package docstring, cycle model), shared by the model and
+    the RTL (:class:`hdl.crossbar_driver.CrossbarDriver`): ``R = ceil(n_out / G)`` row groups,
+    ``C = ceil(n_in / G)`` column groups, per slot ``R + C`` load cycles and ``fire_cycles``."""
+
+    row_groups: int
+    col_groups: int
+    fire_cycles: int
+    bl: int
+
+    @classmethod
+    def of(cls, n_in: int, n_out: int, group: int, bl: int, fire_cycles: int) -> "SlotSchedule":
+        return cls(-(-n_out // group), -(-n_in // group), fire_cycles, bl)
+
+    @property
+    def load_cycles(self) -> int:
+        """Latch load cycles per slot: ``ceil(n_rows/G) + ceil(n_cols/G)``."""
+        return self.row_groups + self.col_groups
+
+    @property
+    def slot_cycles(self) -> int:
+        return self.load_cycles + self.fire_cycles
+
+    @property
+    def cycles_per_term(self) -> int:
+        """``GAIN_CYCLES + BL * (load_cycles + fire_cycles)``."""
+        return GAIN_CYCLES + self.bl * self.slot_cycles
 
 
 def lod(v: int) -> int:
@@ -388,26 +418,15 @@ class CrossbarDriverModel:
     # -- cycle model -----------------------------------------------------------------------------
 
     @property
-    def row_groups(self) -> int:
-        return -(-self._n_out // self._group)
+    def schedule(self) -> SlotSchedule:
+        """The term's cycle schedule (row and column groups, load, slot and term cycles)."""
+        return SlotSchedule.of(self._n_in, self._n_out, self._group, self._bl, self._fire_cycles)
 
-    @property
-    def col_groups(self) -> int:
-        return -(-self._n_in // self._group)
-
-    @property
-    def load_cycles(self) -> int:
-        """Latch load cycles per slot: ``ceil(n_rows/G) + ceil(n_cols/G)``."""
-        return self.row_groups + self.col_groups
-
-    @property
-    def slot_cycles(self) -> int:
-        return self.load_cycles + self._fire_cycles
-
-    @property
-    def cycles_per_term(self) -> int:
-        """``GAIN_CYCLES + BL * (load_cycles + fire_cycles)``."""
-        return GAIN_CYCLES + self._bl * self.slot_cycles
+    row_groups = property(lambda self: self.schedule.row_groups)
+    col_groups = property(lambda self: self.schedule.col_groups)
+    load_cycles = property(lambda self: self.schedule.load_cycles)
+    slot_cycles = property(lambda self: self.schedule.slot_cycles)
+    cycles_per_term = property(lambda self: self.schedule.cycles_per_term)
 
     def factor_cycles(self, k: int) -> int:
         """FACTOR phase of a batch: ``max(n_rows + n_cols, k(k+1)/2 * load_cycles)``."""
