@@ -342,6 +342,23 @@ class SBPCAUnitModel:
         ``2**-a``, so the shifted word still fits the word width)."""
         return self.A.scale(S, a) @ T
 
+    def readout_words(self):
+        """The normalized factors as raw words, without touching the sticky flags: ``(sigma,
+        X, Delta, saturated)`` with ``X = q(Xs diag(2**ax) Tx)`` and ``Delta`` likewise, each
+        rounded half up from ``vec.frac + mat.frac`` fraction bits into ``vec`` and saturated
+        (``saturated``: some word was clamped). Fixed mode only (the crossbar driver's input,
+        :func:`golden.driver.unit_factors`)."""
+        if self.mode != "fixed":
+            raise ValueError(f"mode={self.mode!r}: raw readout words exist in fixed mode only")
+        if self.Xs is None:
+            raise ValueError("unit: has no state (load one first)")
+        F, A = self.F, _Arith(True)
+        (ax, Tx), (ad, Td) = self.x_side, self.d_side
+        X = A.q(self._apply(self.Xs, Tx, ax), F.vec.frac + F.mat.frac, F.vec)
+        D = A.q(self._apply(self.Ds, Td, ad), F.vec.frac + F.mat.frac, F.vec)
+        return (np.array(self.sigma, np.int64), np.array(X, np.int64), np.array(D, np.int64),
+                bool(A.overflow))
+
     def readout(self):
         """Return real ``(sigma, X, Delta)``: the normalized factors ``Xs Tx`` and ``Ds Td``."""
         A, F = self.A, self.F

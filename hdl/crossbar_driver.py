@@ -34,12 +34,13 @@ from amaranth.lib.wiring import In, Out
 
 from golden.check import check_choice, check_int
 from golden.driver.lfsr import DEGREE, LANE_POLYS, MAX_DRAW_BITS, tap_mask
-from golden.driver.model import SCHEMES, SlotSchedule
+from golden.driver.model import LR_SHIFT_RANGE, SCHEMES, SlotSchedule
 from golden.fixed import FixedFormat
 from .crossbar_driver_gain import GAIN_STATES, build_gain, shift_width
 from .fixed_ops import round_shift_saturate
 
-__all__ = ["CrossbarDriver", "lfsr_draw_taps", "plan_fields"]
+__all__ = ["CrossbarDriver", "lfsr_draw_taps", "plan_fields", "LR_SHIFT_RANGE"]
+
 
 
 def lfsr_draw_taps(taps, bits: int) -> tuple:
@@ -91,6 +92,12 @@ class CrossbarDriver(wiring.Component):
     seeds : tuple of int
         The ``G`` lanes' LFSR start states (:attr:`CrossbarDriverModel.lane_seeds`; default
         ``1 .. G``).
+    lr_shift_port : bool
+        Give the design a run-time ``lr_shift`` input (:data:`LR_SHIFT_RANGE`): the learning
+        rate is then ``lr_mult 2**-lr_shift`` with ``lr_mult`` folded into ``gain_const`` at
+        generation time, and ``exponent`` is ``E`` for ``lr_shift = 0``
+        (``CrossbarDriverModel.exponent - CrossbarDriverModel.lr_shift``). A host whose input
+        scales are known only at run time (the training harness) sets it once per run.
 
     Members
     -------
@@ -110,11 +117,13 @@ class CrossbarDriver(wiring.Component):
         High during the slot's fire cycles; the latches hold that slot's pulses.
     busy : Out(1)
         A term is running (high for :attr:`term_cycles` cycles).
+    lr_shift : In(signed(7))
+        Only with ``lr_shift_port``: held constant while a term runs.
     """
 
     def __init__(self, n_in, n_out, *, gain_const, exponent, vec_width=16, sigma_width=18,
                  bl=31, p_bits=16, gain_bits=16, group=8, fire_cycles=1, scheme="stochastic",
-                 seeds=None):
+                 seeds=None, lr_shift_port=False):
         self._n_in = check_int("n_in", n_in, minimum=1)
         self._n_out = check_int("n_out", n_out, minimum=1)
         self._vec_width = check_int("vec_width", vec_width, minimum=2, maximum=30)
@@ -125,9 +134,11 @@ class CrossbarDriver(wiring.Component):
         self._gain_const = check_int("gain_const", gain_const, minimum=1, maximum=(1 << 32) - 1)
         self._exponent = check_int("exponent", exponent, minimum=-256, maximum=256)
         k_bits = self._gain_const.bit_length() + self._sigma_width - 1
+        self._lr_shift_port = bool(lr_shift_port)
+        self._span = LR_SHIFT_RANGE if self._lr_shift_port else (0, 0)
         self._shift_width = shift_width(exponent=self._exponent, p_bits=self._p_bits,
                                         k_bits=k_bits, vec_width=self._vec_width,
-                                        gain_bits=self._gain_bits)
+                                        gain_bits=self._gain_bits, span=self._span)
         self._k_bits = k_bits
         self._group = check_int("group", group, minimum=1, maximum=len(LANE_POLYS))
         self._fire_cycles = check_int("fire_cycles", fire_cycles, minimum=1, maximum=1 << 16)
@@ -139,7 +150,9 @@ class CrossbarDriver(wiring.Component):
         if len(seeds) != self._group:
             raise ValueError(f"seeds: {len(seeds)} start states for group={self._group} lanes")
         self._seeds = seeds
+        ports = {"lr_shift": In(signed(7))} if self._lr_shift_port else {}
         super().__init__({
+            **ports,
             "i": In(stream.Signature(self.word_layout)),
             "i_sigma": In(stream.Signature(self.sigma_layout)),
             "plan": Out(self.plan_layout),
@@ -150,8 +163,11 @@ class CrossbarDriver(wiring.Component):
 
     @classmethod
     def for_model(cls, model, **overrides):
-        """The driver with ``model``'s (a :class:`CrossbarDriverModel`) parameters."""
-        kw = dict(gain_const=model.gain_const, exponent=model.exponent,
+        """The driver with ``model``'s (a :class:`CrossbarDriverModel`) parameters; with
+        ``lr_shift_port=True`` the exponent is the model's for ``lr_shift = 0`` (the host sets
+        the port to :attr:`CrossbarDriverModel.lr_shift`)."""
+        base = model.exponent - (model.lr_shift if overrides.get("lr_shift_port") else 0)
+        kw = dict(gain_const=model.gain_const, exponent=base,
                   vec_width=model.formats.vec.width, sigma_width=model.formats.sigma.width,
                   bl=model.bl, p_bits=model.p_bits, gain_bits=model.gain_bits,
                   group=model.group, fire_cycles=model.fire_cycles, scheme=model.scheme,
@@ -167,6 +183,7 @@ class CrossbarDriver(wiring.Component):
     fire_cycles = property(lambda self: self._fire_cycles)
     scheme = property(lambda self: self._scheme)
     seeds = property(lambda self: self._seeds)
+    lr_shift_port = property(lambda self: self._lr_shift_port)
 
     @property
     def schedule(self):
@@ -206,7 +223,7 @@ class CrossbarDriver(wiring.Component):
                 "sigma_width": self._sigma_width, "gain_const": self._gain_const,
                 "exponent": self._exponent, "group": self._group,
                 "fire_cycles": self._fire_cycles, "scheme": self._scheme,
-                "seeds": list(self._seeds)}
+                "seeds": list(self._seeds), "lr_shift_port": self._lr_shift_port}
 
     def elaborate(self, platform):
         m = Module()
@@ -329,6 +346,7 @@ class CrossbarDriver(wiring.Component):
         build_gain(m, sigma=sigma, d_max=d_max, x_max=x_max, gain_const=self._gain_const,
                    exponent=self._exponent, p_bits=P, gain_bits=self._gain_bits,
                    vec_width=vw, sigma_width=self._sigma_width,
+                   lr_shift=self.lr_shift if self._lr_shift_port else None, span=self._span,
                    out={"is": gain_is, "gain": gain, "gain_exp": gain_exp, "row_shift": sr,
                         "col_shift": sc, "neg": neg, "skip": skip})
 

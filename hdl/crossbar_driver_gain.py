@@ -6,7 +6,7 @@ contract is step 3 of :mod:`golden.driver` (``CrossbarDriverModel.plan``)::
   cycle 1:  K  <= C |S|                     (C a generation-time constant); skip, neg
   cycle 2:  kx <= max(0, LOD(K) + 1 - gain_bits); Km <= R3(K 2**-kx), carry renormalized
   cycle 3:  a  <= d_max Km                   the stage's one multiply
-  cycle 4:  total <= E - 2 p_bits - kx;  sr <= (LOD(a) - LOD(b) + total + 1) >> 1
+  cycle 4:  total <= E - 2 p_bits - kx;   (E + lr_shift with the run-time shift port)  sr <= (LOD(a) - LOD(b) + total + 1) >> 1
   cycle 5:  m = total - 2 sr + 1;  sr -= (a 2**m < b);  sc <= total - sr
 
 ``b = x_max``. The compare of cycle 5 caps its shifts where the result no longer changes:
@@ -28,10 +28,11 @@ def _bits(v: int) -> int:
 
 
 def shift_width(*, exponent: int, p_bits: int, k_bits: int, vec_width: int,
-                gain_bits: int) -> int:
+                gain_bits: int, span=(0, 0)) -> int:
     """Width of the signed shifts ``total``, ``sr``, ``sc``: ``|total| <= |E - 2 p_bits| +
-    k_bits + 1``, ``|sr|`` and ``|sc|`` at most ``1.5 |total|`` plus the LODs' span."""
-    t = abs(exponent - 2 * p_bits) + k_bits + 1
+    k_bits + 1``, ``|sr|`` and ``|sc|`` at most ``1.5 |total|`` plus the LODs' span. ``span``:
+    the range ``(lo, hi)`` a run-time ``lr_shift`` adds to ``E``."""
+    t = max(abs(exponent + d - 2 * p_bits) for d in span) + k_bits + 1
     return _bits(2 * t + 2 * (vec_width + gain_bits) + 8) + 1
 
 
@@ -45,17 +46,19 @@ def lod(m, value, name: str):
 
 
 def build_gain(m, *, sigma, d_max, x_max, gain_const: int, exponent: int,
-               p_bits: int, gain_bits: int, vec_width: int, sigma_width: int, out: dict):
+               p_bits: int, gain_bits: int, vec_width: int, sigma_width: int, out: dict,
+               lr_shift=None, span=(0, 0)):
     """Build the five GAIN cycles into module ``m``; return the shifts' width.
 
     ``sigma``, ``d_max``, ``x_max``: the term's registers (held through the five cycles).
     ``out["is"]`` maps each of :data:`GAIN_STATES` to a signal that is high in that cycle;
     ``out["gain"]``, ``["gain_exp"]``, ``["row_shift"]``, ``["col_shift"]``, ``["neg"]``,
     ``["skip"]`` are the registers written (``Km``, ``kx``, ``sr``, ``sc``, ``sigma < 0``,
-    skipped term)."""
+    skipped term). ``lr_shift``: a run-time signed value added to ``E`` (its range ``span``),
+    or ``None``."""
     k_bits = _bits(gain_const) + sigma_width - 1
     sw = shift_width(exponent=exponent, p_bits=p_bits, k_bits=k_bits, vec_width=vec_width,
-                     gain_bits=gain_bits)
+                     gain_bits=gain_bits, span=span)
     is_ = out["is"]
     gain, gain_exp = out["gain"], out["gain_exp"]
     sr, sc, neg, skip = out["row_shift"], out["col_shift"], out["neg"], out["skip"]
@@ -94,7 +97,8 @@ def build_gain(m, *, sigma, d_max, x_max, gain_const: int, exponent: int,
     lod_a = lod(m, a, "gain_lod_a")
     lod_b = lod(m, x_max, "gain_lod_b")
     tot = Signal(signed(sw), name="gain_tot")
-    m.d.comb += tot.eq(Const(exponent - 2 * p_bits, signed(sw)) - gain_exp)
+    base = Const(exponent - 2 * p_bits, signed(sw))
+    m.d.comb += tot.eq((base if lr_shift is None else base + lr_shift) - gain_exp)
     split = Signal(signed(sw + 2), name="gain_split")
     m.d.comb += split.eq(lod_a - lod_b + tot + 1)
     with m.If(is_["GAIN4"]):

@@ -52,14 +52,17 @@ def bits_of(value, n):
     return np.array([(value >> j) & 1 for j in range(n)], np.int64)
 
 
-def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0):
+def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0, lr_shift=None):
     """Run the terms through the driver; return per term the (rows, cols) int8 pulses of each
-    slot (sampled in the first fire cycle), the busy cycles and the ``plan`` output's fields."""
+    slot (sampled in the first fire cycle), the busy cycles and the ``plan`` output's fields.
+    ``lr_shift``: the value of the driver's run-time ``lr_shift`` port."""
     rng = random.Random(seed)
     G = dut.group
     out = []
 
     async def tb(ctx):
+        if lr_shift is not None:
+            ctx.set(dut.lr_shift, lr_shift)
         for x, d, plan in terms_plans:
             beats = group_words(d, G, dut.row_groups) + group_words(x, G, dut.col_groups)
             for b in beats:
@@ -213,6 +216,24 @@ def test_gain_stage_matches_plan(lr, dw_min, gain_bits, carries):
     plans = check_terms(model, dut, terms)
     assert sum(not p.skipped for p in plans) > 40
     assert bool(carry_sigmas(model, 1)) == carries     # R3's carry was exercised where it exists
+
+
+@pytest.mark.parametrize("lr", [2.0 ** -4, 2.0 ** -9, 2.0 ** 3, 2.0 ** -30])
+def test_run_time_lr_shift(lr):
+    """One design with the ``lr_shift`` port (built for lr = 2**-1) drives terms planned for
+    other powers of two exactly as their own models do; the port's value is the model's
+    ``lr_shift``."""
+    base = make_model(5, 3, group=2, bl=4, lr=0.5, seed=4)
+    dut = CrossbarDriver.for_model(base, lr_shift_port=True)
+    model = make_model(5, 3, group=2, bl=4, lr=lr, seed=4)
+    assert model.gain_const == base.gain_const
+    terms = random_terms(model, np.random.default_rng(21), 5)
+    plans = [(x, d, model.plan(x, d, s, r)) for r, (x, d, s) in enumerate(terms)]
+    want = [model.pulses(p) for _, _, p in plans]
+    got = rtl_drive(dut, plans, lr_shift=model.lr_shift)
+    for r, ((wr, wc), (gr, gc, _, fields), (_, _, plan)) in enumerate(zip(want, got, plans)):
+        check_plan(plan, fields, r)
+        assert gr.tolist() == wr.tolist() and gc.tolist() == wc.tolist(), f"term {r}"
 
 
 def test_construction_errors():

@@ -18,16 +18,19 @@ import numpy as np
 
 from ..fixed import INT64_SAFE_BITS, FixedFormat
 from ..check import check_choice, check_float, check_int
-from ..sbpca_unit import SBPCAUnitModel, UnitFormats, _Arith
+from ..sbpca_unit import SBPCAUnitModel, UnitFormats
 from .lfsr import LANE_POLYS, MAX_DRAW_BITS, LaneGenerators, lane_seeds
 
 __all__ = ["CrossbarDriverModel", "UnitFactors", "TermPlan", "TermDrive", "BatchDrive",
-           "SlotSchedule", "unit_factors", "lod", "SCHEMES", "GAIN_CYCLES"]
+           "SlotSchedule", "unit_factors", "lod", "SCHEMES", "GAIN_CYCLES", "LR_SHIFT_RANGE"]
 
 SCHEMES = ("stochastic", "deterministic")
 
 #: Cycles of the per-term scalar GAIN sequence (package docstring, step 3).
 GAIN_CYCLES = 5
+
+#: The learning rate's shift range: ``lr = lr_mult 2**-lr_shift``, ``lo <= lr_shift <= hi``.
+LR_SHIFT_RANGE = (-16, 48)
 
 
 @dataclass(frozen=True)
@@ -93,26 +96,17 @@ class UnitFactors:
 
 
 def unit_factors(unit: SBPCAUnitModel) -> UnitFactors:
-    """Integer readout of a fixed-point unit: ``X = q(Xs diag(2**ax) Tx)``, ``D`` likewise.
-
-    Uses the unit's own ``_apply`` and its rounding point (``_Arith.q``: round half up, saturate
-    into ``vec`` from ``vec.frac + mat.frac`` fraction bits), on a fresh arithmetic object so the
-    unit's sticky flags are left alone. Needed from ``golden/sbpca_unit.py``: a public
-    ``readout_raw()`` returning these words, with ``readout()`` converting its result.
-    """
+    """Integer readout of a fixed-point unit: ``X = q(Xs diag(2**ax) Tx)``, ``D`` likewise
+    (:meth:`SBPCAUnitModel.readout_words`: the unit's own rounding point, its sticky flags left
+    alone)."""
     if not isinstance(unit, SBPCAUnitModel):
         raise TypeError(f"unit={unit!r}: must be an SBPCAUnitModel")
     if unit.mode != "fixed":
         raise ValueError(f"unit.mode={unit.mode!r}: the driver takes a fixed-point unit")
     if unit.Xs is None:
         raise ValueError("unit: has no state (load one first)")
-    F = unit.F
-    A = _Arith(True)
-    (ax, Tx), (ad, Td) = unit.x_side, unit.d_side
-    X = A.q(unit._apply(unit.Xs, Tx, ax), F.vec.frac + F.mat.frac, F.vec)
-    D = A.q(unit._apply(unit.Ds, Td, ad), F.vec.frac + F.mat.frac, F.vec)
-    return UnitFactors(sigma=np.array(unit.sigma, np.int64), X=np.array(X, np.int64),
-                       D=np.array(D, np.int64), formats=F, saturated=bool(A.overflow))
+    sigma, X, D, saturated = unit.readout_words()
+    return UnitFactors(sigma=sigma, X=X, D=D, formats=unit.F, saturated=saturated)
 
 
 # -- 2. per-term plan ------------------------------------------------------------------------------
@@ -332,9 +326,10 @@ class CrossbarDriverModel:
         self._F = formats
         lr = check_float("lr", lr, low=0.0, low_open=True)
         self._lr_mult, self._lr_shift = _split_lr(lr, self._lr_bits)
-        if not -16 <= self._lr_shift <= 48:
+        lo, hi = LR_SHIFT_RANGE
+        if not lo <= self._lr_shift <= hi:
             raise ValueError(f"lr={lr!r}: 2**{-self._lr_shift} is outside the shifter's range "
-                             f"2**-48 .. 2**16")
+                             f"2**{-hi} .. 2**{-lo}")
         self._lr = lr
         # generation-time step constant M = round(2**step_exp / (dw_min BL)), M in
         # [2**(step_bits-1), 2**step_bits]: the only float arithmetic of the model
