@@ -63,8 +63,9 @@ class Layer:
         return params
 
     def label(self) -> str:
-        return (f"{self.name} ({self.n_in}, {self.n_out}), k={self.k}, {self.lanes} lanes, "
-                f"{self.words or self.lanes} words").lstrip()
+        words = self.words or self.lanes
+        return (f"{self.name} ({self.n_in}, {self.n_out}), k={self.k}, {self.lanes} "
+                f"lane{'s' * (self.lanes != 1)}, {words} word{'s' * (words != 1)}").lstrip()
 
 
 MNIST_LAYERS = (Layer("MNIST hidden layer", 784, 100, 4, 8, 8),
