@@ -142,3 +142,10 @@ def test_write_core_contract(tmp_path):
                         "parameters": {"banks": (784, 100)}}, tmp_path)
     assert read_core(paths["core"]).vlnv == f"sbpca-hw:sbpca:d:{VERSION}"
     assert "banks=784,100" in Path(paths["core"]).read_text()
+
+
+def test_module_imports_neither_amaranth_nor_fusesoc():
+    code = ("import sys, synth.fusesoc; "
+            "print(sorted(m for m in ('amaranth', 'fusesoc') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip() == "[]", proc.stderr
