@@ -13,7 +13,7 @@ from .common import add_design_subparsers, build_design, design_params, option_d
 
 __all__ = ["HELP", "add_arguments", "run", "write"]
 
-HELP = "write the Verilog of a design and a JSON file of its parameters"
+HELP = "write the Verilog of a design, a JSON file of its parameters and a FuseSoC core"
 
 
 def _common(p, suppress):
