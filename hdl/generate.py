@@ -82,8 +82,13 @@ def port_list(component: wiring.Component) -> list:
     return ports
 
 
-def write_design(component: wiring.Component, name: str, parameters: dict, out_dir) -> dict:
+def write_design(component: wiring.Component, name: str, parameters: dict, out_dir, *,
+                 writers=()) -> dict:
     """Write ``<name>.v`` and ``<name>.json`` for a built Component into ``out_dir``.
+
+    Each of ``writers`` is called as ``writer(doc, out_dir)`` after the Verilog is written and
+    returns ``{key: path}`` of the files it wrote (e.g. ``synth.fusesoc.write_core``: the
+    FuseSoC core); those keys join the document before the JSON is written.
 
     Returns the JSON document: design name, top module, full parameters, derived facts the
     Component exposes (latency), flattened ports, and the file paths.
@@ -102,6 +107,8 @@ def write_design(component: wiring.Component, name: str, parameters: dict, out_d
         "verilog": str(v_path),
         "json": str(j_path),
     }
+    for writer in writers:
+        doc.update(writer(doc, out_dir))
     j_path.write_text(json.dumps(doc, indent=2) + "\n")
     return doc
 

