@@ -125,10 +125,11 @@ class UpdateHost(UnitHost):
                 await p.settle()
                 rows[r, t] = bits_to_pulses(p.get("row_pulse"), p.get("row_sign"), top.n_out)
                 cols[r, t] = bits_to_pulses(p.get("col_pulse"), p.get("col_sign"), top.n_in)
+                await p.cycles(1)               # (update_done rises one edge later)
                 if r < self.k - 1 or t < self.bl - 1:
-                    await p.cycles(1)
                     await p.wait_for("fire", 0, self._limit)
         t1 = await p.wait_for("update_done", 1, self._limit)
         await p.settle()
         saturated = bool(p.get("saturated"))
+        await p.cycles(1)                       # out of the read-only phase for the caller
         return LayerUpdate(rows, cols, saturated, t1 - t0)

@@ -47,14 +47,22 @@ import numpy as np
 from .check import check_choice, check_int
 from .crossbar import PRESETS, CrossbarApplier, CrossbarArray, get_preset
 from .driver import SCHEMES, CrossbarDriverModel, unit_factors
-from .mlp import MLP, make_rules, train
-from .seam import DenseApplier, RuleEngine
+from .mlp import MLP, make_rules, train_async
+from .seam import DenseApplier, RuleEngine, run_sync
 from .sbpca_unit import SBPCAUnitRule
 
 __all__ = ["BACKENDS", "DEFAULT_LR", "DEFAULT_RULE", "TrainConfig", "DriverApplier", "Backend",
-           "build_backend", "parse_sizes", "load_data", "check_device", "run_training"]
+           "build_backend", "parse_sizes", "load_data", "check_device", "run_training",
+           "run_training_async", "resolve_sizes", "CheckFailed", "SIMS", "CHECK_AGAINST",
+           "layer_driver", "driver_seed", "array_seed"]
 
 BACKENDS = ("float", "fixed", "rtl")
+
+#: Simulators of the rtl backend.
+SIMS = ("verilator", "icarus")
+
+#: What the rtl backend can check itself against, batch by batch.
+CHECK_AGAINST = ("fixed",)
 
 #: The default learning rate: a power of two, so the driver represents it (0.1 is not).
 DEFAULT_LR = 0.125
@@ -106,12 +114,20 @@ class TrainConfig:
     device: str | None = None
     seed: int = 0
     limit: int | None = None
+    sim: str = "verilator"
+    check_against: str | None = None
+    lanes: int = 8
 
     def check(self) -> "TrainConfig":
         """Validate the values that need no data; ``ValueError("name=value: ...")``."""
         check_choice("backend", self.backend, BACKENDS)
-        if self.backend == "rtl":
-            raise ValueError("backend=rtl: not available yet (issue 9)")
+        check_choice("sim", self.sim, SIMS)
+        if self.check_against is not None:
+            check_choice("check_against", self.check_against, CHECK_AGAINST)
+            if self.backend != "rtl":
+                raise ValueError(f"check_against={self.check_against!r}: only with backend=rtl "
+                                 f"(backend={self.backend!r})")
+        check_int("lanes", self.lanes, minimum=1, maximum=64)
         check_int("k", self.k, minimum=1, maximum=16)
         check_int("batch", self.batch, minimum=1, maximum=1 << 16)
         check_int("epochs", self.epochs, minimum=1)
@@ -124,10 +140,10 @@ class TrainConfig:
             raise ValueError(f"lr={self.lr!r}: must be a positive number")
         if self.device is not None:
             self.device = check_device(self.device)
-        if self.backend == "fixed":
+        if self.backend in ("fixed", "rtl"):
             if self.rule != DEFAULT_RULE:
-                raise ValueError(f"rule={self.rule!r}: the fixed backend runs the unit's "
-                                 f"fixed-point rule only (rule={DEFAULT_RULE!r})")
+                raise ValueError(f"rule={self.rule!r}: the {self.backend} backend runs the "
+                                 f"unit's fixed-point rule only (rule={DEFAULT_RULE!r})")
             if self.device is None:
                 self.device = DEFAULT_FIXED_DEVICE
         elif self.device is not None and self.scheme != "stochastic":
@@ -140,6 +156,36 @@ class TrainConfig:
         d = asdict(self)
         d["sizes"] = None if self.sizes is None else list(self.sizes)
         return d
+
+
+def array_seed(seed: int, layer: int) -> np.random.SeedSequence:
+    """The seed of layer ``layer``'s crossbar array (module docstring)."""
+    return np.random.SeedSequence(seed, spawn_key=(layer, 0))
+
+
+def driver_seed(seed: int, layer: int) -> int:
+    """The LFSR seed of layer ``layer``'s driver (:func:`golden.driver.lfsr.lane_seeds` takes
+    it): one 32-bit word of ``SeedSequence(seed, spawn_key=(layer, 2))``."""
+    return int(np.random.SeedSequence(seed, spawn_key=(layer, 2)).generate_state(1)[0])
+
+
+def layer_driver(n_in: int, n_out: int, *, dw_min: float, lr: float, formats, bl: int,
+                 scheme: str, seed: int, layer: int) -> CrossbarDriverModel:
+    """Layer ``layer``'s driver model as every backend builds it (the driver's defaults for
+    ``p_bits``, ``gain_bits``, ``step_bits``, ``lr_bits``, ``group``, ``fire_cycles``), the
+    RTL's network top included: ``lr`` is the driver's learning rate (for the unit's scaled
+    inputs, ``lr * 2**-(x_shift + d_shift)``)."""
+    return CrossbarDriverModel(n_in, n_out, dw_min=dw_min, lr=lr, formats=formats, bl=bl,
+                               scheme=scheme, seed=driver_seed(seed, layer))
+
+
+class CheckFailed(Exception):
+    """A run checked against a reference stopped at the first difference: ``details`` (JSON-ready:
+    layer, batch, what differs, where) and a one-line message."""
+
+    def __init__(self, message: str, details: dict):
+        super().__init__(message)
+        self.details = details
 
 
 class DriverApplier:
@@ -175,7 +221,7 @@ class DriverApplier:
             if not isinstance(rule, SBPCAUnitRule) or rule.model.mode != "fixed":
                 raise ValueError(f"rules[{layer}]: must be a fixed-point SBPCAUnitRule")
             arr = CrossbarArray(*np.shape(w), device=get_preset(device),
-                                seed=np.random.SeedSequence(seed, spawn_key=(layer, 0)))
+                                seed=array_seed(seed, layer))
             arr.set_weights(w)
             self.arrays.append(arr)
         # the driver's own checks of lr and bl, before any training (the layer's real driver
@@ -185,22 +231,29 @@ class DriverApplier:
                                 scheme=scheme)
         self.drivers: list[CrossbarDriverModel | None] = [None] * len(self.arrays)
         self.readout_saturations = [0] * len(self.arrays)
+        self.last_drive = [None] * len(self.arrays)     # each layer's last BatchDrive
+
+    def driver(self, layer: int) -> CrossbarDriverModel:
+        """Layer ``layer``'s driver model (built at its first batch, when the unit's input
+        scales are known: ``ValueError`` before)."""
+        if self.drivers[layer] is None and self._rules[layer].x_shift is None:
+            raise ValueError(f"layer {layer}: no batch yet, the input scales are not known")
+        return self._driver(layer)
 
     def _driver(self, layer: int) -> CrossbarDriverModel:
         if self.drivers[layer] is None:
             rule, arr = self._rules[layer], self.arrays[layer]
             lr = self._lr * 2.0 ** -(rule.x_shift + rule.d_shift)
-            lanes = int(np.random.SeedSequence(self._seed, spawn_key=(layer, 2))
-                        .generate_state(1)[0])
-            self.drivers[layer] = CrossbarDriverModel(
+            self.drivers[layer] = layer_driver(
                 arr.n_cols, arr.n_rows, dw_min=arr.dw_min, lr=lr, formats=rule.model.F,
-                bl=self._bl, scheme=self._scheme, seed=lanes)
+                bl=self._bl, scheme=self._scheme, seed=self._seed, layer=layer)
         return self.drivers[layer]
 
     def apply(self, layer: int, update, lr: float) -> None:
         if lr != self._lr:
             raise ValueError(f"lr={lr!r}: the driver was built for lr={self._lr!r}")
         batch = self._driver(layer).drive(unit_factors(self._rules[layer].model))
+        self.last_drive[layer] = batch
         self.readout_saturations[layer] += int(batch.readout_saturated)
         arr = self.arrays[layer]
         batch.apply(arr)
@@ -208,6 +261,10 @@ class DriverApplier:
 
     def weights(self, layer: int) -> np.ndarray:
         return np.array(self.arrays[layer].weights)
+
+    def driver_cycles(self) -> int:
+        """The drivers' cycles so far, all layers (the model's cycle count)."""
+        return sum(d.stats()["cycles"] for d in self.drivers if d is not None)
 
     def driver_stats(self, layer: int) -> dict:
         """The layer's driver counters (zeros before its first batch) and its lr split."""
@@ -241,8 +298,7 @@ class Backend:
             out["coincidences"] += st["coincidences"] + st["count_pulses"]
             out["slots"] += st["slots"] + st["write_slots"]
         if isinstance(self.applier, DriverApplier):
-            out["driver_cycles"] = sum(d.stats()["cycles"] for d in self.applier.drivers
-                                       if d is not None)
+            out["driver_cycles"] = self.applier.driver_cycles()
         return out
 
     def layer_stats(self) -> list[dict]:
@@ -282,6 +338,9 @@ def build_backend(model: MLP, cfg: TrainConfig) -> Backend:
     initial weights). ``ValueError`` naming the parameter for what the backend cannot build (a
     rank too large for a layer, an ``lr`` the driver cannot represent, ...)."""
     cfg.check()
+    if cfg.backend == "rtl":
+        raise ValueError("backend=rtl: built by cosim.rtl_backend inside the co-simulation "
+                         "(cosim.rtl_train.run_rtl_training)")
     mode = "fixed" if cfg.backend == "fixed" else "float"
     rule, options = _rule_spec(cfg, mode)
     rules = make_rules(model, rule, rule_options=options, seed=cfg.seed)
@@ -321,13 +380,27 @@ def run_training(cfg: TrainConfig, *, progress: Callable[[int], None] | None = N
     ``progress(n)`` is called after every batch with its sample count (it may raise
     ``KeyboardInterrupt`` to stop the run). ``data``: an already loaded
     :class:`golden.data.Dataset` (else ``cfg.data`` is loaded). ``ValueError`` (one line, naming
-    the parameter) for a configuration the data or the backend cannot run.
+    the parameter) for a configuration the data or the backend cannot run. The rtl backend
+    runs inside a co-simulation: :func:`run_training_async` with its backend factory.
     """
+    return run_sync(run_training_async(cfg, progress=progress, data=data), "run_training")
+
+
+def resolve_sizes(cfg: TrainConfig, data) -> tuple:
+    """``cfg.sizes``, or the default network of ``data``; ``ValueError`` if they do not fit."""
+    return _sizes(cfg, data)
+
+
+async def run_training_async(cfg: TrainConfig, *, progress: Callable[[int], None] | None = None,
+                             data=None, backend_factory=None) -> dict:
+    """:func:`run_training` awaiting the engine and applier (:func:`golden.mlp.train_async`);
+    ``backend_factory(model, cfg) -> Backend`` builds the backend (default
+    :func:`build_backend`; the co-simulation passes the rtl backend's)."""
     cfg.check()
     data = load_data(cfg) if data is None else data
     cfg.sizes = sizes = _sizes(cfg, data)
     model = MLP(sizes, seed=cfg.seed)
-    backend = build_backend(model, cfg)
+    backend = (backend_factory or build_backend)(model, cfg)
     n_train = len(data.y_train)
     records = []
     state = {"samples": 0, "matrix_updates": 0}
@@ -353,13 +426,16 @@ def run_training(cfg: TrainConfig, *, progress: Callable[[int], None] | None = N
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         record(0.0)
     t0 = time.monotonic()
-    interrupted, hist = False, None
+    interrupted, hist, mismatch = False, None, None
     try:
-        hist = train(model, data, lr=cfg.lr, batch_size=cfg.batch, epochs=cfg.epochs,
-                     seed=cfg.seed, progress=after_batch, on_batch=on_batch,
-                     engine=backend.engine, applier=backend.applier)
-    except KeyboardInterrupt:
+        hist = await train_async(model, data, lr=cfg.lr, batch_size=cfg.batch,
+                                 epochs=cfg.epochs, seed=cfg.seed, progress=after_batch,
+                                 on_batch=on_batch, engine=backend.engine,
+                                 applier=backend.applier)
+    except (KeyboardInterrupt, CheckFailed) as exc:
         interrupted = True
+        if isinstance(exc, CheckFailed):
+            mismatch = {"message": str(exc), **exc.details}
         # the arrays hold the truth: a layer may have been updated after the last read-back
         for layer in range(len(model.weights)):
             model.weights[layer] = np.array(backend.applier.weights(layer), dtype=np.float64)
@@ -373,6 +449,7 @@ def run_training(cfg: TrainConfig, *, progress: Callable[[int], None] | None = N
     return {"config": cfg.to_json(), "data": {"name": data.name, "train": n_train,
                                               "test": len(data.y_test)},
             "records": records, "final": records[-1], "interrupted": interrupted,
+            "mismatch": mismatch,
             "diverged": bool(hist.diverged) if hist is not None else False,
             "elapsed_s": elapsed,
             "samples_per_s": state["samples"] / elapsed if elapsed > 0 else None,

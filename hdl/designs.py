@@ -27,8 +27,9 @@ def unused(component):
 
     component._MustUse__silence = True
     for value in vars(component).values():
-        if isinstance(value, Elaboratable):
-            unused(value)
+        for item in (value if isinstance(value, (list, tuple)) else (value,)):
+            if isinstance(item, Elaboratable):
+                unused(item)
     return component
 
 
@@ -115,6 +116,13 @@ def _build_crossbar_driver(**params):
     return CrossbarDriver.for_model(driver_model(**params))
 
 
+def _build_network(*, sizes, k, lanes, b_max, bl, scheme, dw_min, lr, seed):
+    from .network_top import NetworkTop, network_layers
+
+    return NetworkTop(network_layers(sizes, k=k, lanes=lanes, b_max=b_max, dw_min=dw_min,
+                                     lr=lr, bl=bl, scheme=scheme, seed=seed))
+
+
 DESIGNS = {
     "mac_lane": Design(
         name="mac_lane",
@@ -167,6 +175,26 @@ DESIGNS = {
             Param("lr", float, 0.0625, "learning rate, lr_mult * 2**-lr_shift"),
         ),
         builder=_build_crossbar_driver,
+    ),
+    "network": Design(
+        name="network",
+        help="the MLP's update hardware: one unit + FACTOR stage + crossbar driver per layer",
+        params=(
+            Param("sizes", row_counts, (64, 32, 10),
+                  "layer widths, input first, comma-separated (e.g. 784,100,10)"),
+            Param("k", int, 4, "rank of every layer's unit", minimum=1),
+            Param("lanes", int, 8, "MAC lanes per unit (at most the layer's smaller side)",
+                  minimum=1),
+            Param("b_max", int, 64, "largest batch", minimum=1),
+            Param("bl", int, 31, "slots per term (pulse train length), 1..1023", minimum=1),
+            Param("scheme", str, "stochastic", "pulse scheme", ("stochastic", "deterministic")),
+            Param("dw_min", float, 0.001, "device step (folded into the step constants)"),
+            Param("lr", float, 0.125, "learning rate (its multiplier is built in; the shift is "
+                  "each driver's run-time lr_shift port)"),
+            Param("seed", int, 0, "root seed of the drivers' LFSRs (as sbpca train --seed)",
+                  minimum=0),
+        ),
+        builder=_build_network,
     ),
     "unit": Design(
         name="unit",

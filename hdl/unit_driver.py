@@ -105,15 +105,17 @@ class UnitDriver(wiring.Component):
     def update_cycles(self) -> int:
         """Cycles from the host's return from a batch to ``update_done``::
 
-            READOUT_LATENCY + factor_cycles + max(0, SWITCH_LATENCY - k (k + 1) / 2)
-              + k (load_cycles + 1 + cycles_per_term) + 1
+            READOUT_LATENCY + max(0, SWITCH_LATENCY - k (k + 1) / 2)
+              + CrossbarDriverModel.cycles_per_batch(k) + 1
 
-        (per term: ``R + C`` word beats, the ``sigma`` beat, the driver's term; one cycle for
-        ``update_done``). Measured by the tests."""
-        sch, T = self.schedule, self._factor.cycles_per_row
-        return (self.READOUT_LATENCY + self._factor.factor_cycles
-                + max(0, self.SWITCH_LATENCY - T)
-                + self.k * (sch.load_cycles + 1 + sch.cycles_per_term) + 1)
+        (``cycles_per_batch``: the FACTOR stage, then per term ``R + C`` word beats, the
+        ``sigma`` beat and the driver's term; one cycle for ``update_done``). Exact for
+        ``k >= 2``, a lower bound for ``k = 1`` (the unit's readout then sets the pace); measured
+        by the tests."""
+        T = self._factor.cycles_per_row
+        assert self._factor.factor_cycles == self._model.factor_cycles(self.k)
+        return (self.READOUT_LATENCY + max(0, self.SWITCH_LATENCY - T)
+                + self._model.cycles_per_batch(self.k) + 1)
 
     @property
     def parameters(self) -> dict:

@@ -489,11 +489,12 @@ def test_cycle_model():
     m = CrossbarDriverModel(784, 100, dw_min=0.0002, lr=2.0 ** -8)
     assert (m.row_groups, m.col_groups, m.load_cycles, m.slot_cycles) == (13, 98, 111, 112)
     assert GAIN_CYCLES == 5 and m.cycles_per_term == 5 + 31 * 112 == 3477
-    assert m.factor_cycles(4) == max(884, 10 * 111) == 1110
-    assert m.cycles_per_batch(4) == 1110 + 4 * 3477 == 15018
+    # FACTOR: one multiplier, 10 products per line, + 2 (last row out, one memory read)
+    assert m.factor_cycles(4) == 884 * 10 + 2 == 8842
+    assert m.cycles_per_batch(4) == 8842 + 4 * (111 + 1 + 3477) == 23198
     small = CrossbarDriverModel(6, 4, dw_min=0.0002, lr=2.0 ** -8, group=16, fire_cycles=3)
     assert small.load_cycles == 2 and small.cycles_per_term == 5 + 31 * 5
-    assert small.factor_cycles(1) == 10                  # the readout stream's row per cycle
+    assert small.factor_cycles(1) == 10 + 2
 
 
 # -- factor words from the unit -------------------------------------------------------------------

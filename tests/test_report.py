@@ -34,9 +34,11 @@ def memory_words(n_in, n_out, k, lanes):
 
 
 def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=5, fire=1):
-    """golden/driver's cycle model written out: FACTOR, then k terms of GAIN and BL slots."""
+    """golden/driver's cycle model written out: FACTOR (one multiply per cycle, k(k+1)/2 per
+    line, + 2), then per term its word beats, its sigma beat, GAIN and BL slots."""
     loads = math.ceil(n_out / group) + math.ceil(n_in / group)
-    return max(n_in + n_out, k * (k + 1) // 2 * loads) + k * (gain + bl * (loads + fire))
+    return ((n_in + n_out) * (k * (k + 1) // 2) + 2
+            + k * (loads + 1 + gain + bl * (loads + fire)))
 
 
 def expected(layer, batch=64):

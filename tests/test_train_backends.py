@@ -128,7 +128,9 @@ def test_same_seed_same_results(kw, tiny):
 
 
 @pytest.mark.parametrize("kw, message", [
-    (dict(backend="rtl"), "backend=rtl: not available yet (issue 9)"),
+    (dict(backend="rtl"), "backend=rtl: built by cosim.rtl_backend inside the co-simulation"),
+    (dict(check_against="fixed"), "check_against='fixed': only with backend=rtl"),
+    (dict(backend="rtl", sim="xcelium"), "sim='xcelium'"),
     (dict(backend="gpu"), "backend='gpu'"),
     (dict(device="nosuch"), "device='nosuch': unknown preset; choose from ideal, Idealized"),
     (dict(backend="fixed", bl=0), "bl=0: must be in [1, 1023]"),

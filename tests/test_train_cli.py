@@ -99,7 +99,13 @@ def test_ctrl_c_stops_and_writes_what_was_done(backend, tmp_path, capsys):
     (["--backend", "fixed", "--sizes", "64,3,10"], "k=4: must be in [1, 3]"),
     (["--sizes", "64,8"], "sizes=64,8: data digits has 64 features and 10 classes"),
     (["--sizes", "64,x,10"], "sizes='64,x,10': expected at least two positive layer widths"),
-    (["--backend", "rtl"], "backend=rtl: not available yet (issue 9)"),
+    (["--backend", "rtl", "--rule", "sbe"], "rule='sbe': the rtl backend runs"),
+    (["--backend", "rtl", "--lr", "0.1"], "lr=0.1: not a small multiple of a power of two"),
+    (["--backend", "rtl", "--sizes", "64,3,10"], "k=4: must be in [1, 3]"),
+    (["--backend", "rtl", "--lanes", "0"], "lanes=0: must be in [1, 64]"),
+    (["--backend", "rtl", "--bl", "2000"], "bl=2000: must be in [1, 1023]"),
+    (["--backend", "rtl", "--device", "PCM"], "device='PCM': unknown preset"),
+    (["--check-against", "fixed"], "check_against='fixed': only with backend=rtl"),
     (["--backend", "fixed", "--rule", "sbe"], "rule='sbe': the fixed backend runs"),
     (["--epochs", "0"], "epochs=0: must be at least 1"),
 ])
@@ -117,10 +123,10 @@ def test_missing_idx_files_fail_with_one_line(tmp_path, capsys):
 
 
 def test_a_real_process_exits_2_without_a_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "cosim", "train", "--backend", "rtl"],
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "cosim", "train", "--backend", "rtl", "--bl",
+                           "0"], capture_output=True, text=True)
     assert proc.returncode == 2
-    assert proc.stderr == "sbpca train: error: backend=rtl: not available yet (issue 9)\n"
+    assert proc.stderr == "sbpca train: error: bl=0: must be in [1, 1023]\n"
     proc = subprocess.run([sys.executable, "-m", "cosim", "train", "--scheme", "bursty"],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

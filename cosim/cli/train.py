@@ -7,6 +7,7 @@ Backends (:mod:`golden.train_backends`)::
     sbpca train --backend float --device Idealized    # float pulse trains into a crossbar array
     sbpca train --backend fixed --device EcRam        # fixed-point unit -> driver -> array
     sbpca train --backend fixed --scheme deterministic --bl 15 --epochs 5 -o build/train/x
+    sbpca train --backend rtl --sim verilator --check-against fixed   # through the network top
 
 Writes ``results.json`` (configuration, per-epoch accuracy and loss, array update events, pulses,
 coincidences, update time in slots, per-layer array and driver statistics), ``table.md`` and
@@ -15,6 +16,12 @@ update events; ``coincidences.png``: histogram of coincidences per device) into 
 (default ``build/train/BACKEND-DEVICE``), with a progress line on stderr. Ctrl-C stops the run
 after writing what was done (exit code 130). A bad option or unreadable data is one line naming
 the parameter and value, exit code 2.
+
+``--backend rtl`` generates the network top (one unit, FACTOR stage and crossbar driver per
+layer) into ``OUT/rtl``, co-simulates it with cocotb on ``--sim`` and applies the pulses captured
+from its lines to the crossbar arrays (:mod:`cosim.rtl_train`). ``--check-against fixed``
+compares every batch's pulses and the arrays' states with the fixed backend's and stops at the
+first difference (printed in one line, exit code 1; the results up to it are written).
 """
 
 from __future__ import annotations
@@ -25,9 +32,13 @@ from pathlib import Path
 
 from .common import UsageError
 
-__all__ = ["HELP", "add_arguments", "run", "write_outputs", "EXIT_INTERRUPTED"]
+__all__ = ["HELP", "add_arguments", "run", "write_outputs", "EXIT_INTERRUPTED", "EXIT_MISMATCH"]
 
-HELP = "train the MLP through the golden hardware models (float, fixed: unit -> driver -> array)"
+HELP = ("train the MLP through the hardware: golden models (float, fixed) or the co-simulated "
+        "RTL (rtl)")
+
+#: Exit code of a run stopped by --check-against at its first difference.
+EXIT_MISMATCH = 1
 
 #: Exit code of a run cut short with Ctrl-C (results written).
 EXIT_INTERRUPTED = 130
@@ -40,8 +51,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--backend", default="float", choices=BACKENDS,
                         help="float: golden float rule; fixed: the unit's fixed-point model, "
-                             "the driver model and a crossbar array; rtl: not available yet "
-                             "(default: float)")
+                             "the driver model and a crossbar array; rtl: the network top "
+                             "co-simulated, its pulses into the crossbar array (default: float)")
+    parser.add_argument("--sim", default="verilator", choices=("verilator", "icarus"),
+                        help="rtl: the simulator (default: verilator)")
+    parser.add_argument("--check-against", default=None, choices=("fixed",),
+                        help="rtl: compare the pulses and the crossbar states with the fixed "
+                             "backend after every batch; stop at the first difference")
+    parser.add_argument("--lanes", type=int, default=8,
+                        help="rtl: MAC lanes per unit, at most the layer's smaller side "
+                             "(default: 8)")
     parser.add_argument("--data", default="digits", metavar="SET",
                         help="digits (scikit-learn 8x8), mnist (the 5,000-sample subset) or "
                              "idx:FOLDER (MNIST IDX files) (default: digits)")
@@ -83,7 +102,8 @@ def _config(args):
     return TrainConfig(backend=args.backend, data=args.data, sizes=sizes, rule=args.rule,
                        k=args.k, batch=args.batch, epochs=args.epochs, lr=args.lr, bl=args.bl,
                        scheme=args.scheme, device=args.device, seed=args.seed,
-                       limit=args.limit).check()
+                       limit=args.limit, sim=args.sim, check_against=args.check_against,
+                       lanes=args.lanes).check()
 
 
 def run(args: argparse.Namespace, *, progress_hook=None) -> int:
@@ -111,16 +131,32 @@ def run(args: argparse.Namespace, *, progress_hook=None) -> int:
             progress_hook(n)
 
     try:
-        doc = run_training(cfg, progress=progress, data=data)
+        if cfg.backend == "rtl":
+            from cosim.rtl_train import run_rtl_training
+
+            doc = run_rtl_training(cfg, data=data, build_dir=out / "rtl", progress=progress)
+        else:
+            doc = run_training(cfg, progress=progress, data=data)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     bar.close()                      # (after an error the one line is the error's)
     write_outputs(doc, out)
     fin = doc["final"]
     state = "interrupted" if doc["interrupted"] else "done"
+    if doc.get("mismatch"):
+        state = "stopped at the first difference"
     print(f"{state}: {fin['samples']} samples, epoch {fin['epoch']:.2f}, test accuracy "
           f"{fin['test_accuracy']:.3f}, {fin['update_events']} array update events; wrote "
           f"{out / 'results.json'}, {out / 'table.md'}, PNGs")
+    if "rtl" in doc:
+        r = doc["rtl"]
+        sec = r.get("seconds") or {}
+        print(f"rtl: network top {r['verilog']} on {r['sim']}, build {sec.get('build', 0):.0f} s, "
+              f"simulation {sec.get('simulate', 0):.0f} s"
+              + (", checked against fixed after every batch" if cfg.check_against else ""))
+    if doc.get("mismatch"):
+        print(doc["mismatch"]["message"])
+        return EXIT_MISMATCH
     return EXIT_INTERRUPTED if doc["interrupted"] else 0
 
 

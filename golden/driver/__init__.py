@@ -17,7 +17,7 @@ Block diagram::
   unit: readout (rows_o: n_in rows of Xs, then n_out rows of Ds)  +  kxk (ax, Tx, ad, Td, sigma)
      |
      v
-  FACTOR (once per batch; G lanes, 1 multiplier each)            factor memory
+  FACTOR (once per batch; 1 multiplier, k(k+1)/2 cycles a line)   factor memory (G lanes)
      row i: F[i, r] = R1( sum_{q<=r} (S[i,q] << a_q) T[q,r] ) --> (n_in + n_out) x k vec words
      max registers: x_max[r] = max_j |X[j,r]|, d_max[r] = max_i |D[i,r]|
      |
@@ -122,12 +122,15 @@ bound: ``|n_d n_x / BL - BL p_d p_x| <= (p_d + p_x)/2 + 1/(4 BL)``, so the error
 cell). The generators do not step in this scheme.
 
 **7. Cycles.** ``load_cycles = R + C``; a slot is ``load_cycles + fire_cycles`` cycles;
-``cycles_per_term = GAIN_CYCLES + BL (load_cycles + fire_cycles)``; per batch
-``factor_cycles(k) = max(n_in + n_out, k(k+1)/2 load_cycles)`` (each lane forms one line's ``k``
-factor words with ``k(k+1)/2`` multiplies; the unit's ``rows_o`` delivers at most one row per
-cycle) and ``cycles_per_batch(k) = factor_cycles(k) + k cycles_per_term``. The latches are
-single-buffered (loading waits for the strobe); shadow latches would make a slot
-``max(load_cycles, fire_cycles)`` cycles.
+``cycles_per_term = GAIN_CYCLES + BL (load_cycles + fire_cycles)``. The FACTOR stage has one
+multiplier: a line's ``k`` factor words take ``k(k+1)/2`` multiplies, one per cycle, so
+``factor_cycles(k) = (n_in + n_out) k(k+1)/2 + 2`` (the unit's ``rows_o`` delivers rows faster
+than that for ``k >= 2``); then per term its ``R + C`` word beats and its ``sigma`` beat go into
+the SLOTS stage: ``cycles_per_batch(k) = factor_cycles(k) + k (load_cycles + 1 +
+cycles_per_term)``. The unit-driver top adds the unit's readout latency
+(:attr:`hdl.unit_driver.UnitDriver.update_cycles`, measured). The latches are single-buffered
+(loading waits for the strobe); shadow latches would make a slot ``max(load_cycles,
+fire_cycles)`` cycles.
 
 Number formats (defaults: the unit's 16-bit ``vec`` Q1.15 and 18-bit ``sigma`` with 11 fraction
 bits; ``lr_bits = 4``, ``step_bits = gain_bits = p_bits = 16``, ``BL = 31``):

@@ -424,13 +424,16 @@ class CrossbarDriverModel:
     cycles_per_term = property(lambda self: self.schedule.cycles_per_term)
 
     def factor_cycles(self, k: int) -> int:
-        """FACTOR phase of a batch: ``max(n_rows + n_cols, k(k+1)/2 * load_cycles)``."""
+        """FACTOR stage of a batch (:class:`hdl.crossbar_factor.CrossbarFactor`, one
+        multiplier): ``(n_rows + n_cols) k (k + 1) / 2 + 2`` cycles from its first row to its
+        first word beat, rows back to back."""
         k = check_int("k", k, minimum=1)
-        return max(self._n_out + self._n_in, k * (k + 1) // 2 * self.load_cycles)
+        return (self._n_out + self._n_in) * (k * (k + 1) // 2) + 2
 
     def cycles_per_batch(self, k: int) -> int:
-        """``factor_cycles(k) + k * cycles_per_term``."""
-        return self.factor_cycles(k) + k * self.cycles_per_term
+        """``factor_cycles(k) + k (load_cycles + 1 + cycles_per_term)``: per term its ``R + C``
+        word beats into the SLOTS stage, its ``sigma`` beat and its slots."""
+        return self.factor_cycles(k) + k * (self.load_cycles + 1 + self.cycles_per_term)
 
     # -- step 3: gain and probability words ------------------------------------------------------
 
@@ -566,9 +569,10 @@ class CrossbarDriverModel:
             raise ValueError(f"source: X {f.X.shape}, D {f.D.shape} do not fit n_in="
                              f"{self._n_in}, n_out={self._n_out}")
         terms = tuple(self.drive_term(f.X[:, r], f.D[:, r], f.sigma[r], r) for r in range(f.k))
-        cycles = self.factor_cycles(f.k) + sum(t.cycles for t in terms)
+        extra = self.factor_cycles(f.k) + f.k * (self.load_cycles + 1)
+        cycles = extra + sum(t.cycles for t in terms)
         self._stats["batches"] += 1
-        self._stats["cycles"] += self.factor_cycles(f.k)
+        self._stats["cycles"] += extra
         return BatchDrive(terms, f.saturated, cycles)
 
     # -- counters and real-valued references -------------------------------------------------------
