@@ -1,18 +1,19 @@
-"""``sbpca demo``: the project's main job, end to end on what exists today.
+"""``sbpca demo``: the project's main job, end to end.
 
-1. generate the MAC lane's Verilog;
-2. co-simulate it on Icarus Verilog and Verilator against the golden model (bit-exact, with
-   random idle cycles and backpressure), reporting beats and cycles;
-3. generate the streaming-PCA unit for the output layer of a 64-100-10 network (100 inputs, 10
-   outputs, rank 4, 4 lanes) and co-simulate it on a real gradient stream (that network training
-   on digits) against the golden fixed-point model: every stored row, the k x k state and the
-   flag equal after every batch; cycles per sample and lane utilization;
-4. train a 64-100-10 MLP on scikit-learn digits through the unit's 16-bit fixed-point model (the
-   model step 3 checks the RTL against, word for word) and through its float variant, with MBGD
-   for reference (training through the co-simulated RTL itself is the training harness's job);
-5. synthesize the MAC lane for iCE40 UP5K and ECP5-25F (resources, Fmax).
+1. generate the network top of a 64-32-10 MLP (per layer: the streaming-PCA unit, rank 4, the
+   FACTOR stage and the crossbar driver; BL = 31, stochastic pulses, ideal devices): Verilog,
+   parameters (JSON) and a FuseSoC core;
+2. co-simulate it (Verilator when available, else Icarus) and train the MLP on scikit-learn
+   digits through it: every layer's update computed by its unit, the pulses its driver puts on
+   the lines captured and applied to a crossbar array model; after every batch the pulses and the
+   arrays' states are compared with the golden fixed-point chain (``--check-against fixed``);
+3. train the same network with float mini-batch gradient descent (dense updates) and with the
+   unit's algorithm in float, for reference;
+4. print the accuracies, the update counts (array update events, pulses, coincidences, slots,
+   driver cycles) and where the Verilog, the results and the plots are.
 
-Results go to ``build/demo/demo.json`` and ``build/demo/demo.md``.
+Results: ``build/demo/demo.json``, ``build/demo/demo.md``, and the training outputs of
+``sbpca train`` (``results.json``, ``table.md``, PNGs) in ``build/demo/train``.
 """
 
 from __future__ import annotations
@@ -21,95 +22,101 @@ import json
 import time
 from pathlib import Path
 
-__all__ = ["run_demo"]
+__all__ = ["run_demo", "DEMO_CONFIG"]
 
-DEMO_PARAMS = dict(a_width=16, b_width=16, acc_width=32, overflow="saturate")
-UNIT_PARAMS = dict(n_in=100, n_out=10, k=4, lanes=4, words=4, b_max=16)
-UNIT_BATCHES = "16"
-
-
-def _train_through_unit(progress) -> dict:
-    """MLP on digits with the unit's fixed-point model and its float variant, and MBGD."""
-    from golden.data import load_dataset
-    from golden.mlp import MLP, train
-    from golden.sbpca_unit import SBPCAUnitRule
-
-    data = load_dataset("digits")
-    out = {}
-    for label, rule, opts in (("unit, 16-bit fixed point", SBPCAUnitRule,
-                               {"k": 4, "mode": "fixed", "width": 16}),
-                              ("unit, float", SBPCAUnitRule, {"k": 4, "mode": "float"}),
-                              ("MBGD", "mbgd", {})):
-        model = MLP([64, 100, 10], seed=0)
-        hist = train(model, data, rule, rule_options=opts, lr=0.1, batch_size=64, epochs=3,
-                     seed=0)
-        acc = hist.final["test_accuracy"]
-        updates = hist.final["matrix_updates"]
-        out[label] = {"test_accuracy": acc, "matrix_updates": updates}
-        progress(f"      {label:26s} test accuracy {acc:.3f}, {updates} matrix updates")
-    return out
+#: The training run of step 2 (``sbpca train --backend rtl`` with these options).
+DEMO_CONFIG = dict(backend="rtl", data="digits", sizes=(64, 32, 10), k=4, batch=64, epochs=2,
+                   bl=31, device="ideal", check_against="fixed")
 
 
-def run_demo(out_dir="build/demo", *, sims=None, targets=("ice40-up5k", "ecp5-25k"),
-             beats: int = 10_000, progress=print) -> dict:
+def _reference(cfg, data, rule, progress) -> dict:
+    from golden.train_backends import TrainConfig, run_training
+
+    ref = TrainConfig(backend="float", data=cfg.data, sizes=tuple(cfg.sizes), rule=rule,
+                      k=cfg.k, batch=cfg.batch, epochs=cfg.epochs, lr=cfg.lr, seed=cfg.seed,
+                      limit=cfg.limit).check()
+    doc = run_training(ref, data=data)
+    fin = doc["final"]
+    return {"test_accuracy": fin["test_accuracy"], "matrix_updates": fin["matrix_updates"],
+            "train_loss": fin["train_loss"]}
+
+
+def run_demo(out_dir="build/demo", *, sim=None, epochs=None, limit=None,
+             progress=print) -> dict:
+    """Run the demo into ``out_dir``; return its document. ``sim``: the simulator (default
+    Verilator when selected, else Icarus); ``epochs``, ``limit``: shorten the training (tests)."""
+    from cosim.cli.train import write_outputs
+    from golden.train_backends import TrainConfig, load_data
     from hdl.generate import generate
-    from synth.flow import run_synth, write_markdown
-    from .runner import run_cocotb
+    from .rtl_train import network_params, run_rtl_training
     from .toolchain import selected_simulators
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sims = sims or selected_simulators()
-    doc = {"design": "mac_lane", "parameters": DEMO_PARAMS, "cosim": {}, "synth": {}}
+    sims = selected_simulators()
+    sim = sim or ("verilator" if "verilator" in sims else sims[0])
+    cfg = TrainConfig(**{**DEMO_CONFIG, "sim": sim,
+                         **({"epochs": epochs} if epochs else {}),
+                         **({"limit": limit} if limit else {})}).check()
+    data = load_data(cfg)
+    params = network_params(cfg, cfg.sizes)
+    doc = {"config": cfg.to_json(), "network": params}
 
-    progress("[1/5] generate: MAC lane, 16x16 -> 32-bit saturating accumulator")
-    gen = generate("mac_lane", out / "mac_lane", **DEMO_PARAMS)
-    progress(f"      wrote {gen['verilog']}")
+    sizes = "-".join(map(str, cfg.sizes))
+    progress(f"[1/4] generate the network top: {sizes}, per layer unit (k={cfg.k}) + FACTOR + "
+             f"crossbar driver (BL={cfg.bl}, {cfg.scheme})")
+    gen = generate("network", out / "network", **params)
+    doc["verilog"] = gen["verilog"]
+    progress(f"      wrote {gen['verilog']} ({Path(gen['verilog']).stat().st_size / 1e6:.1f} MB)"
+             f", {gen['json']}" + (f", {gen['core']}" if gen.get("core") else ""))
 
-    progress(f"[2/5] co-simulate against the golden model ({beats} random pairs, idle and "
-             f"backpressure 30%)")
-    for sim in sims:
-        t0 = time.monotonic()
-        res = run_cocotb("mac_lane", DEMO_PARAMS, "cosim.tb_mac_lane", sim=sim,
-                         build_dir=out / f"cosim-{sim}",
-                         extra_env={"SBPCA_MAC_BEATS": str(beats)})
-        seconds = time.monotonic() - t0
-        rnd = res["summary"]["random"]
-        doc["cosim"][sim] = {"tests_passed": res["tests"], "seconds_with_build": round(seconds, 1),
-                             **{k: res["summary"][k] for k in res["summary"]}}
-        progress(f"      {sim:9s}: {res['tests']} benches bit-exact; random stream "
-                 f"{rnd['beats']} pairs -> {rnd['results']} results, {rnd['overflows']} "
-                 f"flagged overflow, {rnd['cycles']} cycles ({seconds:.0f} s with build)")
+    progress(f"[2/4] co-simulate it on {sim} and train {sizes} on digits through it "
+             f"({cfg.epochs} epochs, batch {cfg.batch}; pulses and crossbar states checked "
+             f"against the fixed-point models after every batch)")
+    from golden.experiments.runner import Progress
 
-    progress(f"[3/5] generate the streaming-PCA unit (100 -> 10, k=4, 4 lanes) and co-simulate "
-             f"it on a digits gradient stream (batches {UNIT_BATCHES})")
-    doc["unit"] = {"parameters": UNIT_PARAMS, "batches": UNIT_BATCHES}
-    for sim in sims:
-        res = run_cocotb("unit", UNIT_PARAMS, "cosim.tb_unit", sim=sim,
-                         build_dir=out / f"unit-{sim}", testcase="batches_match_golden",
-                         extra_env={"SBPCA_UNIT_STREAM": "digits",
-                                    "SBPCA_UNIT_BATCHES": UNIT_BATCHES})
-        st = res["summary"]["steady"]
-        util = st["lane_utilization"]
-        doc["unit"][sim] = res["summary"]
-        progress(f"      {sim:9s}: {st['samples']} samples in {len(res['summary']['batches'])} "
-                 f"batches bit-exact (rows, k x k state, flag); {st['cycles_per_sample']:,.0f} "
-                 f"cycles per sample, lane utilization {100 * util:.1f}%")
+    bar = Progress(f"      train through the RTL ({sim})", len(data.y_train) * cfg.epochs)
+    t0 = time.monotonic()
+    rtl = run_rtl_training(cfg, data=data, build_dir=out / "train" / "rtl", progress=bar)
+    bar.close()
+    write_outputs(rtl, out / "train")
+    fin, sec = rtl["final"], rtl["rtl"]["seconds"] or {}
+    doc["rtl"] = {"final": fin, "seconds": sec, "wall_s": round(time.monotonic() - t0, 1),
+                  "mismatch": rtl["mismatch"],
+                  "checked_batches": [st["driver"]["checked_batches"] for st in rtl["layers"]]}
+    if rtl["mismatch"]:
+        progress(f"      {rtl['mismatch']['message']}")
+    else:
+        progress(f"      {sim}: build {sec.get('build', 0):.0f} s, simulation "
+                 f"{sec.get('simulate', 0):.0f} s; every batch equal to the fixed-point models "
+                 f"({sum(doc['rtl']['checked_batches'])} layer updates checked)")
 
-    progress("[4/5] train 64-100-10 on digits through the unit model (rank 4, 3 epochs)")
-    doc["training"] = _train_through_unit(progress)
+    progress("[3/4] references: float MBGD (dense updates) and the unit's algorithm in float")
+    doc["references"] = {"float MBGD": _reference(cfg, data, "mbgd", progress),
+                         "float unit": _reference(cfg, data, "unit", progress)}
 
-    progress(f"[5/5] synthesize the MAC lane for {', '.join(targets)}")
-    reports = []
-    for target in targets:
-        rep = run_synth("mac_lane", DEMO_PARAMS, target, out / f"synth-{target}",
-                        progress=lambda msg: progress("      " + msg))
-        reports.append(rep)
-        doc["synth"][target] = {k: rep[k] for k in ("resources", "fmax_mhz", "timing_met",
-                                                   "freq_constraint_mhz")}
-    table = write_markdown(reports)
+    progress("[4/4] results")
+    table = _table(doc, rtl)
     progress(table)
     (out / "demo.json").write_text(json.dumps(doc, indent=2) + "\n")
     (out / "demo.md").write_text(table)
-    progress(f"wrote {out / 'demo.json'} and {out / 'demo.md'}")
+    progress(f"wrote {out / 'demo.json'}, {out / 'demo.md'}; training results and plots in "
+             f"{out / 'train'} (results.json, table.md, accuracy.png, accuracy_updates.png, "
+             f"coincidences.png); Verilog {doc['verilog']}")
     return doc
+
+
+def _table(doc, rtl) -> str:
+    fin = rtl["final"]
+    c = doc["config"]
+    lines = [f"| digits {'-'.join(map(str, c['sizes']))}, {c['epochs']} epochs, batch "
+             f"{c['batch']} | test accuracy | matrix updates | array update events | pulses | "
+             f"coincidences | update slots | driver cycles |",
+             "|---|---|---|---|---|---|---|---|",
+             f"| through the RTL ({c['sim']}), ideal devices | {fin['test_accuracy']:.3f} | "
+             f"{fin['matrix_updates']:,} | {fin['update_events']:,} | {fin['pulses']:,} | "
+             f"{fin['coincidences']:,} | {fin['slots']:,} | {fin['driver_cycles']:,} |"]
+    for name, ref in doc["references"].items():
+        lines.append(f"| {name} (dense) | {ref['test_accuracy']:.3f} | "
+                     f"{ref['matrix_updates']:,} | - | - | - | - | - |")
+    return "\n".join(lines) + "\n"

@@ -99,7 +99,23 @@ class _VerilatorBuild(Verilator):
         if self._visibility == "ports":
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
             verilate.insert(-1, str(self._public_file))
-        return [verilate, make + [VERILATOR_OPT_FAST]]
+        return [verilate, make + [VERILATOR_OPT_FAST, f"-j{build_jobs()}"]]
+
+
+def build_jobs() -> int:
+    """Parallel C++ compile jobs of a Verilator build: ``SBPCA_BUILD_JOBS``, else the CPUs this
+    process may use (the model is split into many files; make compiles them side by side)."""
+    value = os.environ.get("SBPCA_BUILD_JOBS")
+    if value:
+        try:
+            jobs = int(value)
+        except ValueError:
+            jobs = 0
+        if jobs < 1:
+            raise ValueError(f"SBPCA_BUILD_JOBS={value!r}: must be a positive integer")
+        return jobs
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else (os.cpu_count() or 1))
 
 
 def _public_ports_file(doc: dict, path: Path) -> Path:
