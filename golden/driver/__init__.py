@@ -149,9 +149,9 @@ pulses                           per line per slot: pulse bit and sign bit (int8
 """
 
 from .lfsr import DEGREE, LANE_POLYS, LaneGenerators, is_primitive, lane_seeds
-from .model import (GAIN_CYCLES, SCHEMES, BatchDrive, CrossbarDriverModel, TermDrive, TermPlan,
-                    UnitFactors, unit_factors)
+from .model import (GAIN_CYCLES, PLAN_LATENCY, SCHEMES, BatchDrive, CrossbarDriverModel,
+                    SlotSchedule, TermDrive, TermPlan, UnitFactors, unit_factors)
 
 __all__ = ["CrossbarDriverModel", "UnitFactors", "TermPlan", "TermDrive", "BatchDrive",
-           "unit_factors", "SCHEMES", "GAIN_CYCLES", "LaneGenerators", "LANE_POLYS", "DEGREE",
-           "is_primitive", "lane_seeds"]
+           "SlotSchedule", "unit_factors", "SCHEMES", "GAIN_CYCLES", "PLAN_LATENCY",
+           "LaneGenerators", "LANE_POLYS", "DEGREE", "is_primitive", "lane_seeds"]
