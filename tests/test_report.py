@@ -33,10 +33,12 @@ def memory_words(n_in, n_out, k, lanes):
     return rows * k + k * (k + 1) + 4 * k + 2 * rows
 
 
-def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=5, fire=1):
-    """golden/driver's cycle model written out: FACTOR, then k terms of GAIN and BL slots."""
+def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=13, plan_latency=8, fire=1):
+    """golden/driver's cycle model written out: FACTOR, then k terms of GAIN, the PLAN pass
+    and BL slots."""
     loads = math.ceil(n_out / group) + math.ceil(n_in / group)
-    return max(n_in + n_out, k * (k + 1) // 2 * loads) + k * (gain + bl * (loads + fire))
+    return (max(n_in + n_out, k * (k + 1) // 2 * loads)
+            + k * (gain + loads + plan_latency + bl * (loads + fire)))
 
 
 def expected(layer, batch=64):
