@@ -99,7 +99,7 @@ def _xor_step(m, state, taps, bits: int, name: str):
 
 def _max_tree(m, values, name: str):
     """The maximum of unsigned ``values``, a register after every level of the tree: returns
-    ``(value, levels)`` (its latency in cycles)."""
+    ``(value, levels)``; every value reaches the top ``levels`` cycles later."""
     level = 0
     while len(values) > 1:
         nxt = []
@@ -108,8 +108,10 @@ def _max_tree(m, values, name: str):
             r = Signal(len(a), name=f"{name}_l{level}_{j // 2}")
             m.d.sync += r.eq(Mux(a > b, a, b))
             nxt.append(r)
-        if len(values) % 2:
-            nxt.append(values[-1])            # arrives early: the maximum does not mind
+        if len(values) % 2:                   # delayed too: the levels stay aligned
+            r = Signal(len(values[-1]), name=f"{name}_l{level}_{len(values) // 2}")
+            m.d.sync += r.eq(values[-1])
+            nxt.append(r)
         values, level = nxt, level + 1
     return values[0], level
 
@@ -220,8 +222,9 @@ class CrossbarDriver(wiring.Component):
         if len(seeds) != self._group:
             raise ValueError(f"seeds: {len(seeds)} start states for group={self._group} lanes")
         self._seeds = seeds
-        levels = (self._group - 1).bit_length()
-        if 1 + levels > 1 + MAXIMA_FIRST_READ:          # cannot happen for group <= 64
+        # the maxima are final 2 + levels cycles after the last word's transfer, GAIN reads
+        # them 2 + MAXIMA_FIRST_READ cycles after it at the earliest (true for group <= 64)
+        if (self._group - 1).bit_length() > MAXIMA_FIRST_READ:
             raise ValueError(f"group={self._group}: the maxima tree is later than GAIN")
         ports = {"lr_shift": In(signed(7))} if self._lr_shift_port else {}
         super().__init__({
@@ -343,26 +346,29 @@ class CrossbarDriver(wiring.Component):
         start = Signal()
         in_words = Signal()
 
-        # -- the maxima of the words: |w| registered, then a tree with a register per level
+        # -- the maxima of the words: |w| registered, then a tree with a register per level;
+        # a beat is all rows or all columns, so one tree serves both, its side travelling along
         take = Signal()
         in_row = Signal()
         m.d.comb += [take.eq(in_words & self.i.valid), in_row.eq(beat < R)]
-        mags_d, mags_x = [], []
+        mags = []
         for g in range(G):
             raw = self.i.payload[g]
             row_ok = (beat != R - 1) if g >= n_out - (R - 1) * G else Const(1)
             col_ok = (beat != RC - 1) if g >= n_in - (C - 1) * G else Const(1)
-            md = Signal(vw, name=f"mag_d{g}")
-            mx = Signal(vw, name=f"mag_x{g}")
-            mag = Mux(raw < 0, -raw, raw)
-            m.d.sync += [md.eq(Mux(take & in_row & row_ok, mag, 0)),
-                         mx.eq(Mux(take & ~in_row & col_ok, mag, 0))]
-            mags_d.append(md)
-            mags_x.append(mx)
-        top_d, _ = _max_tree(m, mags_d, "dmax")
-        top_x, _ = _max_tree(m, mags_x, "xmax")
-        m.d.sync += [d_max.eq(Mux(top_d > d_max, top_d, d_max)),
-                     x_max.eq(Mux(top_x > x_max, top_x, x_max))]
+            mag = Signal(vw, name=f"mag{g}")
+            m.d.sync += mag.eq(Mux(take & Mux(in_row, row_ok, col_ok), Mux(raw < 0, -raw, raw), 0))
+            mags.append(mag)
+        top, levels = _max_tree(m, mags, "wmax")
+        side = in_row
+        for k in range(levels + 1):
+            nxt = Signal(name=f"wmax_row{k}")
+            m.d.sync += nxt.eq(side)
+            side = nxt
+        with m.If(side):
+            m.d.sync += d_max.eq(Mux(top > d_max, top, d_max))
+        with m.Else():
+            m.d.sync += x_max.eq(Mux(top > x_max, top, x_max))
 
         # -- GAIN
         gain_is = {name: Signal(name=f"is_{name.lower()}") for name in GAIN_STATES}

@@ -236,6 +236,20 @@ def test_even_bl_bresenham_ties():
     check_terms(model, dut, random_terms(model, np.random.default_rng(9), 4))
 
 
+def test_widest_group_maxima_in_time():
+    """G = 64: the maxima tree's six levels are final when GAIN first reads them, with the
+    ``sigma`` beat right after the last word."""
+    model = make_model(70, 65, group=64, bl=2, seed=13)
+    dut = CrossbarDriver.for_model(model)
+    F = model.formats
+    terms = []
+    for x, d, s in random_terms(model, np.random.default_rng(8), 5):
+        x, d = x.copy(), d.copy()
+        x[-1], d[-1] = F.vec.max_raw, F.vec.min_raw     # the maxima in the last beats
+        terms.append((x, d, s))
+    check_terms(model, dut, terms)
+
+
 def test_wider_group_than_lines():
     model = make_model(3, 2, group=8, bl=5, seed=11)
     dut = CrossbarDriver.for_model(model)
