@@ -392,8 +392,8 @@ class CrossbarDriver(wiring.Component):
             rs = Signal(range(VW + 1), name=f"plan_rs_{side}")
             ls = Signal(range(L0 + 1), name=f"plan_ls_{side}")
             amt = Signal(amt_bits, name=f"plan_amt_{side}")
-            m.d.sync += [right.eq(s > 0), rs.eq(Mux(s - 1 > VW, VW, s - 1)),
-                         ls.eq(Mux(-s > L0, L0, -s)),
+            m.d.sync += [right.eq(s > 0), rs.eq(Mux(s > VW + 1, VW, s - 1)),
+                         ls.eq(Mux(s < -L0, L0, -s)),
                          amt.eq(Mux(right, L0 + rs, L0 - ls))]
             ctrl[side] = (amt, right)
         tv = [Signal(name=f"plan_v{k}") for k in range(LAT + 1)]

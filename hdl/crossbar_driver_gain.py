@@ -12,9 +12,10 @@ detect, a shifter or a short add between registers, so the stage does not limit 
   G4:  K 2**-(kx - 1)                           R3: round half up ...
   G5:  km0 <= (that + 1) >> 1  (K for kx = 0)
   G6:  Km, kx <= km0, renormalized on a carry to 2**gain_bits
-  G7:  a <= d_max Km;  LOD(b);  skip            the first cycle that reads the maxima
-  G8:  LOD(a);  total <= E - 2 p_bits - kx      (E + lr_shift with the run-time shift port)
-  G9:  sr <= (LOD(a) - LOD(b) + total + 1) >> 1
+  G7:  a <= d_max Km;  LOD(b);  skip;          the first cycle that reads the maxima
+       total <= E - 2 p_bits - kx               (E + lr_shift with the run-time shift port)
+  G8:  LOD(a);  total + 1 - LOD(b);  total + 1
+  G9:  sr <= (LOD(a) + total + 1 - LOD(b)) >> 1
   G10: m = total - 2 sr + 1: the compare's shifts (capped), total - sr
   G11: a 2**m, b 2**-m as two left shifts
   G12: below <= a 2**m < b
@@ -121,24 +122,27 @@ def build_gain(m, *, abs_sigma, sigma_zero, d_max, x_max, gain_const: int, expon
     with step(6):
         m.d.sync += [gain.eq(Mux(km0[gb], km0 >> 1, km0)), gain_exp.eq(kx + km0[gb])]
 
-    # G7 .. G9: a = d_max Km, the first split from the LODs
+    # G7 .. G9: a = d_max Km, the first split from the LODs (adds spread over the cycles)
     a = Signal(vec_width + gb, name="gain_a")
     lod_b = Signal(range(max(2, vec_width)), name="gain_lod_b_r")
-    with step(7):
-        m.d.sync += [a.eq(d_max * gain), lod_b.eq(lod(m, x_max, "gain_lod_b")),
-                     skip.eq(sigma_zero | (d_max == 0) | (x_max == 0))]
-    lod_a = Signal(range(vec_width + gb), name="gain_lod_a_r")
     total = Signal(signed(sw), name="gain_total")
     base = Const(exponent - 2 * p_bits, signed(sw))
-    with step(8):
-        m.d.sync += [lod_a.eq(lod(m, a, "gain_lod_a")),
+    with step(7):
+        m.d.sync += [a.eq(d_max * gain), lod_b.eq(lod(m, x_max, "gain_lod_b")),
+                     skip.eq(sigma_zero | (d_max == 0) | (x_max == 0)),
                      total.eq((base if lr_shift is None else base + lr_shift) - gain_exp)]
+    lod_a = Signal(range(vec_width + gb), name="gain_lod_a_r")
+    t_b = Signal(signed(sw + 1), name="gain_total_b")          # total + 1 - LOD(b)
+    t_1 = Signal(signed(sw + 1), name="gain_total_1")          # total + 1
+    with step(8):
+        m.d.sync += [lod_a.eq(lod(m, a, "gain_lod_a")), t_b.eq(total + 1 - lod_b),
+                     t_1.eq(total + 1)]
     with step(9):
-        m.d.sync += sr.eq((lod_a - lod_b + total + 1) >> 1)
+        m.d.sync += sr.eq((lod_a + t_b) >> 1)
 
     # G10 .. G13: the fix-up compare a 2**m < b, shifts capped where the answer is settled
     mm = Signal(signed(sw + 2), name="gain_m")
-    m.d.comb += mm.eq(total - 2 * sr + 1)
+    m.d.comb += mm.eq(t_1 - 2 * sr)
     cap_a, cap_b = vec_width, vec_width + gb
     la = Signal(range(cap_a + 1), name="gain_la")
     lb = Signal(range(cap_b + 1), name="gain_lb")
