@@ -415,7 +415,7 @@ class CrossbarDriver(wiring.Component):
             w = Signal(signed(vw), name=f"w{g}")
             m.d.comb += w.eq(frp.data[g * vw:(g + 1) * vw].as_signed())
             absw = Signal(vw, name=f"absw{g}")          # stage 1
-            sgn = [Signal(name=f"sgn{g}_{k}") for k in range(2, 8)]
+            sgn = [Signal(name=f"sgn{g}_{k}") for k in range(2, 9)]   # sgn[k - 2]: stage k
             m.d.sync += [absw.eq(Mux(w < 0, -w, w)), sgn[0].eq((w < 0) ^ (is_r[1] & neg))]
             m.d.sync += [sgn[k].eq(sgn[k - 1]) for k in range(1, len(sgn))]
             v = Signal(VW, name=f"v{g}")                 # stage 2: the lane's multiply
@@ -442,16 +442,25 @@ class CrossbarDriver(wiring.Component):
             always = big5 | (q >= ones)
             m.d.sync += [full.eq(Mux(skip, 0, Mux(always, 1 << P, q))),
                          clip.eq(exists & (big5 | (q > (1 << P))))]
-            if det:                                      # stage 7: R5, n = round(BL p)
+            if det:                  # stages 7, 8: R5, n = round(BL p) (a registered product)
+                prod = Signal(P + 1 + _bits(BL), name=f"bl_p{g}")
+                m.d.sync += prod.eq(full * BL)
                 n = Signal(val_bits, name=f"n{g}")
-                m.d.comb += n.eq((full * BL + (1 << (P - 1))) >> P)
-                line_words.append(Cat(n, sgn[-1]))
+                m.d.comb += n.eq((prod + (1 << (P - 1))) >> P)
+                line_words.append(Cat(n, sgn[8 - 2]))
+                clip7 = Signal(name=f"clip7_{g}")
+                m.d.sync += clip7.eq(clip)
+                clips.append(clip7)
             else:
-                line_words.append(Cat(full, sgn[-1]))
-            clips.append(clip)
-        m.d.comb += [lwp.addr.eq(tc[7]), lwp.en.eq(tv[7]), lwp.data.eq(Cat(*line_words))]
+                line_words.append(Cat(full, sgn[7 - 2]))
+                clips.append(clip)
+        # the line words are written at stage `write`, their clip bits counted there and
+        # added up a stage later (PLAN_LATENCY = 9 covers both schemes: stochastic idles)
+        write = 8 if det else 7
+        m.d.comb += [lwp.addr.eq(tc[write]), lwp.en.eq(tv[write]),
+                     lwp.data.eq(Cat(*line_words))]
         count = Signal(range(G + 1), name="plan_clips")
-        m.d.sync += count.eq(Mux(tv[7], _popcount(m, clips, "plan_popcount"), 0))
+        m.d.sync += count.eq(Mux(tv[write], _popcount(m, clips, "plan_popcount"), 0))
         clip_lines = Signal(range(n_in + n_out + 1))
         with m.If(start):
             m.d.sync += clip_lines.eq(0)

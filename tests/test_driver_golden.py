@@ -488,12 +488,12 @@ def test_cycle_model():
     # MNIST hidden layer: 784 columns, 100 rows, G = 8: R = 13, C = 98
     m = CrossbarDriverModel(784, 100, dw_min=0.0002, lr=2.0 ** -8)
     assert (m.row_groups, m.col_groups, m.load_cycles, m.slot_cycles) == (13, 98, 111, 112)
-    assert (GAIN_CYCLES, PLAN_LATENCY, m.schedule.plan_cycles) == (13, 8, 119)
-    assert m.cycles_per_term == 13 + 119 + 31 * 112 == 3604
+    assert (GAIN_CYCLES, PLAN_LATENCY, m.schedule.plan_cycles) == (13, 9, 120)
+    assert m.cycles_per_term == 13 + 120 + 31 * 112 == 3605
     assert m.factor_cycles(4) == max(884, 10 * 111) == 1110
-    assert m.cycles_per_batch(4) == 1110 + 4 * 3604 == 15526
+    assert m.cycles_per_batch(4) == 1110 + 4 * 3605 == 15530
     small = CrossbarDriverModel(6, 4, dw_min=0.0002, lr=2.0 ** -8, group=16, fire_cycles=3)
-    assert small.load_cycles == 2 and small.cycles_per_term == 13 + 10 + 31 * 5
+    assert small.load_cycles == 2 and small.cycles_per_term == 13 + 11 + 31 * 5
     assert small.factor_cycles(1) == 10                  # the readout stream's row per cycle
 
 

@@ -33,7 +33,7 @@ def memory_words(n_in, n_out, k, lanes):
     return rows * k + k * (k + 1) + 4 * k + 2 * rows
 
 
-def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=13, plan_latency=8, fire=1):
+def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=13, plan_latency=9, fire=1):
     """golden/driver's cycle model written out: FACTOR, then k terms of GAIN, the PLAN pass
     and BL slots."""
     loads = math.ceil(n_out / group) + math.ceil(n_in / group)

@@ -133,7 +133,7 @@ cell). The generators do not step in this scheme.
 
 **7. Cycles.** ``load_cycles = R + C``; a slot is ``load_cycles + fire_cycles`` cycles;
 the PLAN pass, which forms a term's probability words once (its multiplies and shifts are
-pipelined, so it takes ``load_cycles`` cycles plus ``PLAN_LATENCY`` = 8), is
+pipelined, so it takes ``load_cycles`` cycles plus ``PLAN_LATENCY`` = 9), is
 ``plan_cycles = load_cycles + PLAN_LATENCY``;
 ``cycles_per_term = GAIN_CYCLES + plan_cycles + BL (load_cycles + fire_cycles)``
 (:class:`~golden.driver.model.SlotSchedule`, the RTL's and the model's schedule); per batch

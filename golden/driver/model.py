@@ -33,7 +33,7 @@ GAIN_CYCLES = 13
 
 #: The PLAN pass's pipeline latency: a term's probability words take ``load_cycles +
 #: PLAN_LATENCY`` cycles (package docstring, cycle model).
-PLAN_LATENCY = 8
+PLAN_LATENCY = 9
 
 #: The learning rate's shift range: ``lr = lr_mult 2**-lr_shift``, ``lo <= lr_shift <= hi``.
 LR_SHIFT_RANGE = (-16, 48)
