@@ -303,7 +303,6 @@ class CrossbarDriver(wiring.Component):
                 "fire_cycles": self._fire_cycles, "scheme": self._scheme,
                 "seeds": list(self._seeds), "lr_shift_port": self._lr_shift_port}
 
-
     def elaborate(self, platform):
         m = Module()
         G, R, C, P, BL = self._group, self.row_groups, self.col_groups, self._p_bits, self._bl
