@@ -386,7 +386,7 @@ class CrossbarDriver(wiring.Component):
         for side, s in (("r", sr), ("c", sc)):
             # v 2**-s as one right shift of v 2**L0: by L0 + s - 1 (then the rounding's >> 1)
             # or by L0 + s >= 0 (s <= 0, exact); two register steps (sr, sc are settled a
-            # cycle before PLAN, the shifters read these from its third cycle)
+            # cycle before PLAN, amt from its third cycle, when pick first reads it)
             right = Signal(name=f"plan_right_{side}")
             rs = Signal(range(VW + 1), name=f"plan_rs_{side}")
             ls = Signal(range(L0 + 1), name=f"plan_ls_{side}")
@@ -400,15 +400,22 @@ class CrossbarDriver(wiring.Component):
         m.d.comb += [tv[0].eq(planning & (pc < RC)), tc[0].eq(pc), frp.addr.eq(pc)]
         for k in range(1, LAT + 1):
             m.d.sync += [tv[k].eq(tv[k - 1]), tc[k].eq(tc[k - 1])]
-        is_r = [tc[k] < R for k in range(LAT + 1)]
+        is_r = [Signal(name=f"plan_row{k}") for k in range(LAT + 1)]
+        m.d.comb += is_r[0].eq(pc < R)
+        m.d.sync += [is_r[k].eq(is_r[k - 1]) for k in range(1, LAT + 1)]
 
         def pick(k, which):
-            return Mux(is_r[k], ctrl["r"][which], ctrl["c"][which])
+            """The side's shift control for stage ``k``, selected a stage ahead (the controls
+            are settled from PLAN's third cycle, when the first row is in stage 2)."""
+            r = Signal(len(ctrl["r"][which]), name=f"plan_ctrl{which}_{k}")
+            m.d.sync += r.eq(Mux(is_r[k - 1], ctrl["r"][which], ctrl["c"][which]))
+            return r
 
         op = Signal(gb, name="plan_op")
         m.d.sync += op.eq(Mux(is_r[1], gain, 1))
         shift_c = Signal(amt_bits, name="plan_coarse")
         m.d.comb += shift_c.eq(Cat(Const(0, 3), pick(3, 0)[3:]))
+        shift_f, rounds = pick(4, 0)[:3], pick(5, 1)
         line_words, clips = [], []
         for g in range(G):
             w = Signal(signed(vw), name=f"w{g}")
@@ -428,11 +435,11 @@ class CrossbarDriver(wiring.Component):
             u4 = Signal(P + 3, name=f"u4_{g}")           # stage 4: fine shift (0 .. 7)
             big4 = Signal(name=f"big4_{g}")
             sh4 = Signal(hi3, name=f"sh4_{g}")
-            m.d.comb += sh4.eq(u3 >> pick(4, 0)[:3])
+            m.d.comb += sh4.eq(u3 >> shift_f)
             m.d.sync += [u4.eq(sh4[:P + 3]), big4.eq(big3 | (sh4[P + 3:] != 0))]
             q = Signal(P + 3, name=f"q{g}")              # stage 5: round half up (R4)
             big5 = Signal(name=f"big5_{g}")
-            m.d.sync += [q.eq(Mux(pick(5, 1), (u4 + 1) >> 1, u4)), big5.eq(big4)]
+            m.d.sync += [q.eq(Mux(rounds, (u4 + 1) >> 1, u4)), big5.eq(big4)]
             full = Signal(P + 1, name=f"p{g}")           # stage 6: saturate, clip flag
             clip = Signal(name=f"clip{g}")
             row_ok = (tc[6] != R - 1) if g >= n_out - (R - 1) * G else Const(1)
