@@ -250,10 +250,14 @@ def test_widest_group_maxima_in_time():
     check_terms(model, dut, terms)
 
 
-def test_wider_group_than_lines():
-    model = make_model(3, 2, group=8, bl=5, seed=11)
+@pytest.mark.parametrize("scheme, p_bits", [("stochastic", 16), ("deterministic", 3),
+                                            ("stochastic", 2)])
+def test_wider_group_than_lines(scheme, p_bits):
+    """One row group and one column group (the Bresenham ring of one accumulator), narrow
+    probability words."""
+    model = make_model(3, 2, group=8, bl=5, seed=11, scheme=scheme, p_bits=p_bits)
     dut = CrossbarDriver.for_model(model)
-    check_terms(model, dut, random_terms(model, np.random.default_rng(5), 3))
+    check_terms(model, dut, random_terms(model, np.random.default_rng(5), 6))
 
 
 @pytest.mark.parametrize("lr, dw_min, gain_bits, carries", [
