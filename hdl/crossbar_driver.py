@@ -356,15 +356,16 @@ class CrossbarDriver(wiring.Component):
             row_ok = (beat != R - 1) if g >= n_out - (R - 1) * G else Const(1)
             col_ok = (beat != RC - 1) if g >= n_in - (C - 1) * G else Const(1)
             mag = Signal(vw, name=f"mag{g}")
-            m.d.sync += mag.eq(Mux(take & Mux(in_row, row_ok, col_ok), Mux(raw < 0, -raw, raw), 0))
+            m.d.sync += mag.eq(Mux(take & Mux(in_row, row_ok, col_ok),
+                                   Mux(raw < 0, -raw, raw), 0))
             mags.append(mag)
         top, levels = _max_tree(m, mags, "wmax")
-        side = in_row
+        top_row = in_row
         for k in range(levels + 1):
             nxt = Signal(name=f"wmax_row{k}")
-            m.d.sync += nxt.eq(side)
-            side = nxt
-        with m.If(side):
+            m.d.sync += nxt.eq(top_row)
+            top_row = nxt
+        with m.If(top_row):
             m.d.sync += d_max.eq(Mux(top > d_max, top, d_max))
         with m.Else():
             m.d.sync += x_max.eq(Mux(top > x_max, top, x_max))
@@ -483,7 +484,7 @@ class CrossbarDriver(wiring.Component):
         m.d.comb += [is_row.eq(c < R),
                      lrp.addr.eq(Mux(loading & (c != RC - 1), c + 1, 0))]
         acc_bits = _bits(4 * BL)
-        pulses, signs, rings = [], [], []
+        pulses, signs = [], []
         for g in range(G):
             word = lrp.data[g * lw:(g + 1) * lw]
             val, sgn = word[:val_bits], word[val_bits]
