@@ -1,12 +1,14 @@
 """cocotb bench of the crossbar driver (``hdl.crossbar_driver.CrossbarDriver``) against
 ``golden.driver.CrossbarDriverModel``.
 
-Run through :func:`cosim.runner.run_cocotb`. Terms (random, a zero ``sigma``, a zero ``x``, one
-with clipped lines) go in on the word and term streams with random idle cycles; a monitor
-samples the latches in the first ``fire`` cycle of every slot, and every slot's row and column
-pulses (pulse times sign, -1/0/+1) are compared with the model's as integers. Each term's
-``busy`` cycles are compared with ``cycles_per_term`` and, for every term that is not skipped,
-the GAIN stage's ``plan`` output with the model's ``plan``.
+Run through :func:`cosim.runner.run_cocotb`. Terms (:mod:`cosim.driver_cases`: random, a zero
+``sigma``, a zero ``x``, one with clipped lines, one with lines on the clip boundary) go in on
+the word and term streams with random idle cycles; a monitor samples the latches in the first
+``fire`` cycle of every slot, and every slot's row and column pulses (pulse times sign,
+-1/0/+1) are compared with the model's as integers. Each term's ``busy`` cycles are compared
+with ``cycles_per_term``; for every term that is not skipped, the GAIN stage's ``plan`` output
+with the model's ``plan``; for every term, in every slot, ``clip_lines`` and ``clip`` with the
+plan's clipped lines and ``clipped_terms`` with the clipped terms so far.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from cocotb.triggers import ClockCycles, RisingEdge
 
 from hdl.crossbar_driver import plan_fields
 from hdl.designs import driver_model, get_design
+from .driver_cases import boundary_term, driver_terms
 from .scoreboard import compare_words
 from .stream import StreamSource, pack, pack_words, random_gaps, unpack
 from .summary import record
@@ -29,28 +32,6 @@ from .summary import record
 N_TERMS = int(os.environ.get("SBPCA_DRIVER_TERMS", "8"))
 #: Self-check of the bench: flip one expected pulse, so the comparison must fail.
 INJECT_ERROR = os.environ.get("SBPCA_INJECT_ERROR") == "1"
-
-
-def driver_terms(model, rng, n):
-    """``n`` terms ``(x_words, d_words, sigma_word)``: term 1 has ``sigma = 0``, term 2 ``x = 0``,
-    term 3 extreme words and the largest ``sigma`` (clipped lines for large gains)."""
-    F = model.formats
-    terms = []
-    for r in range(n):
-        scale = 1 << int(rng.integers(4, F.vec.width))
-        x = rng.integers(-scale, scale, model.n_in).clip(F.vec.min_raw, F.vec.max_raw)
-        d = rng.integers(-scale, scale, model.n_out).clip(F.vec.min_raw, F.vec.max_raw)
-        s = int(rng.integers(F.sigma.min_raw, F.sigma.max_raw + 1) >> int(rng.integers(0, 8)))
-        if r == 1:
-            s = 0
-        elif r == 2:
-            x = np.zeros_like(x)
-        elif r == 3:
-            x = rng.choice([F.vec.min_raw, F.vec.max_raw, 1, 0, -1], model.n_in)
-            d = rng.choice([F.vec.min_raw, F.vec.max_raw, 1, 0, -1], model.n_out)
-            s = F.sigma.max_raw
-        terms.append((x, d, s))
-    return terms
 
 
 def _bits(value: int, n: int) -> np.ndarray:
@@ -72,7 +53,9 @@ class CrossbarDriverTB:
         self.idle = idle
         self.slots = []          # (rows, cols) int arrays per fired slot
         self.busy_runs = []      # busy cycles per term
+        self.clipped_terms = 0   # the model's count of clipped terms since reset
         self.plans = []          # the plan output's fields per fired slot
+        self.clips = []          # (clip_lines, clip, clipped_terms) per fired slot
         dut._log.info("seed %d, idle %.2f", self.seed, idle)
         Clock(dut.clk, 10, unit="ns", impl="gpi").start()
 
@@ -99,6 +82,8 @@ class CrossbarDriverTB:
                 rs = 1 - 2 * _bits(d.row_sign.value.to_unsigned(), n_out)
                 cs = 1 - 2 * _bits(d.col_sign.value.to_unsigned(), n_in)
                 self.plans.append(unpack(self.drv.plan_layout, d.plan.value.to_unsigned()))
+                self.clips.append((int(d.clip_lines.value), int(d.clip.value),
+                                   int(d.clipped_terms.value)))
                 self.slots.append((_bits(d.row_pulse.value.to_unsigned(), n_out) * rs,
                                    _bits(d.col_pulse.value.to_unsigned(), n_in) * cs))
             busy += b
@@ -110,7 +95,7 @@ class CrossbarDriverTB:
     async def run(self, terms, *, name: str):
         m, drv = self.model, self.drv
         G, vw = drv.group, m.formats.vec.width
-        want_rows, want_cols, want_plans, clipped, skipped = [], [], [], 0, 0
+        want_rows, want_cols, want_plans, want_clips, clipped, skipped = [], [], [], [], 0, 0
         for r, (x, d, s) in enumerate(terms):
             plan = m.plan(x, d, s, r)
             rows, cols = m.pulses(plan)
@@ -118,6 +103,9 @@ class CrossbarDriverTB:
             want_cols.append(cols)
             clipped += plan.clipped_lines
             skipped += plan.skipped
+            self.clipped_terms += plan.clip
+            want_clips += [(plan.clipped_lines, int(plan.clip),
+                            self.clipped_terms % (1 << 16))] * m.bl
             for words, groups in ((d, drv.row_groups), (x, drv.col_groups)):
                 padded = np.full(G * groups, m.formats.vec.min_raw, np.int64)  # ignored lanes
                 padded[:len(words)] = words
@@ -151,12 +139,16 @@ class CrossbarDriverTB:
                 got = self.plans[r * m.bl]
                 assert {k: got[k] for k in want} == want, \
                     f"{name}: term {r}: plan {got}, model {want}"
+        for k, (want, got) in enumerate(zip(want_clips, self.clips)):
+            assert got == want, (f"{name}: term {k // m.bl}, slot {k % m.bl}: (clip_lines, clip, "
+                                 f"clipped_terms) {got}, model {want}")
         want_cycles = m.cycles_per_term
         assert self.busy_runs == [want_cycles] * len(terms), \
             f"{name}: busy cycles {self.busy_runs}, model {want_cycles} per term"
         record(name, {"terms": len(terms), "slots": n_slots, "term_cycles": want_cycles,
                       "row_pulses": int(np.abs(want_rows).sum()),
                       "col_pulses": int(np.abs(want_cols).sum()), "clipped_lines": clipped,
+                      "clipped_terms": sum(w[1] for w in want_clips[::m.bl]),
                       "skipped_terms": skipped,
                       "input_stall_cycles": self.words.stalled_cycles + self.sigmas.stalled_cycles,
                       "seed": self.seed})
@@ -164,10 +156,13 @@ class CrossbarDriverTB:
 
 @cocotb.test()
 async def random_terms_with_stalls(dut):
-    """N_TERMS terms (random, zero, extreme) with idle cycles on both input streams."""
+    """N_TERMS terms (random, zero, extreme) and a clip-boundary term with idle cycles on both
+    input streams."""
     tb = CrossbarDriverTB(dut, idle=0.4, salt=1)
     await tb.reset()
-    await tb.run(driver_terms(tb.model, tb.np_rng, N_TERMS), name="random")
+    terms = driver_terms(tb.model, tb.np_rng, N_TERMS)
+    terms.insert(4, boundary_term(tb.model, tb.np_rng)[:3])
+    await tb.run(terms, name="random")
 
 
 @cocotb.test()

@@ -1,46 +1,55 @@
-"""Crossbar driver: the GAIN and SLOTS stages of :mod:`golden.driver`, one term at a time.
+"""Crossbar driver: the GAIN, PLAN and SLOTS stages of :mod:`golden.driver`, one term at a time.
 
 The contract is :mod:`golden.driver`'s docstring; the bit-exact reference is
 :class:`golden.driver.model.CrossbarDriverModel`. This Component takes a term's factor words and
-its ``sigma`` word, computes the plan (``Km``, ``sr``, ``sc``: :mod:`hdl.crossbar_driver_gain`,
-five cycles) and drives the term's ``BL`` slots::
+its ``sigma`` word, computes the plan (``Km``, ``sr``, ``sc``: :mod:`hdl.crossbar_driver_gain`),
+turns the words into the term's probability words once (PLAN), and drives its ``BL`` slots::
 
-   i (G words per beat: R beats of d words, then C beats of x words)      i_sigma (sigma)
-     |  running maxima d_max = max |d_i|, x_max = max |x_j| (the FACTOR stage's registers)
-     v                                                                       |
-   factor memory, R + C rows of G words (comb read, row c = load cycle c)   GAIN (5 cycles)
-     |  lane g (G lanes):                                          Km, sr, sc, neg, skip
-     |    v = |w| * (Km if row else 1)                    the lane's one multiply
-     |    p = R4(v 2**-(sr if row else sc))               round half up, saturate at all ones
-     |    stochastic:    draw_g = p_bits steps of LFSR g  pulse = draw_g < p | p == ones
-     |    deterministic: n = R5(BL p); rows t < n; columns Bresenham acc_j (+2n, -2BL)
+   i (G words per beat: R beats of d words, then C beats of x words)       i_sigma (sigma)
+     +--> |w| per lane --> max tree (a register a level) --> d_max, x_max         |
+     v                                                                            v
+   factor memory, R + C rows of G words                         GAIN (GAIN_CYCLES, pipelined)
+     |  PLAN pass, once per term (R + C reads, PLAN_LATENCY stages):  Km, sr, sc, neg, skip
+     |    read -> |w|, sign -> v = |w| * (Km if row else 1) -> coarse shift -> fine shift
+     |         -> round half up -> saturate, clip flag -> (n = R5(BL p)) -> line memory
+     |                                                   -> clip count (popcount, add)
+     v
+   line memory, R + C rows of G line words (p or n, sign)
+     |  SLOTS, per slot: load cycle c reads row c (read issued a cycle ahead)
+     |    stochastic:    pulse = draw_g < p     (draw_g a register: the LFSR runs p_bits ahead)
+     |    deterministic: rows t < n; columns Bresenham acc (a ring of C accumulators per lane)
      v
    latches row_pulse/row_sign (n_out), col_pulse/col_sign (n_in)  ->  fire (fire_cycles)
 
 Timing: the words are loaded first (``R + C`` beats on ``i``, one per cycle at most), then a
 beat on ``i_sigma`` starts the term. From the cycle after that transfer ``busy`` is high for
-``cycles_per_term = GAIN_CYCLES + BL (R + C + fire_cycles)`` cycles: five GAIN cycles, then per
-slot ``R + C`` load cycles (rows first; load cycle ``c`` writes lines ``c G .. c G + G - 1`` of
-its side) and ``fire_cycles`` cycles with ``fire`` high, during which the latches hold the
-slot's pulses. The latches are single-buffered and the words must not change during a term:
+``cycles_per_term = GAIN_CYCLES + (R + C + PLAN_LATENCY) + BL (R + C + fire_cycles)`` cycles
+(:class:`golden.driver.model.SlotSchedule`): the GAIN cycles, the PLAN pass, then per slot
+``R + C`` load cycles (rows first; load cycle ``c`` writes lines ``c G .. c G + G - 1`` of its
+side) and ``fire_cycles`` cycles with ``fire`` high, during which the latches hold the slot's
+pulses. Every path is one short operation between registers: the multiplies (one per lane, used
+only in the PLAN pass, and two in GAIN) have registered operands and results, shifters are
+split in two, leading-one detects are trees, and the maxima of the words are a tree with a
+register per level (final before the first GAIN cycle that reads them; checked at
+construction). The latches are single-buffered and the words must not change during a term:
 ``i`` is ready only between terms. (The FACTOR stage, which forms the words from the unit's
 readout, is not part of this Component: the words come in on ``i``.)
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_choice, check_int
-from golden.driver.lfsr import DEGREE, LANE_POLYS, MAX_DRAW_BITS, tap_mask
-from golden.driver.model import LR_SHIFT_RANGE, SCHEMES, SlotSchedule
-from golden.fixed import FixedFormat
-from .crossbar_driver_gain import GAIN_STATES, build_gain, shift_width
-from .fixed_ops import round_shift_saturate
+from golden.driver.lfsr import DEGREE, LANE_POLYS, MAX_DRAW_BITS, lfsr_step, tap_mask
+from golden.driver.model import LR_SHIFT_RANGE, PLAN_LATENCY, SCHEMES, SlotSchedule
+from .crossbar_driver_gain import GAIN_STATES, MAXIMA_FIRST_READ, build_gain, shift_width
 
 __all__ = ["CrossbarDriver", "lfsr_draw_taps", "plan_fields", "LR_SHIFT_RANGE"]
 
+#: Width of the ``clipped_terms`` counter (it wraps).
+CLIPPED_TERMS_BITS = 16
 
 
 def lfsr_draw_taps(taps, bits: int) -> tuple:
@@ -66,6 +75,58 @@ def plan_fields(plan) -> dict:
 
 def _bits(v: int) -> int:
     return max(1, int(v).bit_length())
+
+
+def _draw_state(seed: int, taps, bits: int) -> int:
+    """The lane's state after its first draw: ``bits`` steps from ``seed`` (the RTL keeps the
+    LFSR one draw ahead, so a draw is a register, not an XOR tree)."""
+    mask, state = tap_mask(taps), seed
+    for _ in range(bits):
+        state = lfsr_step(state, mask)
+    return state
+
+
+def _xor_step(m, state, taps, bits: int, name: str):
+    """``bits`` LFSR steps of ``state`` as XORs of its bits (:func:`lfsr_draw_taps`)."""
+    nxt = Signal(DEGREE, name=name)
+    for k, srcs in enumerate(lfsr_draw_taps(taps, bits)):
+        bit = Const(0, 1)
+        for s in srcs:
+            bit = bit ^ state[s]
+        m.d.comb += nxt[k].eq(bit)
+    return nxt
+
+
+def _max_tree(m, values, name: str):
+    """The maximum of unsigned ``values``, a register after every level of the tree: returns
+    ``(value, levels)``; every value reaches the top ``levels`` cycles later."""
+    level = 0
+    while len(values) > 1:
+        nxt = []
+        for j in range(0, len(values) - 1, 2):
+            a, b = values[j], values[j + 1]
+            r = Signal(len(a), name=f"{name}_l{level}_{j // 2}")
+            m.d.sync += r.eq(Mux(a > b, a, b))
+            nxt.append(r)
+        if len(values) % 2:                   # delayed too: the levels stay aligned
+            r = Signal(len(values[-1]), name=f"{name}_l{level}_{len(values) // 2}")
+            m.d.sync += r.eq(values[-1])
+            nxt.append(r)
+        values, level = nxt, level + 1
+    return values[0], level
+
+
+def _popcount(m, bits, name: str):
+    """The number of set bits, an adder tree (log depth)."""
+    vals = [b for b in bits]
+    while len(vals) > 1:
+        nxt = [vals[j] + vals[j + 1] for j in range(0, len(vals) - 1, 2)]
+        if len(vals) % 2:
+            nxt.append(vals[-1])
+        vals = nxt
+    out = Signal(range(len(bits) + 1), name=name)
+    m.d.comb += out.eq(vals[0])
+    return out
 
 
 class CrossbarDriver(wiring.Component):
@@ -110,6 +171,17 @@ class CrossbarDriver(wiring.Component):
         The GAIN stage's registers ``{gain, gain_exp, row_shift, col_shift, neg, skip}``
         (``Km``, ``kx``, ``sr``, ``sc``, ``sigma < 0``, skipped term), valid from the first
         load cycle to the end of the term.
+    clip_lines : Out(range(n_in + n_out + 1))
+        The term's clipped lines (:attr:`golden.driver.model.TermPlan.clipped_lines`: rows and
+        columns whose wanted probability exceeds 1, i.e. whose rounded word exceeds
+        ``2**p_bits``; exactly ``2**p_bits`` is probability 1, not clipped), valid from the
+        term's first load cycle until the next ``sigma`` transfer (0 from that transfer until
+        the next term's first load cycle).
+    clip : Out(1)
+        ``clip_lines != 0`` (:attr:`~golden.driver.model.TermPlan.clip`), valid likewise.
+    clipped_terms : Out(16)
+        Terms with ``clip`` since reset, modulo ``2**16`` (the model's
+        ``stats()["clipped_terms"]``); it counts a term in its first load cycle.
     row_pulse, row_sign : Out(n_out)
     col_pulse, col_sign : Out(n_in)
         The latches: pulse bits and sign bits (1 = negative pulse).
@@ -150,6 +222,10 @@ class CrossbarDriver(wiring.Component):
         if len(seeds) != self._group:
             raise ValueError(f"seeds: {len(seeds)} start states for group={self._group} lanes")
         self._seeds = seeds
+        # the maxima are final 2 + levels cycles after the last word's transfer, GAIN reads
+        # them 2 + MAXIMA_FIRST_READ cycles after it at the earliest (true for group <= 64)
+        if (self._group - 1).bit_length() > MAXIMA_FIRST_READ:
+            raise ValueError(f"group={self._group}: the maxima tree is later than GAIN")
         ports = {"lr_shift": In(signed(7))} if self._lr_shift_port else {}
         super().__init__({
             **ports,
@@ -159,6 +235,8 @@ class CrossbarDriver(wiring.Component):
             "row_pulse": Out(self._n_out), "row_sign": Out(self._n_out),
             "col_pulse": Out(self._n_in), "col_sign": Out(self._n_in),
             "fire": Out(1), "busy": Out(1),
+            "clip_lines": Out(range(self._n_in + self._n_out + 1)), "clip": Out(1),
+            "clipped_terms": Out(CLIPPED_TERMS_BITS),
         })
 
     @classmethod
@@ -228,15 +306,23 @@ class CrossbarDriver(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         G, R, C, P, BL = self._group, self.row_groups, self.col_groups, self._p_bits, self._bl
-        vw, n_in, n_out = self._vec_width, self._n_in, self._n_out
+        vw, gb, n_in, n_out = self._vec_width, self._gain_bits, self._n_in, self._n_out
+        RC, LAT = R + C, PLAN_LATENCY
+        det = self._scheme == "deterministic"
         ones = (1 << P) - 1
 
-        m.submodules.mem = mem = Memory(shape=unsigned(G * vw), depth=R + C, init=[])
+        # factor memory (WORDS writes, PLAN reads) and line memory (PLAN writes, SLOTS reads)
+        val_bits = _bits(BL) if det else P + 1        # n, or p with all ones as 2**p_bits
+        lw = val_bits + 1                             # and the sign
+        m.submodules.mem = mem = Memory(shape=unsigned(G * vw), depth=RC, init=[])
         wp = mem.write_port()
-        rp = mem.read_port(domain="comb")
+        frp = mem.read_port()
+        m.submodules.lines = lines = Memory(shape=unsigned(G * lw), depth=RC, init=[])
+        lwp = lines.write_port()
+        lrp = lines.read_port()
 
         # term registers (the GAIN stage's results) and counters
-        gain = Signal(self._gain_bits)
+        gain = Signal(gb)
         gain_exp = Signal(range(self._k_bits + 2))
         sr = Signal(signed(self._shift_width))
         sc = Signal(signed(self._shift_width))
@@ -245,63 +331,184 @@ class CrossbarDriver(wiring.Component):
         m.d.comb += [self.plan.gain.eq(gain), self.plan.gain_exp.eq(gain_exp),
                      self.plan.row_shift.eq(sr), self.plan.col_shift.eq(sc),
                      self.plan.neg.eq(neg), self.plan.skip.eq(skip)]
-        sigma = Signal(signed(self._sigma_width))
+        abs_sigma = Signal(self._sigma_width)
+        sigma_zero = Signal()
         d_max = Signal(vw)
         x_max = Signal(vw)
-        beat = Signal(range(R + C))
-        c = Signal(range(R + C))          # load cycle in the slot
+        beat = Signal(range(RC))
+        c = Signal(range(RC))             # load cycle in the slot
         t = Signal(range(max(2, BL)))     # slot
         f = Signal(range(max(2, self._fire_cycles)))
+        pc = Signal(range(RC + LAT))      # PLAN cycle
+        planning = Signal()
         loading = Signal()
         start = Signal()
-        is_row = Signal()
-        m.d.comb += [rp.addr.eq(c), is_row.eq(c < R)]
+        in_words = Signal()
 
-        # lanes: word, probability word, LFSR draw, pulse
-        acc_bits = _bits(4 * BL)
-        accs = [Signal(acc_bits, name=f"acc{j}", init=BL - 1) for j in range(n_in)]
-        prob_fmt = FixedFormat(P + 1, P)
-        pulses, signs, acc_new = [], [], []
+        # -- the maxima of the words: |w| registered, then a tree with a register per level;
+        # a beat is all rows or all columns, so one tree serves both, its side travelling along
+        take = Signal()
+        in_row = Signal()
+        m.d.comb += [take.eq(in_words & self.i.valid), in_row.eq(beat < R)]
+        mags = []
+        for g in range(G):
+            raw = self.i.payload[g]
+            row_ok = (beat != R - 1) if g >= n_out - (R - 1) * G else Const(1)
+            col_ok = (beat != RC - 1) if g >= n_in - (C - 1) * G else Const(1)
+            mag = Signal(vw, name=f"mag{g}")
+            m.d.sync += mag.eq(Mux(take & Mux(in_row, row_ok, col_ok),
+                                   Mux(raw < 0, -raw, raw), 0))
+            mags.append(mag)
+        top, levels = _max_tree(m, mags, "wmax")
+        top_row = in_row
+        for k in range(levels + 1):
+            nxt = Signal(name=f"wmax_row{k}")
+            m.d.sync += nxt.eq(top_row)
+            top_row = nxt
+        with m.If(top_row):
+            m.d.sync += d_max.eq(Mux(top > d_max, top, d_max))
+        with m.Else():
+            m.d.sync += x_max.eq(Mux(top > x_max, top, x_max))
+
+        # -- GAIN
+        gain_is = {name: Signal(name=f"is_{name.lower()}") for name in GAIN_STATES}
+        build_gain(m, abs_sigma=abs_sigma, sigma_zero=sigma_zero, d_max=d_max, x_max=x_max,
+                   gain_const=self._gain_const, exponent=self._exponent, p_bits=P,
+                   gain_bits=gb, vec_width=vw, sigma_width=self._sigma_width,
+                   lr_shift=self.lr_shift if self._lr_shift_port else None, span=self._span,
+                   out={"is": gain_is, "gain": gain, "gain_exp": gain_exp, "row_shift": sr,
+                        "col_shift": sc, "skip": skip})
+
+        # -- PLAN: one pass over the words, a stage a cycle; tags (valid, row) travel along
+        VW = vw - 1 + gb                  # |w| Km < 2**VW
+        L0 = P + 2                        # left shifts beyond P + 2 saturate anyway
+        amt_bits = _bits(L0 + VW)
+        ctrl = {}
+        for side, s in (("r", sr), ("c", sc)):
+            # v 2**-s as one right shift of v 2**L0: by L0 + s - 1 (then the rounding's >> 1)
+            # or by L0 + s >= 0 (s <= 0, exact); two register steps (sr, sc are settled a
+            # cycle before PLAN, amt from its third cycle, when pick first reads it)
+            right = Signal(name=f"plan_right_{side}")
+            rs = Signal(range(VW + 1), name=f"plan_rs_{side}")
+            ls = Signal(range(L0 + 1), name=f"plan_ls_{side}")
+            amt = Signal(amt_bits, name=f"plan_amt_{side}")
+            m.d.sync += [right.eq(s > 0), rs.eq(Mux(s > VW + 1, VW, s - 1)),
+                         ls.eq(Mux(s < -L0, L0, -s)),
+                         amt.eq(Mux(right, L0 + rs, L0 - ls))]
+            ctrl[side] = (amt, right)
+        tv = [Signal(name=f"plan_v{k}") for k in range(LAT + 1)]
+        tc = [Signal(range(RC), name=f"plan_c{k}") for k in range(LAT + 1)]
+        m.d.comb += [tv[0].eq(planning & (pc < RC)), tc[0].eq(pc), frp.addr.eq(pc)]
+        for k in range(1, LAT + 1):
+            m.d.sync += [tv[k].eq(tv[k - 1]), tc[k].eq(tc[k - 1])]
+        is_r = [Signal(name=f"plan_row{k}") for k in range(LAT + 1)]
+        m.d.comb += is_r[0].eq(pc < R)
+        m.d.sync += [is_r[k].eq(is_r[k - 1]) for k in range(1, LAT + 1)]
+
+        def pick(k, which):
+            """The side's shift control for stage ``k``, selected a stage ahead (the controls
+            are settled from PLAN's third cycle, when the first row is in stage 2)."""
+            r = Signal(len(ctrl["r"][which]), name=f"plan_ctrl{which}_{k}")
+            m.d.sync += r.eq(Mux(is_r[k - 1], ctrl["r"][which], ctrl["c"][which]))
+            return r
+
+        op = Signal(gb, name="plan_op")
+        m.d.sync += op.eq(Mux(is_r[1], gain, 1))
+        shift_c = Signal(amt_bits, name="plan_coarse")
+        m.d.comb += shift_c.eq(Cat(Const(0, 3), pick(3, 0)[3:]))
+        shift_f, rounds = pick(4, 0)[:3], pick(5, 1)
+        line_words, clips = [], []
         for g in range(G):
             w = Signal(signed(vw), name=f"w{g}")
-            m.d.comb += w.eq(rp.data[g * vw:(g + 1) * vw].as_signed())
-            absw = Signal(vw, name=f"absw{g}")
-            m.d.comb += absw.eq(Mux(w < 0, -w, w))
-            v = Signal(vw + self._gain_bits, name=f"v{g}")
-            m.d.comb += v.eq(absw * Mux(is_row, gain, 1))
-            word, _ = round_shift_saturate(m, Cat(v, Const(0, 1)).as_signed(),
-                                           Mux(is_row, sr, sc), prob_fmt, name=f"p{g}",
-                                           max_left=P + 2)
-            p = Signal(P, name=f"p{g}")
-            m.d.comb += p.eq(Mux(skip, 0, word[:P]))
-            pulse = Signal(name=f"pulse{g}")
-            if self._scheme == "stochastic":
-                state = Signal(DEGREE, name=f"lfsr{g}", init=self._seeds[g])
-                nxt = Signal(DEGREE, name=f"lfsr{g}_next")
-                for k, srcs in enumerate(lfsr_draw_taps(LANE_POLYS[g], P)):
-                    bit = Const(0, 1)
-                    for s in srcs:
-                        bit = bit ^ state[s]
-                    m.d.comb += nxt[k].eq(bit)
-                with m.If(loading):
-                    m.d.sync += state.eq(nxt)
-                m.d.comb += pulse.eq((nxt[:P] < p) | (p == ones))
-                acc_new.append(None)
+            m.d.comb += w.eq(frp.data[g * vw:(g + 1) * vw].as_signed())
+            absw = Signal(vw, name=f"absw{g}")          # stage 1
+            sgn = [Signal(name=f"sgn{g}_{k}") for k in range(2, 9)]   # sgn[k - 2]: stage k
+            m.d.sync += [absw.eq(Mux(w < 0, -w, w)), sgn[0].eq((w < 0) ^ (is_r[1] & neg))]
+            m.d.sync += [sgn[k].eq(sgn[k - 1]) for k in range(1, len(sgn))]
+            v = Signal(VW, name=f"v{g}")                 # stage 2: the lane's multiply
+            m.d.sync += v.eq(absw * op)
+            hi3 = P + 10
+            u3 = Signal(hi3, name=f"u3_{g}")             # stage 3: coarse shift (multiples of 8)
+            big3 = Signal(name=f"big3_{g}")
+            sh3 = Signal(VW + L0, name=f"sh3_{g}")
+            m.d.comb += sh3.eq(Cat(Const(0, L0), v) >> shift_c)
+            m.d.sync += [u3.eq(sh3[:hi3]), big3.eq(sh3[hi3:] != 0)]
+            u4 = Signal(P + 3, name=f"u4_{g}")           # stage 4: fine shift (0 .. 7)
+            big4 = Signal(name=f"big4_{g}")
+            sh4 = Signal(hi3, name=f"sh4_{g}")
+            m.d.comb += sh4.eq(u3 >> shift_f)
+            m.d.sync += [u4.eq(sh4[:P + 3]), big4.eq(big3 | (sh4[P + 3:] != 0))]
+            q = Signal(P + 3, name=f"q{g}")              # stage 5: round half up (R4)
+            big5 = Signal(name=f"big5_{g}")
+            m.d.sync += [q.eq(Mux(rounds, (u4 + 1) >> 1, u4)), big5.eq(big4)]
+            full = Signal(P + 1, name=f"p{g}")           # stage 6: saturate, clip flag
+            clip = Signal(name=f"clip{g}")
+            row_ok = (tc[6] != R - 1) if g >= n_out - (R - 1) * G else Const(1)
+            col_ok = (tc[6] != RC - 1) if g >= n_in - (C - 1) * G else Const(1)
+            exists = tv[6] & ~skip & Mux(is_r[6], row_ok, col_ok)
+            always = big5 | (q >= ones)
+            m.d.sync += [full.eq(Mux(skip, 0, Mux(always, 1 << P, q))),
+                         clip.eq(exists & (big5 | (q > (1 << P))))]
+            if det:                  # stages 7, 8: R5, n = round(BL p) (a registered product)
+                prod = Signal(P + 1 + _bits(BL), name=f"bl_p{g}")
+                m.d.sync += prod.eq(full * BL)
+                n = Signal(val_bits, name=f"n{g}")
+                m.d.comb += n.eq((prod + (1 << (P - 1))) >> P)
+                line_words.append(Cat(n, sgn[8 - 2]))
+                clip7 = Signal(name=f"clip7_{g}")
+                m.d.sync += clip7.eq(clip)
+                clips.append(clip7)
             else:
-                n = Signal(range(BL + 1), name=f"n{g}")
-                m.d.comb += n.eq(Mux(p == ones, BL, (p * BL + (1 << (P - 1))) >> P))
-                lane_accs = [accs[cg * G + g] if cg * G + g < n_in else Const(0, acc_bits)
-                             for cg in range(C)]
+                line_words.append(Cat(full, sgn[7 - 2]))
+                clips.append(clip)
+        # the line words are written at stage `write`, their clip bits counted there and
+        # added up a stage later (PLAN_LATENCY = 9 covers both schemes: stochastic idles)
+        write = 8 if det else 7
+        m.d.comb += [lwp.addr.eq(tc[write]), lwp.en.eq(tv[write]),
+                     lwp.data.eq(Cat(*line_words))]
+        count = Signal(range(G + 1), name="plan_clips")
+        m.d.sync += count.eq(Mux(tv[write], _popcount(m, clips, "plan_popcount"), 0))
+        clip_lines = Signal(range(n_in + n_out + 1))
+        with m.If(start):
+            m.d.sync += clip_lines.eq(0)
+        with m.Else():
+            m.d.sync += clip_lines.eq(clip_lines + count)
+        clipped_terms = Signal(CLIPPED_TERMS_BITS)
+        with m.If(loading & (c == 0) & (t == 0) & (clip_lines != 0)):
+            m.d.sync += clipped_terms.eq(clipped_terms + 1)
+        m.d.comb += [self.clip_lines.eq(clip_lines), self.clip.eq(clip_lines != 0),
+                     self.clipped_terms.eq(clipped_terms)]
+
+        # -- SLOTS: load cycle c uses line row c, whose read was issued in the cycle before
+        is_row = Signal()
+        m.d.comb += [is_row.eq(c < R),
+                     lrp.addr.eq(Mux(loading & (c != RC - 1), c + 1, 0))]
+        acc_bits = _bits(4 * BL)
+        pulses, signs = [], []
+        for g in range(G):
+            word = lrp.data[g * lw:(g + 1) * lw]
+            val, sgn = word[:val_bits], word[val_bits]
+            pulse = Signal(name=f"pulse{g}")
+            if det:
+                ring = [Signal(acc_bits, name=f"acc{g}_{k}", init=BL - 1) for k in range(C)]
                 a2 = Signal(acc_bits, name=f"a2_{g}")
-                m.d.comb += a2.eq(Array(lane_accs)[c - R] + 2 * n)
+                m.d.comb += a2.eq(ring[0] + 2 * val)
                 bres = Signal(name=f"bres{g}")
                 m.d.comb += bres.eq(a2 >= 2 * BL)
-                an = Signal(acc_bits, name=f"acc_new{g}")
-                m.d.comb += an.eq(Mux(bres, a2 - 2 * BL, a2))
-                acc_new.append(an)
-                m.d.comb += pulse.eq(Mux(is_row, t < n, bres))
+                with m.If(loading & ~is_row):            # the ring turns once per slot
+                    m.d.sync += [ring[k].eq(ring[k + 1]) for k in range(C - 1)]
+                    m.d.sync += ring[-1].eq(Mux(bres, a2 - 2 * BL, a2))
+                with m.If(start):
+                    m.d.sync += [a.eq(BL - 1) for a in ring]
+                m.d.comb += pulse.eq(Mux(is_row, t < val, bres))
+            else:
+                taps = LANE_POLYS[g]
+                draw = Signal(DEGREE, name=f"lfsr{g}", init=_draw_state(self._seeds[g], taps, P))
+                with m.If(loading):
+                    m.d.sync += draw.eq(_xor_step(m, draw, taps, P, f"lfsr{g}_next"))
+                m.d.comb += pulse.eq(draw[:P] < val)
             pulses.append(pulse)
-            signs.append((w < 0) ^ (is_row & neg))
+            signs.append(sgn)
 
         # latches: load cycle c writes lane g into line c G + g of its side
         with m.If(loading):
@@ -319,36 +526,6 @@ class CrossbarDriver(wiring.Component):
                         if line < n_in:
                             m.d.sync += [self.col_pulse[line].eq(pulses[g]),
                                          self.col_sign[line].eq(signs[g])]
-                            if acc_new[g] is not None:
-                                m.d.sync += accs[line].eq(acc_new[g])
-        with m.If(start):
-            m.d.sync += [a.eq(BL - 1) for a in accs]
-
-        # the maxima over the lines that exist (words beyond them are ignored)
-        in_words, in_row = Signal(), Signal()
-        m.d.comb += in_row.eq(beat < R)
-        run_d, run_x = d_max, x_max
-        for g in range(G):
-            raw = self.i.payload[g]
-            mag = Signal(vw, name=f"mag{g}")
-            m.d.comb += mag.eq(Mux(raw < 0, -raw, raw))
-            row_ok = (beat != R - 1) if g >= n_out - (R - 1) * G else Const(1)
-            col_ok = (beat != R + C - 1) if g >= n_in - (C - 1) * G else Const(1)
-            nd = Signal(vw, name=f"dmax{g}")
-            nx = Signal(vw, name=f"xmax{g}")
-            m.d.comb += [nd.eq(Mux(in_row & row_ok & (mag > run_d), mag, run_d)),
-                         nx.eq(Mux(~in_row & col_ok & (mag > run_x), mag, run_x))]
-            run_d, run_x = nd, nx
-        with m.If(in_words & self.i.valid):
-            m.d.sync += [d_max.eq(run_d), x_max.eq(run_x)]
-
-        gain_is = {name: Signal(name=f"is_{name.lower()}") for name in GAIN_STATES}
-        build_gain(m, sigma=sigma, d_max=d_max, x_max=x_max, gain_const=self._gain_const,
-                   exponent=self._exponent, p_bits=P, gain_bits=self._gain_bits,
-                   vec_width=vw, sigma_width=self._sigma_width,
-                   lr_shift=self.lr_shift if self._lr_shift_port else None, span=self._span,
-                   out={"is": gain_is, "gain": gain, "gain_exp": gain_exp, "row_shift": sr,
-                        "col_shift": sc, "neg": neg, "skip": skip})
 
         with m.FSM():
             with m.State("WORDS"):
@@ -356,23 +533,30 @@ class CrossbarDriver(wiring.Component):
                 m.d.comb += [wp.addr.eq(beat), wp.data.eq(self.i.payload.as_value()),
                              wp.en.eq(self.i.valid)]
                 with m.If(self.i.valid):
-                    m.d.sync += beat.eq(Mux(beat == R + C - 1, 0, beat + 1))
-                    with m.If(beat == R + C - 1):
+                    m.d.sync += beat.eq(Mux(beat == RC - 1, 0, beat + 1))
+                    with m.If(beat == RC - 1):
                         m.next = "SIGMA"
             with m.State("SIGMA"):
                 m.d.comb += [self.i_sigma.ready.eq(1), start.eq(self.i_sigma.valid)]
+                s_in = self.i_sigma.payload.sigma
                 with m.If(self.i_sigma.valid):
-                    m.d.sync += [sigma.eq(self.i_sigma.payload.sigma), c.eq(0), t.eq(0),
-                                 f.eq(0)]
+                    m.d.sync += [abs_sigma.eq(Mux(s_in < 0, -s_in, s_in)), neg.eq(s_in < 0),
+                                 sigma_zero.eq(s_in == 0), c.eq(0), t.eq(0), f.eq(0),
+                                 pc.eq(0)]
                     m.next = GAIN_STATES[0]
             for k, name in enumerate(GAIN_STATES):
                 with m.State(name):
                     m.d.comb += [gain_is[name].eq(1), self.busy.eq(1)]
-                    m.next = GAIN_STATES[k + 1] if k + 1 < len(GAIN_STATES) else "LOAD"
+                    m.next = GAIN_STATES[k + 1] if k + 1 < len(GAIN_STATES) else "PLAN"
+            with m.State("PLAN"):
+                m.d.comb += [planning.eq(1), self.busy.eq(1)]
+                m.d.sync += pc.eq(pc + 1)
+                with m.If(pc == RC + LAT - 1):
+                    m.next = "LOAD"
             with m.State("LOAD"):
                 m.d.comb += [loading.eq(1), self.busy.eq(1)]
                 m.d.sync += c.eq(c + 1)
-                with m.If(c == R + C - 1):
+                with m.If(c == RC - 1):
                     m.d.sync += c.eq(0)
                     m.next = "FIRE"
             with m.State("FIRE"):

@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """Crossbar driver on the Amaranth simulator against ``CrossbarDriverModel``: every slot's
-pulses of every term as integers, both schemes, several seeds, clipped and zero terms, cycles."""
+pulses of every term as integers, both schemes, several seeds, clipped and zero terms, the clip
+outputs against the model's ``TermPlan``, cycles."""
 
 import random
 
@@ -8,9 +9,12 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from cosim.driver_cases import boundary_term, rounded_word
 from golden.driver import CrossbarDriverModel
 from golden.driver.lfsr import LANE_POLYS, lfsr_step, tap_mask
 from hdl.crossbar_driver import CrossbarDriver, lfsr_draw_taps, plan_fields
+
+CLIP_FIELDS = ("clip_lines", "clip", "clipped_terms")
 
 
 def make_model(n_in=11, n_out=7, **kw):
@@ -54,8 +58,10 @@ def bits_of(value, n):
 
 def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0, lr_shift=None):
     """Run the terms through the driver; return per term the (rows, cols) int8 pulses of each
-    slot (sampled in the first fire cycle), the busy cycles and the ``plan`` output's fields.
-    ``lr_shift``: the value of the driver's run-time ``lr_shift`` port."""
+    slot (sampled in the first fire cycle), the busy cycles and the ``plan`` output's fields
+    with the clip outputs (``CLIP_FIELDS``, sampled in every fire cycle and once after ``busy``
+    falls: they must not change). ``lr_shift``: the value of the driver's run-time ``lr_shift``
+    port."""
     rng = random.Random(seed)
     G = dut.group
     out = []
@@ -84,9 +90,14 @@ def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0, lr_shift=None):
                 if not b:
                     break
                 busy += 1
-                if fire and not prev_fire:
+                if fire:
+                    clip = {k: int(ctx.get(getattr(dut, k))) for k in CLIP_FIELDS}
+                    assert fields is None or clip == {k: fields[k] for k in CLIP_FIELDS}, \
+                        f"clip outputs changed within a term: {clip}"
+                if fire and not prev_fire and fields is None:
                     got = ctx.get(dut.plan)
-                    fields = {k: int(getattr(got, k)) for k in plan_fields(plan)}
+                    fields = {k: int(getattr(got, k)) for k in plan_fields(plan)} | clip
+                if fire and not prev_fire:
                     rs = 1 - 2 * bits_of(ctx.get(dut.row_sign), dut.n_out)
                     cs = 1 - 2 * bits_of(ctx.get(dut.col_sign), dut.n_in)
                     rows.append(bits_of(ctx.get(dut.row_pulse), dut.n_out) * rs)
@@ -94,6 +105,8 @@ def rtl_drive(dut, terms_plans, *, idle=0.0, seed=0, lr_shift=None):
                 prev_fire = fire
                 await ctx.tick()
                 assert busy < 100 * dut.term_cycles, "timeout"
+            after = {k: int(ctx.get(getattr(dut, k))) for k in CLIP_FIELDS}
+            assert after == {k: fields[k] for k in CLIP_FIELDS}, f"clip outputs after: {after}"
             out.append((np.array(rows), np.array(cols), busy, fields))
 
     sim = Simulator(dut)
@@ -110,8 +123,10 @@ def check_terms(model, dut, terms, **kw):
         plans.append((x, d, plan))
         want.append(model.pulses(plan))
     got = rtl_drive(dut, plans, **kw)
+    clipped_terms = 0
     for r, ((wr, wc), (gr, gc, busy, fields), (_, _, plan)) in enumerate(zip(want, got, plans)):
-        check_plan(plan, fields, r)
+        clipped_terms += plan.clip
+        check_plan(plan, fields, r, clipped_terms)
         assert gr.shape == wr.shape and gc.shape == wc.shape, f"term {r}: slots {gr.shape}"
         for t in range(model.bl):
             assert gr[t].tolist() == wr[t].tolist(), f"term {r} slot {t} rows"
@@ -120,12 +135,17 @@ def check_terms(model, dut, terms, **kw):
     return [p for _, _, p in plans]
 
 
-def check_plan(plan, fields, r):
+def check_plan(plan, fields, r, clipped_terms):
     """The GAIN stage's registers equal the model's plan (signs only for a skipped term, whose
-    shifts are don't-cares)."""
+    shifts are don't-cares); the clip outputs its clipped lines, and ``clipped_terms`` the
+    clipped terms so far."""
     want = plan_fields(plan)
     keys = ("neg", "skip") if plan.skipped else tuple(want)
     assert {k: fields[k] for k in keys} == {k: want[k] for k in keys}, f"term {r}: plan"
+    clip = {"clip_lines": plan.clipped_lines, "clip": int(plan.clip),
+            "clipped_terms": clipped_terms}
+    got = {k: fields[k] for k in CLIP_FIELDS}
+    assert got == clip, f"term {r}: clip outputs {got}, model {clip}"
 
 
 def carry_sigmas(model, n):
@@ -173,9 +193,40 @@ def test_clipped_lines_and_exact_groups(scheme):
     F = model.formats
     x = np.array([F.vec.max_raw, -F.vec.max_raw, 1 << 13, -(1 << 10), 5, 0, -1, F.vec.min_raw])
     d = np.array([F.vec.min_raw, 1 << 12, -300, 1])
-    terms = [(x, d, F.sigma.max_raw), (x, d, F.sigma.min_raw)]
+    terms = [(x, d, F.sigma.max_raw), (x, d, F.sigma.min_raw), (x, d, 1)]
     plans = check_terms(model, dut, terms)
-    assert all(p.clip for p in plans)
+    assert [p.clip for p in plans] == [True, True, False]
+    assert plans[0].clipped_rows.any() and plans[0].clipped_cols.any()
+
+
+@pytest.mark.parametrize("scheme", ["stochastic", "deterministic"])
+@pytest.mark.parametrize("p_bits", [8, 16])
+def test_clip_boundary(scheme, p_bits):
+    """A word rounding to exactly 2**p_bits is probability 1 (all ones) and not clipped; one
+    rounding just above is clipped: the count tells "clipped" from the saturation of the word.
+    Terms: boundary terms (both sides where the shifts allow), a random term in between."""
+    model = make_model(scheme=scheme, p_bits=p_bits, seed=5)
+    dut = CrossbarDriver.for_model(model)
+    rng = np.random.default_rng(40 + p_bits)
+    terms, sides = [], set()
+    for r in range(4):
+        x, d, s, found = boundary_term(model, rng)
+        plan = model.plan(x, d, s)
+        for side, (exact, above) in found.items():
+            words = plan.p_rows if side == "rows" else plan.p_cols
+            clipped = plan.clipped_rows if side == "rows" else plan.clipped_cols
+            mags = np.abs(d if side == "rows" else x)
+            mult, shift = ((plan.gain, plan.row_shift) if side == "rows" else
+                           (1, plan.col_shift))
+            assert rounded_word(mags[exact], mult, shift) == 1 << p_bits
+            assert words[exact] == words[above] == plan.ones
+            assert not clipped[exact] and clipped[above]
+            sides.add(side)
+        terms.append((x, d, s))
+    terms.insert(2, random_terms(model, rng, 1)[0])
+    plans = check_terms(model, dut, terms, idle=0.2, seed=p_bits)
+    assert sides == ({"rows", "cols"} if p_bits == 8 else {"cols"})
+    assert all(plans[r].clip for r in (0, 1, 3, 4))
 
 
 def test_even_bl_bresenham_ties():
@@ -185,10 +236,28 @@ def test_even_bl_bresenham_ties():
     check_terms(model, dut, random_terms(model, np.random.default_rng(9), 4))
 
 
-def test_wider_group_than_lines():
-    model = make_model(3, 2, group=8, bl=5, seed=11)
+def test_widest_group_maxima_in_time():
+    """G = 64: the maxima tree's six levels are final when GAIN first reads them, with the
+    ``sigma`` beat right after the last word."""
+    model = make_model(70, 65, group=64, bl=2, seed=13)
     dut = CrossbarDriver.for_model(model)
-    check_terms(model, dut, random_terms(model, np.random.default_rng(5), 3))
+    F = model.formats
+    terms = []
+    for x, d, s in random_terms(model, np.random.default_rng(8), 5):
+        x, d = x.copy(), d.copy()
+        x[-1], d[-1] = F.vec.max_raw, F.vec.min_raw     # the maxima in the last beats
+        terms.append((x, d, s))
+    check_terms(model, dut, terms)
+
+
+@pytest.mark.parametrize("scheme, p_bits", [("stochastic", 16), ("deterministic", 3),
+                                            ("stochastic", 2)])
+def test_wider_group_than_lines(scheme, p_bits):
+    """One row group and one column group (the Bresenham ring of one accumulator), narrow
+    probability words."""
+    model = make_model(3, 2, group=8, bl=5, seed=11, scheme=scheme, p_bits=p_bits)
+    dut = CrossbarDriver.for_model(model)
+    check_terms(model, dut, random_terms(model, np.random.default_rng(5), 6))
 
 
 @pytest.mark.parametrize("lr, dw_min, gain_bits, carries", [
@@ -231,8 +300,10 @@ def test_run_time_lr_shift(lr):
     plans = [(x, d, model.plan(x, d, s, r)) for r, (x, d, s) in enumerate(terms)]
     want = [model.pulses(p) for _, _, p in plans]
     got = rtl_drive(dut, plans, lr_shift=model.lr_shift)
+    clipped_terms = 0
     for r, ((wr, wc), (gr, gc, _, fields), (_, _, plan)) in enumerate(zip(want, got, plans)):
-        check_plan(plan, fields, r)
+        clipped_terms += plan.clip
+        check_plan(plan, fields, r, clipped_terms)
         assert gr.tolist() == wr.tolist() and gc.tolist() == wc.tolist(), f"term {r}"
 
 

@@ -10,8 +10,8 @@ import pytest
 
 import golden.driver as driver_pkg
 from golden.crossbar import CrossbarArray
-from golden.driver import (GAIN_CYCLES, LANE_POLYS, CrossbarDriverModel, LaneGenerators,
-                           UnitFactors, is_primitive, lane_seeds, unit_factors)
+from golden.driver import (GAIN_CYCLES, LANE_POLYS, PLAN_LATENCY, CrossbarDriverModel,
+                           LaneGenerators, UnitFactors, is_primitive, lane_seeds, unit_factors)
 from golden.driver.lfsr import DEGREE, lfsr_step, poly_int, tap_mask
 from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
 
@@ -488,12 +488,13 @@ def test_cycle_model():
     # MNIST hidden layer: 784 columns, 100 rows, G = 8: R = 13, C = 98
     m = CrossbarDriverModel(784, 100, dw_min=0.0002, lr=2.0 ** -8)
     assert (m.row_groups, m.col_groups, m.load_cycles, m.slot_cycles) == (13, 98, 111, 112)
-    assert GAIN_CYCLES == 5 and m.cycles_per_term == 5 + 31 * 112 == 3477
+    assert (GAIN_CYCLES, PLAN_LATENCY, m.schedule.plan_cycles) == (13, 9, 120)
+    assert m.cycles_per_term == 13 + 120 + 31 * 112 == 3605
     # FACTOR: one multiplier, 10 products per line, + 2 (last row out, one memory read)
     assert m.factor_cycles(4) == 884 * 10 + 2 == 8842
-    assert m.cycles_per_batch(4) == 8842 + 4 * (111 + 1 + 3477) == 23198
+    assert m.cycles_per_batch(4) == 8842 + 4 * (111 + 1 + 3605) == 23710
     small = CrossbarDriverModel(6, 4, dw_min=0.0002, lr=2.0 ** -8, group=16, fire_cycles=3)
-    assert small.load_cycles == 2 and small.cycles_per_term == 5 + 31 * 5
+    assert small.load_cycles == 2 and small.cycles_per_term == 13 + 11 + 31 * 5
     assert small.factor_cycles(1) == 10 + 2
 
 

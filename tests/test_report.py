@@ -33,12 +33,13 @@ def memory_words(n_in, n_out, k, lanes):
     return rows * k + k * (k + 1) + 4 * k + 2 * rows
 
 
-def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=5, fire=1):
+def driver_cycles(n_in, n_out, k, *, bl=31, group=8, gain=13, plan_latency=9, fire=1):
     """golden/driver's cycle model written out: FACTOR (one multiply per cycle, k(k+1)/2 per
-    line, + 2), then per term its word beats, its sigma beat, GAIN and BL slots."""
+    line, + 2), then per term its word beats, its sigma beat, GAIN, the PLAN pass and BL
+    slots."""
     loads = math.ceil(n_out / group) + math.ceil(n_in / group)
     return ((n_in + n_out) * (k * (k + 1) // 2) + 2
-            + k * (loads + 1 + gain + bl * (loads + fire)))
+            + k * (loads + 1 + gain + loads + plan_latency + bl * (loads + fire)))
 
 
 def expected(layer, batch=64):

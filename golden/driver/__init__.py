@@ -22,13 +22,18 @@ Block diagram::
      max registers: x_max[r] = max_j |X[j,r]|, d_max[r] = max_i |D[i,r]|
      |
      v
-  GAIN (per term r; scalar, GAIN_CYCLES = 5)       C = lr_mult * M   (generation-time constant)
+  GAIN (per term r; scalar, GAIN_CYCLES = 13)      C = lr_mult * M   (generation-time constant)
      K = C |sigma_r|;  Km, kx = R3(K);  a = d_max Km;  LODs;  sr, sc;  one compare (fix-up)
      |
      v
+  PLAN (per term, once; R + C + PLAN_LATENCY cycles; G lanes, 1 multiplier each)
+     pass c < R:        row i = c G + g:         p = R4(|D[i,r]| Km 2**-sr)   (1 multiply)
+     pass R <= c < R+C: col j = (c-R) G + g:     p = R4(|X[j,r]| 2**-sc)      (shift only)
+     clipped lines counted (clip_lines, clip)  --> line memory: p (or n = R5(BL p)), sign
+     |
+     v
   SLOTS (per term, t = 0 .. BL-1)                 lane g: LFSR g (LANE_POLYS[g], lane seed g)
-     load cycle c < R:      row i = c G + g:     p = R4(|D[i,r]| Km 2**-sr)   (1 multiply)
-     load cycle R <= c < R+C: col j = (c-R) G + g: p = R4(|X[j,r]| 2**-sc)    (shift only)
+     load cycle c: the lines of pass c
          stochastic:    pulse = (draw_g < p) or (p == all ones)   one p_bits draw per cycle
          deterministic: rows pulse = t < n_d;  cols: Bresenham accumulator acc_j
          latch[line] <= (pulse, sign)
@@ -58,7 +63,9 @@ constant ``M = R2(2**step_exp / (dw_min BL))`` is the ``step_bits``-bit integer 
 ``E = lr_shift + step_exp + sigma.frac + 2 vec.frac`` are fixed. With these,
 ``p_d p_x = K |D_i| |X_j| 2**-E`` is the wanted ``lr |sigma d_i x_j| / (dw_min BL)`` up to R2.
 
-**3. GAIN: update management without a divider (R3).** Per term, five cycles:
+**3. GAIN: update management without a divider (R3).** Per term, five steps (cut into
+``GAIN_CYCLES`` = 13 cycles of one short operation each in the RTL,
+:mod:`hdl.crossbar_driver_gain`):
 
 1. ``K = C |S|`` (``S`` = ``sigma_r``'s word; ``lr_bits + step_bits + sigma.width - 1`` bits).
 2. R3: ``kx = max(0, LOD(K) + 1 - gain_bits)``, ``Km = (K + 2**(kx-1)) >> kx`` (half up; none
@@ -92,8 +99,11 @@ shortened for small updates) is not modelled: ``BL`` is fixed per driver.
 :attr:`~golden.driver.model.CrossbarDriverModel.prob_format` (the non-negative half of a signed
 ``p_bits + 1``-bit word): values at or above all ones saturate to **all ones, which means
 probability 1** (the line pulses in every slot). A line is **clipped** when the rounded value
-exceeds ``2**p_bits`` (its wanted probability is above 1); per term the model reports the clipped
-rows and columns, their count and a flag. Sign bits: row ``d_i < 0`` XOR ``sigma < 0``, column
+exceeds ``2**p_bits`` (its wanted probability is above 1; exactly ``2**p_bits`` is probability 1,
+not clipped, though the word saturates); per term the model reports the clipped rows and
+columns, their count and a flag (``TermPlan.clipped_lines``, ``clip``), the RTL outputs the count
+and the flag (``clip_lines``, ``clip``) and counts the clipped terms (``clipped_terms``, as
+``stats()["clipped_terms"]``). Sign bits: row ``d_i < 0`` XOR ``sigma < 0``, column
 ``x_j < 0``. A term with ``sigma = 0``, ``d_max = 0`` or ``x_max = 0`` is skipped: all words 0
 (its slots still run, empty, so the cycle count and the generators' state do not depend on the
 data).
@@ -122,11 +132,15 @@ bound: ``|n_d n_x / BL - BL p_d p_x| <= (p_d + p_x)/2 + 1/(4 BL)``, so the error
 cell). The generators do not step in this scheme.
 
 **7. Cycles.** ``load_cycles = R + C``; a slot is ``load_cycles + fire_cycles`` cycles;
-``cycles_per_term = GAIN_CYCLES + BL (load_cycles + fire_cycles)``. The FACTOR stage has one
-multiplier: a line's ``k`` factor words take ``k(k+1)/2`` multiplies, one per cycle, so
-``factor_cycles(k) = (n_in + n_out) k(k+1)/2 + 2`` (the unit's ``rows_o`` delivers rows faster
-than that for ``k >= 2``); then per term its ``R + C`` word beats and its ``sigma`` beat go into
-the SLOTS stage: ``cycles_per_batch(k) = factor_cycles(k) + k (load_cycles + 1 +
+the PLAN pass, which forms a term's probability words once (its multiplies and shifts are
+pipelined, so it takes ``load_cycles`` cycles plus ``PLAN_LATENCY`` = 9), is
+``plan_cycles = load_cycles + PLAN_LATENCY``;
+``cycles_per_term = GAIN_CYCLES + plan_cycles + BL (load_cycles + fire_cycles)``
+(:class:`~golden.driver.model.SlotSchedule`, the RTL's and the model's schedule). The FACTOR
+stage has one multiplier: a line's ``k`` factor words take ``k(k+1)/2`` multiplies, one per
+cycle, so ``factor_cycles(k) = (n_in + n_out) k(k+1)/2 + 2`` (the unit's ``rows_o`` delivers
+rows faster than that for ``k >= 2``); then per term its ``R + C`` word beats and its ``sigma``
+beat go into the SLOTS stage: ``cycles_per_batch(k) = factor_cycles(k) + k (load_cycles + 1 +
 cycles_per_term)``. The unit-driver top adds the unit's readout latency
 (:attr:`hdl.unit_driver.UnitDriver.update_cycles`, measured). The latches are single-buffered
 (loading waits for the strobe); shadow latches would make a slot ``max(load_cycles,
@@ -152,9 +166,9 @@ pulses                           per line per slot: pulse bit and sign bit (int8
 """
 
 from .lfsr import DEGREE, LANE_POLYS, LaneGenerators, is_primitive, lane_seeds
-from .model import (GAIN_CYCLES, SCHEMES, BatchDrive, CrossbarDriverModel, TermDrive, TermPlan,
-                    UnitFactors, unit_factors)
+from .model import (GAIN_CYCLES, PLAN_LATENCY, SCHEMES, BatchDrive, CrossbarDriverModel,
+                    SlotSchedule, TermDrive, TermPlan, UnitFactors, unit_factors)
 
 __all__ = ["CrossbarDriverModel", "UnitFactors", "TermPlan", "TermDrive", "BatchDrive",
-           "unit_factors", "SCHEMES", "GAIN_CYCLES", "LaneGenerators", "LANE_POLYS", "DEGREE",
-           "is_primitive", "lane_seeds"]
+           "SlotSchedule", "unit_factors", "SCHEMES", "GAIN_CYCLES", "PLAN_LATENCY",
+           "LaneGenerators", "LANE_POLYS", "DEGREE", "is_primitive", "lane_seeds"]

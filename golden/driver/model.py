@@ -22,12 +22,18 @@ from ..sbpca_unit import SBPCAUnitModel, UnitFormats
 from .lfsr import LANE_POLYS, MAX_DRAW_BITS, LaneGenerators, lane_seeds
 
 __all__ = ["CrossbarDriverModel", "UnitFactors", "TermPlan", "TermDrive", "BatchDrive",
-           "SlotSchedule", "unit_factors", "lod", "SCHEMES", "GAIN_CYCLES", "LR_SHIFT_RANGE"]
+           "SlotSchedule", "unit_factors", "lod", "SCHEMES", "GAIN_CYCLES", "PLAN_LATENCY",
+           "LR_SHIFT_RANGE"]
 
 SCHEMES = ("stochastic", "deterministic")
 
-#: Cycles of the per-term scalar GAIN sequence (package docstring, step 3).
-GAIN_CYCLES = 5
+#: Cycles of the per-term scalar GAIN sequence (package docstring, step 3: five steps, pipelined
+#: into one short operation a cycle).
+GAIN_CYCLES = 13
+
+#: The PLAN pass's pipeline latency: a term's probability words take ``load_cycles +
+#: PLAN_LATENCY`` cycles (package docstring, cycle model).
+PLAN_LATENCY = 9
 
 #: The learning rate's shift range: ``lr = lr_mult 2**-lr_shift``, ``lo <= lr_shift <= hi``.
 LR_SHIFT_RANGE = (-16, 48)
@@ -37,7 +43,8 @@ LR_SHIFT_RANGE = (-16, 48)
 class SlotSchedule:
     """The cycle schedule of a term (package docstring, cycle model), shared by the model and
     the RTL (:class:`hdl.crossbar_driver.CrossbarDriver`): ``R = ceil(n_out / G)`` row groups,
-    ``C = ceil(n_in / G)`` column groups, per slot ``R + C`` load cycles and ``fire_cycles``."""
+    ``C = ceil(n_in / G)`` column groups; per term :data:`GAIN_CYCLES`, the PLAN pass
+    (``R + C + PLAN_LATENCY`` cycles), then per slot ``R + C`` load cycles and ``fire_cycles``."""
 
     row_groups: int
     col_groups: int
@@ -58,9 +65,18 @@ class SlotSchedule:
         return self.load_cycles + self.fire_cycles
 
     @property
+    def gain_cycles(self) -> int:
+        return GAIN_CYCLES
+
+    @property
+    def plan_cycles(self) -> int:
+        """The PLAN pass: ``load_cycles + PLAN_LATENCY``."""
+        return self.load_cycles + PLAN_LATENCY
+
+    @property
     def cycles_per_term(self) -> int:
-        """``GAIN_CYCLES + BL * (load_cycles + fire_cycles)``."""
-        return GAIN_CYCLES + self.bl * self.slot_cycles
+        """``GAIN_CYCLES + plan_cycles + BL * (load_cycles + fire_cycles)``."""
+        return self.gain_cycles + self.plan_cycles + self.bl * self.slot_cycles
 
 
 def lod(v: int) -> int:
