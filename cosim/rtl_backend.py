@@ -123,6 +123,7 @@ class RtlApplier(DriverApplier):
         arr.decay()
         self.cycles[layer] += upd.cycles
         self.saturations[layer] += int(upd.saturated)
+        self.clipped_lines[layer] += sum(upd.clip_lines)
         if self.reference is not None:
             self._check(layer, upd)
 
@@ -143,6 +144,11 @@ class RtlApplier(DriverApplier):
                         f"{int(want[t, line])}",
                         {**where, "term": r, "slot": t, "side": side, "line": line,
                          "rtl": int(got[t, line]), "fixed": int(want[t, line])})
+        if upd.clip_lines and list(upd.clip_lines) != [t.plan.clipped_lines for t in drive.terms]:
+            raise CheckFailed(f"check against fixed: layer {layer}, batch {batch}: clipped lines "
+                              f"per term rtl {list(upd.clip_lines)}, fixed "
+                              f"{[t.plan.clipped_lines for t in drive.terms]}",
+                              {**where, "what": "clipped lines"})
         if upd.saturated != drive.readout_saturated:
             raise CheckFailed(f"check against fixed: layer {layer}, batch {batch}: readout "
                               f"saturated rtl {upd.saturated}, fixed {drive.readout_saturated}",
@@ -171,6 +177,7 @@ class RtlApplier(DriverApplier):
                 "step": drv.step, "step_exp": drv.step_exp, "step_error": drv.step_error,
                 "cycles_per_term": drv.cycles_per_term,
                 "readout_saturations": self.saturations[layer],
+                "clipped_lines": self.clipped_lines[layer],
                 "unit_cycles": self.engine.unit_cycles[layer],
                 "checked_batches": self.checked_batches}
 

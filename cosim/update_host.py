@@ -39,13 +39,15 @@ def bits_to_pulses(pulse: int, sign: int, n: int) -> np.ndarray:
 @dataclass(frozen=True)
 class LayerUpdate:
     """One batch's update as captured: ``rows`` ``(k, BL, n_out)`` and ``cols`` ``(k, BL, n_in)``
-    int8 pulses, ``saturated`` (the FACTOR stage's flag) and ``cycles`` from the end of the
-    unit's batch (``done``) to ``update_done``."""
+    int8 pulses, ``saturated`` (the FACTOR stage's flag), ``cycles`` from the host's return
+    from the batch to ``update_done``, and ``clip_lines`` (per term, the driver's count of
+    lines clipped at probability 1; empty when not read)."""
 
     rows: np.ndarray
     cols: np.ndarray
     saturated: bool
     cycles: int
+    clip_lines: tuple = ()
 
     def terms(self):
         """``[(row_pulses, col_pulses)]`` per term (:meth:`CrossbarArray.apply_pulses`' args)."""
@@ -119,10 +121,13 @@ class UpdateHost(UnitHost):
         t0 = p.now()
         rows = np.zeros((self.k, self.bl, top.n_out), np.int8)
         cols = np.zeros((self.k, self.bl, top.n_in), np.int8)
+        clips = []
         for r in range(self.k):
             for t in range(self.bl):
                 await p.wait_for("fire", 1, self._limit)
                 await p.settle()
+                if t == 0:
+                    clips.append(p.get("clip_lines"))
                 rows[r, t] = bits_to_pulses(p.get("row_pulse"), p.get("row_sign"), top.n_out)
                 cols[r, t] = bits_to_pulses(p.get("col_pulse"), p.get("col_sign"), top.n_in)
                 await p.cycles(1)               # (update_done rises one edge later)
@@ -132,4 +137,4 @@ class UpdateHost(UnitHost):
         await p.settle()
         saturated = bool(p.get("saturated"))
         await p.cycles(1)                       # out of the read-only phase for the caller
-        return LayerUpdate(rows, cols, saturated, t1 - t0)
+        return LayerUpdate(rows, cols, saturated, t1 - t0, tuple(clips))

@@ -53,7 +53,8 @@ class UnitDriver(wiring.Component):
     the unit's ``samples``, ``batch``, ``load``, ``load_rows``, ``kxk_in``, ``kxk``, ``error``,
     ``overflow``; ``lr_shift`` : In(signed(7)); ``row_pulse``, ``row_sign`` : Out(n_out);
     ``col_pulse``, ``col_sign`` : Out(n_in); ``fire``, ``done``, ``update_done``, ``busy``,
-    ``saturated`` (a factor word of the batch was clamped) : Out(1).
+    ``saturated`` (a factor word of the batch was clamped) : Out(1); the driver's ``clip_lines``
+    (the current term's clipped lines), ``clip`` and ``clipped_terms`` (a wrapping count).
     """
 
     def __init__(self, unit: SBPCAUnit, model: CrossbarDriverModel):
@@ -83,6 +84,7 @@ class UnitDriver(wiring.Component):
             "col_pulse": Out(n_in), "col_sign": Out(n_in),
             "fire": Out(1), "done": Out(1), "update_done": Out(1), "busy": Out(1),
             "saturated": Out(1),
+            "clip_lines": Out(range(n_in + n_out + 1)), "clip": Out(1), "clipped_terms": Out(16),
         })
 
     unit = property(lambda self: self._unit)
@@ -168,7 +170,8 @@ class UnitDriver(wiring.Component):
         m.d.comb += [driver.lr_shift.eq(self.lr_shift),
                      self.row_pulse.eq(driver.row_pulse), self.row_sign.eq(driver.row_sign),
                      self.col_pulse.eq(driver.col_pulse), self.col_sign.eq(driver.col_sign),
-                     self.fire.eq(driver.fire)]
+                     self.fire.eq(driver.fire), self.clip_lines.eq(driver.clip_lines),
+                     self.clip.eq(driver.clip), self.clipped_terms.eq(driver.clipped_terms)]
 
         # update_done: the k-th term's end (busy falling)
         was_busy = Signal()

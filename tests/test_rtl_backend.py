@@ -51,7 +51,8 @@ def captured(golden, layer, rules, xs, deltas, tamper=None):
     cols = np.stack([t.col_pulses for t in drive.terms])
     if tamper is not None:
         tamper(rows, cols)
-    return LayerUpdate(rows, cols, drive.readout_saturated, 0)
+    return LayerUpdate(rows, cols, drive.readout_saturated, 0,
+                       tuple(t.plan.clipped_lines for t in drive.terms))
 
 
 def test_an_exact_capture_passes_and_changes_the_array():
@@ -66,7 +67,7 @@ def test_an_exact_capture_passes_and_changes_the_array():
     assert applier.checked_batches == 2
 
 
-@pytest.mark.parametrize("what", ["pulse", "sign", "column", "saturated"])
+@pytest.mark.parametrize("what", ["pulse", "sign", "column", "saturated", "clipped lines"])
 def test_a_changed_capture_stops_with_where_and_what(what):
     cfg, rules, applier, golden, xs, deltas = setup_run()
 
@@ -83,15 +84,18 @@ def test_a_changed_capture_stops_with_where_and_what(what):
 
     upd = captured(golden, 0, rules, xs, deltas, tamper)
     if what == "saturated":
-        upd = LayerUpdate(upd.rows, upd.cols, not upd.saturated, 0)
+        upd = LayerUpdate(upd.rows, upd.cols, not upd.saturated, 0, upd.clip_lines)
+    if what == "clipped lines":
+        upd = LayerUpdate(upd.rows, upd.cols, upd.saturated, 0,
+                          (upd.clip_lines[0] + 1, *upd.clip_lines[1:]))
     applier.engine.pending[0] = upd
     applier.engine.batches[0] = 1
     with pytest.raises(CheckFailed) as info:
         applier.apply(0, None, cfg.lr)
     d = info.value.details
     assert d["layer"] == 0 and d["batch"] == 0
-    if what == "saturated":
-        assert d["what"] == "saturated"
+    if what in ("saturated", "clipped lines"):
+        assert d["what"] == what
     else:
         assert d["side"] == ("column" if what == "column" else "row")
         assert d["term"] == (1 if what == "pulse" else 0)

@@ -78,6 +78,8 @@ def check_updates(unit, make_driver, kind, sizes, seed, *, start=None, **kw):
             assert upd.rows[r].tolist() == term.row_pulses.tolist(), f"batch {b} term {r} rows"
             assert upd.cols[r].tolist() == term.col_pulses.tolist(), f"batch {b} term {r} cols"
         assert upd.saturated == drive.readout_saturated, f"batch {b}: saturated flag"
+        assert list(upd.clip_lines) == [t.plan.clipped_lines for t in drive.terms], \
+            f"batch {b}: clipped lines"
         if unit.k >= 2:        # k = 1: the unit's readout rate sets the pace (a lower bound)
             assert upd.cycles == top.update_cycles, f"batch {b}: {upd.cycles} update cycles"
         else:
