@@ -130,3 +130,29 @@ def test_construction_errors():
         UnitDriver(unit, other)
     with pytest.raises(TypeError, match="unit="):
         UnitDriver(None, make())
+
+
+@pytest.mark.parametrize("params", [dict(sizes=(12, 6, 4), k=2, lanes=2, b_max=4, bl=5),
+                                    dict(sizes=(9, 5), k=1, lanes=1, b_max=2, bl=3,
+                                         scheme="deterministic")],
+                         ids=["two-layers", "one-layer-det"])
+def test_network_top_is_lint_clean(params, tmp_path):
+    from hdl.generate import generate
+    from synth.lint import forbidden_operators, lint_verilog
+
+    doc = generate("network", tmp_path, **params)
+    assert lint_verilog(doc["verilog"], doc["top"]) == []
+    assert forbidden_operators(open(doc["verilog"]).read()) == []
+    ports = {p["name"] for p in doc["ports"]}
+    layers = len(params["sizes"]) - 1
+    assert {f"l{l}__fire" for l in range(layers)} <= ports and f"l{layers}__fire" not in ports
+
+
+def test_network_layers_chain():
+    from hdl.network_top import NetworkTop, network_layers
+
+    a, b = network_layers((10, 6, 4), k=1, lanes=8, b_max=2, dw_min=1e-3, lr=0.125, bl=3,
+                          scheme="stochastic", seed=0)
+    assert (a.n_in, a.n_out, a.unit.lanes, b.unit.lanes) == (10, 6, 6, 4)
+    with pytest.raises(ValueError, match=r"layers\[1\]: 10 inputs after a layer of 4 outputs"):
+        NetworkTop([b, a])
