@@ -208,7 +208,7 @@ def test_experiment_runs_and_writes_its_files(tmp_path):
     assert not doc["results"]["interrupted"]
     md = (tmp_path / "table.md").read_text()
     assert md.count("\n| ideal |") == md.count("\n| EcRam |") == len(SCHEMES)
-    assert all(r["accuracy_vs_sgd"] == 0.0 for r in rows if r["scheme"] == "sgd")
+    assert all(r["vs_sgd"] == 0.0 for r in rows if r["scheme"] == "sgd")
 
 
 def test_experiment_ctrl_c_writes_what_was_done(tmp_path, monkeypatch):
@@ -238,13 +238,13 @@ def test_experiment_ctrl_c_writes_what_was_done(tmp_path, monkeypatch):
 
 def test_cli_quick_run(tmp_path, capsys):
     code = main(["experiment", "devices", "--quick", "--epochs", "1", "--device", "ideal",
-                 "--schemes", "sgd,unit-fixed", "--hidden", "8", "--k", "2", "--out",
+                 "--schemes", "mbgd,sgd", "--hidden", "8", "--k", "2", "--out",
                  str(tmp_path)])
     assert code == 0
     doc = json.loads((tmp_path / "results.json").read_text())
     s = doc["settings"]
     assert s["data"] == "digits" and s["lr"] == LR and s["batch"] == 16 and s["k"] == 2
-    assert [r["scheme"] for r in doc["results"]["rows"]] == ["sgd", "unit-fixed"]
+    assert [r["scheme"] for r in doc["results"]["rows"]] == ["mbgd", "sgd"]
 
 
 def test_long_sets_the_mnist_configuration():
