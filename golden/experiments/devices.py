@@ -239,7 +239,9 @@ def plot(doc):
             acc = [p["test_accuracy"] for p in recs]
             kw = dict(color=colors[r["scheme"]], label=SCHEME_LABELS[r["scheme"]], lw=1.3)
             ax1.plot([p["epoch"] for p in recs], acc, **kw)
-            ax2.plot([max(p["update_events"], 1) for p in recs], acc, **kw)
+            after = [p for p in recs if p["update_events"] > 0]   # a log axis has no 0
+            ax2.plot([p["update_events"] for p in after], [p["test_accuracy"] for p in after],
+                     **kw)
         ax1.set_ylabel(f"{device}\ntest accuracy")
         ax2.set_xscale("log")
         for ax in (ax1, ax2):
