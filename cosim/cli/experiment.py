@@ -82,7 +82,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"small and fast: {QUICK_DATA} (first {QUICK_TRAIN}/{QUICK_TEST} "
                              f"samples), {QUICK_EPOCHS} epochs, 1 seed, fewer configurations")
-    dev = parser.add_argument_group("devices experiment only")
+    dev = parser.add_argument_group(
+        "devices experiment only", "devices runs on digits and lr 0.125 unless --data, --lr or "
+        "--long are given")
     dev.add_argument("--device", default=None, metavar="PRESET[,PRESET...]",
                      help="crossbar device presets (default: ideal, GokmenVlasov, EcRam, ReRamES, "
                           "PCMPair); any of golden.crossbar.PRESETS")
