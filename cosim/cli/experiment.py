@@ -38,7 +38,7 @@ QUICK_EPOCHS = 2
 #: Exit code when an experiment was cut short with Ctrl-C (its report written).
 EXIT_INTERRUPTED = 130
 
-#: Options of a single experiment: name -> (the experiment, attribute in args).
+#: Options only one experiment takes: option (its attribute in args) -> that experiment.
 OWN_OPTIONS = {"device": "devices", "schemes": "devices", "k": "devices", "bl": "devices",
                "long": "devices"}
 
