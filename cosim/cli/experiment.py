@@ -8,6 +8,13 @@ unreadable data is a one-line usage error (exit code 2). Each experiment writes
     sbpca experiment variants --seeds 3 --epochs 10
     sbpca experiment all --quick --out /tmp/r     # every experiment, small and fast
     sbpca experiment spectrum --data idx:~/mnist  # standard MNIST IDX files
+    sbpca experiment devices --device ideal,EcRam  # update schemes on crossbar device models
+    sbpca experiment devices --long               # MNIST subset, 784-100-10, k=4, batch 64
+
+Options of one experiment only (``devices``: ``--device``, ``--schemes``, ``--k``, ``--bl``,
+``--long``) are taken by that experiment's ``configure(settings, args)``; given to another
+experiment they are a usage error. An experiment whose results say ``interrupted`` (Ctrl-C,
+what was done written) makes the command exit with code 130.
 
 The experiments (NumPy, matplotlib) are imported only when this command's options are added.
 """
@@ -21,12 +28,19 @@ from golden.check import check_float, check_int
 
 from .common import UsageError
 
-__all__ = ["HELP", "QUICK_EPOCHS", "add_arguments", "run", "settings_for"]
+__all__ = ["HELP", "QUICK_EPOCHS", "EXIT_INTERRUPTED", "add_arguments", "run", "settings_for"]
 
 HELP = "run a golden-model experiment (JSON + PNG into a results folder)"
 
 #: Epochs of ``--quick`` runs unless ``--epochs`` is given.
 QUICK_EPOCHS = 2
+
+#: Exit code when an experiment was cut short with Ctrl-C (its report written).
+EXIT_INTERRUPTED = 130
+
+#: Options only one experiment takes: option (its attribute in args) -> that experiment.
+OWN_OPTIONS = {"device": "devices", "schemes": "devices", "k": "devices", "bl": "devices",
+               "long": "devices"}
 
 
 def _defaults_help() -> str:
@@ -68,6 +82,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help=f"small and fast: {QUICK_DATA} (first {QUICK_TRAIN}/{QUICK_TEST} "
                              f"samples), {QUICK_EPOCHS} epochs, 1 seed, fewer configurations")
+    dev = parser.add_argument_group(
+        "devices experiment only", "devices runs on digits and lr 0.125 unless --data, --lr or "
+        "--long are given")
+    dev.add_argument("--device", default=None, metavar="PRESET[,PRESET...]",
+                     help="crossbar device presets (default: ideal, GokmenVlasov, EcRam, ReRamES, "
+                          "PCMPair); any of golden.crossbar.PRESETS")
+    dev.add_argument("--schemes", default=None, metavar="S[,S...]",
+                     help="update schemes: sgd, mbgd, svd, unit-float, unit-fixed (default: all)")
+    dev.add_argument("--k", type=int, default=None, help="rank of svd and the unit (default: 4)")
+    dev.add_argument("--bl", type=int, default=None,
+                     help="pulse train length in slots (default: 31)")
+    dev.add_argument("--long", action="store_true", default=None,
+                     help="the MNIST subset, 784-100-10, k=4, batch 64, 10 epochs")
     parser.epilog = "defaults: " + _defaults_help()
 
 
@@ -119,17 +146,30 @@ def _run(args: argparse.Namespace) -> int:
     if args.batch is not None and args.name != "all" \
             and get_experiment(args.name).DEFAULTS["batch"] is None:
         raise ValueError(f"batch={args.batch}: {args.name} sweeps its own batch sizes")
+    if args.name != "all":
+        for option, owner in OWN_OPTIONS.items():
+            if getattr(args, option, None) is not None and owner != args.name:
+                raise ValueError(f"{option}={getattr(args, option)!r}: only the {owner} "
+                                 f"experiment takes --{option}")
+    code = 0
     for name in names:
         if args.out is None:
             out = Path("results") / name
         else:
             out = Path(args.out) / name if args.name == "all" else Path(args.out)
         settings = settings_for(name, args, out)
+        module = get_experiment(name)
+        if hasattr(module, "configure"):
+            settings = module.configure(settings, args)
         settings.dataset()  # fails early, with the data's own message, before any work
-        doc = run_experiment(get_experiment(name), settings)
+        doc = run_experiment(module, settings)
         print(f"{name}: wrote {out / 'results.json'}, {out / 'table.md'}, "
               f"{out / (name + '.png')} ({doc['elapsed_s']:.1f} s)")
-    return 0
+        if (doc.get("results") or {}).get("interrupted"):
+            print(f"{name}: interrupted; the files hold what was done")
+            code = EXIT_INTERRUPTED
+            break
+    return code
 
 
 def run(args: argparse.Namespace) -> int:

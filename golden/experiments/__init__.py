@@ -17,6 +17,8 @@ quantization    the streaming-PCA unit's fixed-point model vs its float variant:
                 error, orthonormality over a long stream, MNIST accuracy per word width
 ns-steps        Newton-Schulz steps of the unit: orthonormality after every sample, update
                 quality, accuracy, k x k MACs per sample
+devices         update schemes on the same crossbar device models: SGD pulsed per sample,
+                MBGD cell by cell, SVD rank k, the unit (float and fixed point -> driver)
 ==============  ===========================================================================
 
 Run them with ``sbpca experiment NAME`` (see :mod:`cosim.cli.experiment`); each writes
@@ -38,6 +40,7 @@ EXPERIMENTS = {
     "baselines": "baselines",
     "quantization": "quantization",
     "ns-steps": "ns_steps",
+    "devices": "devices",
 }
 
 

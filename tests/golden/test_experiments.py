@@ -60,7 +60,7 @@ def run_quick(name, tmp_path, *extra):
 
 def test_experiment_names_match_the_command_line():
     assert set(EXPERIMENTS) == {"spectrum", "convergence", "curves", "batch-sweep", "rank-table",
-                                "variants", "baselines", "quantization", "ns-steps"}
+                                "variants", "baselines", "quantization", "ns-steps", "devices"}
     with pytest.raises(SystemExit):
         _parse("nonsense")
 
@@ -159,6 +159,14 @@ def test_baselines(tmp_path):
     by_rule = {r["rule"]: r for r in doc["results"]["rows"]}
     assert by_rule["sgd"]["batch"] == 1 and by_rule["mbgd"]["memory_words"] == 64 * 100 + 1000
     assert by_rule["sbpca"]["options"] == {"k": 4}
+
+
+def test_devices(tmp_path):
+    """Two schemes on one preset (the rest: tests/test_experiment_devices.py)."""
+    doc = run_quick("devices", tmp_path, "--device", "ideal", "--schemes", "sgd,svd")
+    rows = doc["results"]["rows"]
+    assert [(r["device"], r["scheme"]) for r in rows] == [("ideal", "sgd"), ("ideal", "svd")]
+    assert rows[1]["update_events"] < rows[0]["update_events"]
 
 
 # -- command line and helpers --------------------------------------------------------------------
