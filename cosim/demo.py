@@ -25,7 +25,7 @@ from pathlib import Path
 __all__ = ["run_demo", "DEMO_CONFIG"]
 
 #: The training run of step 2 (``sbpca train --backend rtl`` with these options).
-DEMO_CONFIG = dict(backend="rtl", data="digits", sizes=(64, 32, 10), k=4, batch=64, epochs=2,
+DEMO_CONFIG = dict(backend="rtl", data="digits", sizes=(64, 32, 10), k=4, batch=16, epochs=2,
                    bl=31, device="ideal", check_against="fixed")
 
 

@@ -108,7 +108,7 @@ class RtlApplier(DriverApplier):
         self.cycles = [0] * len(self.arrays)
         self.clipped_lines = [0] * len(self.arrays)
         self.saturations = [0] * len(self.arrays)
-        self.checked_batches = 0
+        self.checked_batches = [0] * len(self.arrays)     # per layer
 
     def apply(self, layer: int, update, lr: float) -> None:
         if lr != self.lr:
@@ -163,7 +163,7 @@ class RtlApplier(DriverApplier):
                                   f"({i}, {j}): rtl {x[i, j]!r}, fixed {y[i, j]!r}",
                                   {**where, "what": what, "cell": [i, j],
                                    "rtl": float(x[i, j]), "fixed": float(y[i, j])})
-        self.checked_batches += 1
+        self.checked_batches[layer] += 1
 
     def driver_cycles(self) -> int:
         """Cycles from each batch's end to its ``update_done``, measured in simulation."""
@@ -179,7 +179,7 @@ class RtlApplier(DriverApplier):
                 "readout_saturations": self.saturations[layer],
                 "clipped_lines": self.clipped_lines[layer],
                 "unit_cycles": self.engine.unit_cycles[layer],
-                "checked_batches": self.checked_batches}
+                "checked_batches": self.checked_batches[layer]}
 
 
 def build_rtl_backend(model, cfg: TrainConfig, top, make_host) -> Backend:

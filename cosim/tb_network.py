@@ -100,6 +100,6 @@ async def train_through_the_network(dut):
         json.dump(doc, f, indent=1)
     be = built.get("backend")
     record("train", {"batches": be.engine.batches if be else [],
-                     "checked_batches": be.applier.checked_batches if be else 0,
+                     "checked_batches": be.applier.checked_batches if be else [],
                      "mismatch": doc.get("mismatch")})
     assert doc.get("mismatch") is None, doc["mismatch"]["message"]

@@ -12,7 +12,7 @@ def test_demo_runs_every_step(tmp_path):
     assert [ln[:5] for ln in lines if ln.startswith("[")] == \
         ["[1/4]", "[2/4]", "[3/4]", "[4/4]"]
     assert doc["rtl"]["mismatch"] is None
-    assert doc["rtl"]["checked_batches"] == [4, 4]          # 2 batches x 2 layers, each layer
+    assert doc["rtl"]["checked_batches"] == [8, 8]          # 8 batches, each layer
     assert doc["rtl"]["final"]["samples"] == 128
     assert set(doc["references"]) == {"float MBGD", "float unit"}
     assert all(0.0 <= r["test_accuracy"] <= 1 for r in doc["references"].values())

@@ -64,7 +64,7 @@ def test_an_exact_capture_passes_and_changes_the_array():
         applier.apply(layer, None, cfg.lr)
         assert not np.array_equal(before, applier.weights(layer))
         assert np.array_equal(applier.weights(layer), golden.weights(layer))
-    assert applier.checked_batches == 2
+    assert applier.checked_batches == [1, 1]
 
 
 @pytest.mark.parametrize("what", ["pulse", "sign", "column", "saturated", "clipped lines"])
