@@ -65,7 +65,14 @@ class KxkEngine(wiring.Component):
     a_bits : int
         Width of the ``ax``/``ad`` outputs (the row pass's column exponents), 1..7.
     alus : int
-        Operations without a multiply per cycle, 1..16 (default ``min(k, 4)``).
+        Operations without a multiply per cycle, 1..16 (default ``min(k, 2)``).
+    used_lanes : int
+        Lanes the micro-program is scheduled on, the first ``1..lanes`` (default
+        ``min(lanes, 4)``): each used lane costs an operand multiplexer and a post-operation
+        unit, while the program's dependency chains leave more lanes mostly idle.
+    movers : int
+        ALUs with a rounding and leading-one unit for ``Move`` operations (the wide row-pass
+        sums), the first ``1..alus`` (default 1).
 
     Raises
     ------
@@ -91,7 +98,8 @@ class KxkEngine(wiring.Component):
     """
 
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
-                 sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None):
+                 sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
+                 used_lanes=None, movers=1):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -100,7 +108,10 @@ class KxkEngine(wiring.Component):
         self._recip_steps = check_int("recip_steps", recip_steps, *RECIP_STEPS_RANGE)
         self._lane_latency = check_int("lane_latency", lane_latency, 1, 16)
         self._a_bits = check_int("a_bits", a_bits, 1, E_BITS - 1)
-        self._alus = min(k, 4) if alus is None else check_int("alus", alus, 1, 16)
+        self._alus = min(k, 2) if alus is None else check_int("alus", alus, 1, 16)
+        self._used = (min(lanes, 4) if used_lanes is None
+                      else check_int("used_lanes", used_lanes, 1, lanes))
+        self._movers = check_int("movers", movers, 1, self._alus)
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -111,8 +122,8 @@ class KxkEngine(wiring.Component):
         if sum_width < acc_width:
             raise ValueError(f"sum_width={sum_width}: must be at least acc_width={acc_width}")
         self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
-        self._sched = schedule_program(self._prog, lanes=lanes, latency=lane_latency,
-                                       alus=self._alus)
+        self._sched = schedule_program(self._prog, lanes=self._used, latency=lane_latency,
+                                       alus=self._alus, movers=self._movers)
         self._word = self._prog.word_width
         fm, fb = formats.mat.frac, formats.bound.frac
         self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
@@ -145,6 +156,8 @@ class KxkEngine(wiring.Component):
     lane_latency = property(lambda self: self._lane_latency)
     a_bits = property(lambda self: self._a_bits)
     alus = property(lambda self: self._alus)
+    used_lanes = property(lambda self: self._used)
+    movers = property(lambda self: self._movers)
 
     @property
     def word_width(self) -> int:
@@ -209,7 +222,7 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        image = RomImage(sched, lanes=L, alus=self._alus)
+        image = RomImage(sched, lanes=self._used, alus=self._alus)
         lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
         rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
@@ -318,14 +331,18 @@ class KxkEngine(wiring.Component):
         # ---- ALUs
         for u, alu_t in enumerate(alus_t):
             a = word[f"alu{u}"]
-            srcs = [value(n) for n in alu_t["src"]]
-            src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
-            m.d.comb += src.eq(Array(srcs)[a.src])
-            avals = [value(e) for e in alu_t["v"]]
-            ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
-            m.d.comb += ashift.eq(a.shift + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
-                                  + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
-            aword, aclamped, alod, azero = self._post(m, src, ashift, f"alu{u}")
+            if u < self._movers:
+                srcs = [value(n) for n in alu_t["src"]]
+                src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
+                m.d.comb += src.eq(Array(srcs)[a.src])
+                avals = [value(e) for e in alu_t["v"]]
+                ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
+                m.d.comb += ashift.eq(a.shift
+                                      + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
+                                      + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
+                aword, aclamped, alod, azero = self._post(m, src, ashift, f"alu{u}")
+            else:                                # no Move is ever scheduled here
+                aword, aclamped, alod, azero = Const(0, signed(W)), Const(0), Const(0), Const(1)
             e_in = Array(value(e) for e in alu_t["e"])[a.e]
             w1 = Array(value(n) for n in alu_t["w"])[a.w1]
             w2 = Array(value(n) for n in alu_t["w"])[a.w2]

@@ -16,11 +16,18 @@ Operations are placed in program order, each at the earliest cycle that respects
 write-after-read and write-after-write order on its registers and finds a free lane (``n``
 consecutive free beats) or a free ALU slot. Program semantics are therefore those of the
 interpreter, :func:`golden.unit_program.run_segment`.
+
+Among the lanes free at that cycle, an operation goes to the one whose operand tables (the
+registers its ``a``, ``b`` and addend multiplexers select from, its destinations and exponents:
+:class:`hdl.kxk_rom.RomImage`) it adds the fewest entries to, each term's two factors in the
+order that adds fewer (products commute, and a lane's sum is exact, so the words are the same):
+the multiplexers are the engine's largest logic. ``Move`` operations (rounding a wide row-pass
+sum) go only to the first ``movers`` ALUs, the others take the last free ALU.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from golden.unit_program import SEGMENTS, Dot, Expo, Move, Program, Seed, Select
 
@@ -77,9 +84,40 @@ def _reads(op, latency):
     return [(c, n) for c, n in out if not n.startswith("#")]
 
 
-def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) -> Schedule:
-    """Place every operation of ``prog`` (see the module docstring)."""
+def _fit(op, tab):
+    """``(cost, op)``: the operand-table entries a lane with tables ``tab`` would add for the Dot
+    ``op``, with each term's operands in the order that adds fewer (products commute)."""
+    cost, terms = 0, []
+    for a, b in op.terms:
+        ab = (a not in tab["a"]) + (b not in tab["b"])
+        ba = (b not in tab["a"]) + (a not in tab["b"])
+        terms.append((a, b) if ab <= ba else (b, a))
+        cost += min(ab, ba)
+    add = tuple(op.addend) if isinstance(op.addend, (tuple, list)) else op.addend
+    cost += 2 * (add not in tab["c"]) + (op.dst not in tab["d"])
+    cost += sum(e not in tab["e"] for _, e in op.var)
+    return cost, replace(op, terms=tuple(terms))
+
+
+def _enter(op, tab):
+    for a, b in op.terms:
+        tab["a"].add(a)
+        tab["b"].add(b)
+    tab["c"].add(tuple(op.addend) if isinstance(op.addend, (tuple, list)) else op.addend)
+    tab["d"].add(op.dst)
+    tab["e"].update(e for _, e in op.var)
+
+
+def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1,
+                     movers: int | None = None) -> Schedule:
+    """Place every operation of ``prog`` (see the module docstring); ``Move`` operations only on
+    the first ``movers`` ALUs (default: all)."""
+    movers = alus if movers is None else movers
+    if not 1 <= movers <= alus:
+        raise ValueError(f"movers={movers}: must be 1..alus={alus}")
     sched = Schedule(lanes=lanes, latency=latency, alus=alus)
+    tables = [{"a": set(), "b": set(), "c": {None}, "d": set(), "e": set()}
+              for _ in range(lanes)]
     for name in SEGMENTS:
         ready, last_read, last_write = {}, {}, {}
         lane_busy = [set() for _ in range(lanes)]
@@ -100,14 +138,21 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) 
                     free = [l for l in range(lanes)
                             if not any((t + j) in lane_busy[l] for j in range(n))]
                     if free:
-                        lane = free[0]
+                        lane, op = min((_fit(op, tables[l]) + (l,) for l in free),
+                                       key=lambda f: (f[0], f[2]))[2:0:-1]
+                        _enter(op, tables[lane])
                         for j in range(n):
                             lane_busy[lane].add(t + j)
                         break
-                elif alu_busy.get(t, 0) < alus:
-                    unit = alu_busy.get(t, 0)
-                    alu_busy[t] = unit + 1
-                    break
+                else:
+                    # Moves need a rounding ALU (the first ``movers``); other operations take
+                    # the last free ALU, leaving the rounding ones to Moves
+                    units = range(movers) if isinstance(op, Move) else range(alus - 1, -1, -1)
+                    free = [u for u in units if u not in alu_busy.setdefault(t, set())]
+                    if free:
+                        unit = free[0]
+                        alu_busy[t].add(unit)
+                        break
                 t += 1
             w = t + wdelay
             for c, r in reads:

@@ -93,15 +93,18 @@ def alu_op(op, snap, writes, val, F, width):
     return flag
 
 
-@pytest.mark.parametrize("k, lanes, alus", [(1, 1, 1), (2, 4, 2), (3, 2, 1), (4, 8, 4)])
-def test_schedule_replay_equals_interpreter(k, lanes, alus):
+@pytest.mark.parametrize("k, lanes, alus, movers", [(1, 1, 1, 1), (2, 4, 2, 2), (3, 2, 1, 1),
+                                                    (4, 8, 4, 4), (4, 4, 2, 1)])
+def test_schedule_replay_equals_interpreter(k, lanes, alus, movers):
     rng = np.random.default_rng(k * 10 + lanes)
     F = UnitFormats.for_width(16)
     model = SBPCAUnitModel(24, 10, k=k, formats=F, b_max=8)
     model.load(qr_signfix(rng.normal(size=(24, k))), qr_signfix(rng.normal(size=(10, k))), 0.3)
     ref = ProgramUnit(model)
     ref.load_from(model)
-    sched = schedule_program(ref.prog, lanes=lanes, latency=3, alus=alus)
+    sched = schedule_program(ref.prog, lanes=lanes, latency=3, alus=alus, movers=movers)
+    assert all(not isinstance(op, Move) for seg in sched.segments.values() for ops in seg.alu
+               for op in ops[movers:])
     # feed both the same segment inputs: record them from the reference run
     seen = []
     original = ref._run
@@ -136,3 +139,11 @@ def test_schedule_counts_every_multiply_once():
         assert sum(isinstance(op, Dot) for row in seg.posts for op in row) == \
             sum(1 for row in seg.beats for b in row if b is not None and
                 b[1] == len(b[0].terms) - 1)
+
+
+@pytest.mark.parametrize("movers", [0, 3])
+def test_schedule_rejects_movers_beyond_the_alus(movers):
+    prog = ProgramUnit(SBPCAUnitModel(24, 10, k=2, formats=UnitFormats.for_width(16),
+                                      b_max=8)).prog
+    with pytest.raises(ValueError, match=f"movers={movers}: must be 1..alus=2"):
+        schedule_program(prog, lanes=2, latency=3, alus=2, movers=movers)
