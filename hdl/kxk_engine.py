@@ -15,6 +15,14 @@ row pass runs::
         +-----------------------------------------------------+
         +--- ALU (AluOp): move (round / lod of a row-pass sum), exponent fns, seed, select
 
+Area: the program runs on the first ``used_lanes`` lanes (default 4 of the unit's 8: its
+dependency chains leave more lanes mostly idle), and only the first ``general`` of those
+(default 2) and the first ``movers`` ALUs (default 1) carry the variable-shift rounding and
+leading-one units; the scheduler places each operation on a lane that can finish it
+(:mod:`hdl.kxk_schedule`). Each lane's operand multiplexers select only among the registers
+its operations read (:class:`hdl.kxk_rom.RomImage`); addends shifted by a constant share one
+word-wide multiplexer.
+
 Timing: ``start`` with ``segment`` reads that segment's first ROM word in the same cycle and
 plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
 writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
@@ -73,6 +81,10 @@ class KxkEngine(wiring.Component):
     movers : int
         ALUs with a rounding and leading-one unit for ``Move`` operations (the wide row-pass
         sums), the first ``1..alus`` (default 1).
+    general : int
+        Used lanes with a general post-operation unit (variable shift, leading-one detect, range
+        test), the first ``1..used_lanes`` (default ``min(used_lanes, 2)``); the others only
+        round by the few constant shifts their operations use.
 
     Raises
     ------
@@ -99,7 +111,7 @@ class KxkEngine(wiring.Component):
 
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
                  sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
-                 used_lanes=None, movers=1):
+                 used_lanes=None, movers=1, general=None):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -112,6 +124,8 @@ class KxkEngine(wiring.Component):
         self._used = (min(lanes, 4) if used_lanes is None
                       else check_int("used_lanes", used_lanes, 1, lanes))
         self._movers = check_int("movers", movers, 1, self._alus)
+        self._general = (min(self._used, 2) if general is None
+                         else check_int("general", general, 1, self._used))
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -123,7 +137,8 @@ class KxkEngine(wiring.Component):
             raise ValueError(f"sum_width={sum_width}: must be at least acc_width={acc_width}")
         self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
         self._sched = schedule_program(self._prog, lanes=self._used, latency=lane_latency,
-                                       alus=self._alus, movers=self._movers)
+                                       alus=self._alus, movers=self._movers,
+                                       general=self._general)
         self._word = self._prog.word_width
         fm, fb = formats.mat.frac, formats.bound.frac
         self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
@@ -158,6 +173,7 @@ class KxkEngine(wiring.Component):
     alus = property(lambda self: self._alus)
     used_lanes = property(lambda self: self._used)
     movers = property(lambda self: self._movers)
+    general = property(lambda self: self._general)
 
     @property
     def word_width(self) -> int:
@@ -198,7 +214,9 @@ class KxkEngine(wiring.Component):
         a ``ROUND`` op) and the leading-one detect (``LOD``). Returns ``(word, clamped, lod,
         zero)``; the exponent ``lod`` still needs ``- frac``."""
         width = len(value)
-        word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name)
+        # a left shift by the word width saturates any nonzero word: no need to build more
+        word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name,
+                                             max_left=self._word - 1)
         mag = Signal(unsigned(width + 1), name=f"{name}_mag")
         m.d.comb += mag.eq(Mux(value < 0, -value, value))
         # leading-one detect by halving: keep the upper half when it has a one
@@ -217,6 +235,56 @@ class KxkEngine(wiring.Component):
         lod = Signal(signed(E_BITS), name=f"{name}_lod")
         m.d.comb += lod.eq(Cat(*reversed(bits)))
         return word, clamped, lod, mag == 0
+
+    def _round_by(self, m, value, shift, shifts, name):
+        """Round-and-saturate ``value`` into a word by one of the constant right shifts
+        ``shifts`` (each at least 1), the one equal to ``shift``: an exact floor shift by
+        ``shift - 1`` picked from a few, then the rounding point by one bit
+        (``((v >> (s - 1)) + 1) >> 1 == (v + 2**(s - 1)) >> s``, :mod:`hdl.fixed_ops`)."""
+        pre = Signal(signed(len(value)), name=f"{name}_pre")
+        with m.Switch(shift):
+            for sh in shifts:
+                with m.Case(sh):
+                    m.d.comb += pre.eq(value >> (sh - 1))
+        return round_shift_saturate(m, pre, 1, self._prog.word_format, name=name)
+
+    def _addend(self, m, table, index, value, name):
+        """The addend ``table[index]`` (``{addend: index}``, :class:`hdl.kxk_rom.RomImage`).
+
+        Most addends are a word register shifted left by a constant (or a constant that is
+        one): those share one word-wide multiplexer, and only the few distinct shifts and the
+        wide inputs (``cc``) are selected at the accumulator's width."""
+        W = self._word
+        lo, hi = -(1 << (W - 1)), 1 << (W - 1)
+        shifts = sorted({a[1] for a in table if isinstance(a, tuple)} | {0})
+        narrow, wide = {}, []          # index -> (word, shift); wide: [(index, value)]
+        for add, i in table.items():
+            if add is None:
+                narrow[i] = (Const(0, signed(2)), 0)
+            elif isinstance(add, tuple) and len(value(add[0])) <= W:
+                narrow[i] = (value(add[0]), add[1])
+            elif isinstance(add, int):
+                fit = [sh for sh in reversed(shifts)
+                       if add % (1 << sh) == 0 and lo <= add >> sh < hi]
+                if fit:
+                    narrow[i] = (Const(add >> fit[0], signed(W)), fit[0])
+                else:
+                    wide.append((i, Const(add, signed(max(2, abs(add).bit_length() + 2)))))
+            elif isinstance(add, tuple):
+                wide.append((i, value(add[0]) << add[1]))
+            else:
+                wide.append((i, value(add)))
+        options = [("shift", sh) for sh in shifts] + [("wide", i) for i, _ in wide]
+        word = Signal(signed(W), name=f"{name}_cw")
+        sel = Signal(range(max(2, len(options))), name=f"{name}_csel")
+        with m.Switch(index):
+            for i, (v, sh) in narrow.items():
+                with m.Case(i):
+                    m.d.comb += [word.eq(v), sel.eq(options.index(("shift", sh)))]
+            for i, _ in wide:
+                with m.Case(i):
+                    m.d.comb += sel.eq(options.index(("wide", i)))
+        return Array([word << sh for sh in shifts] + [v for _, v in wide])[sel]
 
     def elaborate(self, platform):
         m = Module()
@@ -285,31 +353,25 @@ class KxkEngine(wiring.Component):
             beat = self.lane_i[l]
             a_vals = [value(n) for n in tab["a"]]
             b_vals = [value(n) for n in tab["b"]]
-            c_vals = []
-            for add in tab["c"]:
-                if add is None:
-                    c_vals.append(Const(0, signed(2)))
-                elif isinstance(add, int):
-                    c_vals.append(Const(add, signed(max(2, abs(add).bit_length() + 2))))
-                elif isinstance(add, str):
-                    c_vals.append(value(add))
-                else:
-                    c_vals.append(value(add[0]) << add[1])
             m.d.comb += [
                 beat.valid.eq(run & b.valid),
                 beat.a.eq(Array(a_vals)[b.a]),
                 beat.b.eq(Array(b_vals)[b.b]),
-                beat.c.eq(Array(c_vals)[b.c]),
+                beat.c.eq(self._addend(m, tab["c"], b.c, value, f"lane{l}")),
                 beat.clear.eq(b.clear), beat.last.eq(b.last), beat.sub.eq(b.sub),
             ]
             p = word[f"p{l}"]
-            evals = [value(e) for e in tab["e"]]
-            v1 = Array(evals)[p.v1]
-            v2 = Array(evals)[p.v2]
-            shift = Signal(signed(10), name=f"post{l}_shift")
-            m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
             res = self.lane_o[l].value
-            rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}")
+            if l < self._general:
+                evals = [value(e) for e in tab["e"]]
+                v1 = Array(evals)[p.v1]
+                v2 = Array(evals)[p.v2]
+                shift = Signal(signed(10), name=f"post{l}_shift")
+                m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
+                rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}")
+            else:                                # only roundings by the constants tab["s"]
+                rword, clamped = self._round_by(m, res, p.shift, tab["s"], f"post{l}")
+                lod = zero = None
             live = run & p.valid
             with m.If(live):
                 with m.Switch(p.dst):

@@ -22,14 +22,15 @@ registers its ``a``, ``b`` and addend multiplexers select from, its destinations
 :class:`hdl.kxk_rom.RomImage`) it adds the fewest entries to, each term's two factors in the
 order that adds fewer (products commute, and a lane's sum is exact, so the words are the same):
 the multiplexers are the engine's largest logic. ``Move`` operations (rounding a wide row-pass
-sum) go only to the first ``movers`` ALUs, the others take the last free ALU.
+sum) go only to the first ``movers`` ALUs, the others take the last free ALU; Dots whose result
+needs more than a rounding by a constant shift go only to the first ``general`` lanes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from golden.unit_program import SEGMENTS, Dot, Expo, Move, Program, Seed, Select
+from golden.unit_program import SEGMENTS, Dot, Expo, Move, PostOp, Program, Seed, Select
 
 __all__ = ["Schedule", "schedule_program"]
 
@@ -108,11 +109,22 @@ def _enter(op, tab):
     tab["e"].update(e for _, e in op.var)
 
 
+def _general(op) -> bool:
+    """Whether the Dot ``op`` needs a general post-operation unit: a variable shift, a
+    leading-one detect, a range test or a shift below 1 (the others round by a constant right
+    shift)."""
+    return bool(op.var) or op.kind != PostOp.ROUND or op.shift < 1
+
+
 def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1,
-                     movers: int | None = None) -> Schedule:
+                     movers: int | None = None, general: int | None = None) -> Schedule:
     """Place every operation of ``prog`` (see the module docstring); ``Move`` operations only on
-    the first ``movers`` ALUs (default: all)."""
+    the first ``movers`` ALUs, Dots that need a general post-operation unit (a variable shift, a
+    leading-one detect, a range test) only on the first ``general`` lanes (defaults: all)."""
     movers = alus if movers is None else movers
+    general = lanes if general is None else general
+    if not 1 <= general <= lanes:
+        raise ValueError(f"general={general}: must be 1..lanes={lanes}")
     if not 1 <= movers <= alus:
         raise ValueError(f"movers={movers}: must be 1..alus={alus}")
     sched = Schedule(lanes=lanes, latency=latency, alus=alus)
@@ -135,7 +147,7 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1,
             lane = unit = None
             while True:
                 if isinstance(op, Dot):
-                    free = [l for l in range(lanes)
+                    free = [l for l in range(general if _general(op) else lanes)
                             if not any((t + j) in lane_busy[l] for j in range(n))]
                     if free:
                         lane, op = min((_fit(op, tables[l]) + (l,) for l in free),
