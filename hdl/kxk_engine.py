@@ -101,7 +101,9 @@ class KxkEngine(wiring.Component):
     gram, proj, norm2 : In
         The row pass's sums (valid while a segment that reads them runs).
     lane_i : Out(ArrayLayout(beat_layout, lanes)), lane_o : In(ArrayLayout(result_layout, lanes))
-        The lane port (:mod:`hdl.lane_port`, operands ``word_width``, sums ``acc_width``).
+        The lane port (:mod:`hdl.lane_port`, operands ``word_width``, sums ``acc_width``); lane
+        ``l >= used_lanes`` repeats lane ``l mod used_lanes``'s beats and its results are not
+        read.
     cT, w, ax, ad : Out
         Coefficients of the next row pass.
     load : In(1), state_in : In(state_layout), state : Out(state_layout)
@@ -389,6 +391,12 @@ class KxkEngine(wiring.Component):
                                              if isinstance(op, Dot) and op.dst == name)
                                 m.d.sync += regs[name].eq((res > 0) & (res < bound))
             clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
+
+        # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
+        # accumulator is cleared by the next sum on it): left idle, their constant port makes
+        # Yosys 0.70's synth_ecp5 (ABC9 reintegration) fail an assertion on the unit
+        for l in range(self._used, L):
+            m.d.comb += self.lane_i[l].eq(self.lane_i[l % self._used])
 
         # ---- ALUs
         for u, alu_t in enumerate(alus_t):
