@@ -15,6 +15,14 @@ row pass runs::
         +-----------------------------------------------------+
         +--- ALU (AluOp): move (round / lod of a row-pass sum), exponent fns, seed, select
 
+Area: the program runs on the first ``used_lanes`` lanes (default 4 of the unit's 8: its
+dependency chains leave more lanes mostly idle), and only the first ``general`` of those
+(default 2) and the first ``movers`` ALUs (default 1) carry the variable-shift rounding and
+leading-one units; the scheduler places each operation on a lane that can finish it
+(:mod:`hdl.kxk_schedule`). Each lane's operand multiplexers select only among the registers
+its operations read (:class:`hdl.kxk_rom.RomImage`); addends shifted by a constant share one
+word-wide multiplexer.
+
 Timing: ``start`` with ``segment`` reads that segment's first ROM word in the same cycle and
 plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
 writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
@@ -65,7 +73,18 @@ class KxkEngine(wiring.Component):
     a_bits : int
         Width of the ``ax``/``ad`` outputs (the row pass's column exponents), 1..7.
     alus : int
-        Operations without a multiply per cycle, 1..16 (default ``min(k, 4)``).
+        Operations without a multiply per cycle, 1..16 (default ``min(k, 2)``).
+    used_lanes : int
+        Lanes the micro-program is scheduled on, the first ``1..lanes`` (default
+        ``min(lanes, 4)``): each used lane costs an operand multiplexer and a post-operation
+        unit, while the program's dependency chains leave more lanes mostly idle.
+    movers : int
+        ALUs with a rounding and leading-one unit for ``Move`` operations (the wide row-pass
+        sums), the first ``1..alus`` (default 1).
+    general : int
+        Used lanes with a general post-operation unit (variable shift, leading-one detect, range
+        test), the first ``1..used_lanes`` (default ``min(used_lanes, 2)``); the others only
+        round by the few constant shifts their operations use.
 
     Raises
     ------
@@ -82,7 +101,9 @@ class KxkEngine(wiring.Component):
     gram, proj, norm2 : In
         The row pass's sums (valid while a segment that reads them runs).
     lane_i : Out(ArrayLayout(beat_layout, lanes)), lane_o : In(ArrayLayout(result_layout, lanes))
-        The lane port (:mod:`hdl.lane_port`, operands ``word_width``, sums ``acc_width``).
+        The lane port (:mod:`hdl.lane_port`, operands ``word_width``, sums ``acc_width``); lane
+        ``l >= used_lanes`` repeats lane ``l mod used_lanes``'s beats and its results are not
+        read.
     cT, w, ax, ad : Out
         Coefficients of the next row pass.
     load : In(1), state_in : In(state_layout), state : Out(state_layout)
@@ -91,7 +112,8 @@ class KxkEngine(wiring.Component):
     """
 
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
-                 sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None):
+                 sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
+                 used_lanes=None, movers=1, general=None):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -100,7 +122,12 @@ class KxkEngine(wiring.Component):
         self._recip_steps = check_int("recip_steps", recip_steps, *RECIP_STEPS_RANGE)
         self._lane_latency = check_int("lane_latency", lane_latency, 1, 16)
         self._a_bits = check_int("a_bits", a_bits, 1, E_BITS - 1)
-        self._alus = min(k, 4) if alus is None else check_int("alus", alus, 1, 16)
+        self._alus = min(k, 2) if alus is None else check_int("alus", alus, 1, 16)
+        self._used = (min(lanes, 4) if used_lanes is None
+                      else check_int("used_lanes", used_lanes, 1, lanes))
+        self._movers = check_int("movers", movers, 1, self._alus)
+        self._general = (min(self._used, 2) if general is None
+                         else check_int("general", general, 1, self._used))
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -111,8 +138,9 @@ class KxkEngine(wiring.Component):
         if sum_width < acc_width:
             raise ValueError(f"sum_width={sum_width}: must be at least acc_width={acc_width}")
         self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
-        self._sched = schedule_program(self._prog, lanes=lanes, latency=lane_latency,
-                                       alus=self._alus)
+        self._sched = schedule_program(self._prog, lanes=self._used, latency=lane_latency,
+                                       alus=self._alus, movers=self._movers,
+                                       general=self._general)
         self._word = self._prog.word_width
         fm, fb = formats.mat.frac, formats.bound.frac
         self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
@@ -145,6 +173,9 @@ class KxkEngine(wiring.Component):
     lane_latency = property(lambda self: self._lane_latency)
     a_bits = property(lambda self: self._a_bits)
     alus = property(lambda self: self._alus)
+    used_lanes = property(lambda self: self._used)
+    movers = property(lambda self: self._movers)
+    general = property(lambda self: self._general)
 
     @property
     def word_width(self) -> int:
@@ -185,7 +216,9 @@ class KxkEngine(wiring.Component):
         a ``ROUND`` op) and the leading-one detect (``LOD``). Returns ``(word, clamped, lod,
         zero)``; the exponent ``lod`` still needs ``- frac``."""
         width = len(value)
-        word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name)
+        # a left shift by the word width saturates any nonzero word: no need to build more
+        word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name,
+                                             max_left=self._word - 1)
         mag = Signal(unsigned(width + 1), name=f"{name}_mag")
         m.d.comb += mag.eq(Mux(value < 0, -value, value))
         # leading-one detect by halving: keep the upper half when it has a one
@@ -205,11 +238,61 @@ class KxkEngine(wiring.Component):
         m.d.comb += lod.eq(Cat(*reversed(bits)))
         return word, clamped, lod, mag == 0
 
+    def _round_by(self, m, value, shift, shifts, name):
+        """Round-and-saturate ``value`` into a word by one of the constant right shifts
+        ``shifts`` (each at least 1), the one equal to ``shift``: an exact floor shift by
+        ``shift - 1`` picked from a few, then the rounding point by one bit
+        (``((v >> (s - 1)) + 1) >> 1 == (v + 2**(s - 1)) >> s``, :mod:`hdl.fixed_ops`)."""
+        pre = Signal(signed(len(value)), name=f"{name}_pre")
+        with m.Switch(shift):
+            for sh in shifts:
+                with m.Case(sh):
+                    m.d.comb += pre.eq(value >> (sh - 1))
+        return round_shift_saturate(m, pre, 1, self._prog.word_format, name=name)
+
+    def _addend(self, m, table, index, value, name):
+        """The addend ``table[index]`` (``{addend: index}``, :class:`hdl.kxk_rom.RomImage`).
+
+        Most addends are a word register shifted left by a constant (or a constant that is
+        one): those share one word-wide multiplexer, and only the few distinct shifts and the
+        wide inputs (``cc``) are selected at the accumulator's width."""
+        W = self._word
+        lo, hi = -(1 << (W - 1)), 1 << (W - 1)
+        shifts = sorted({a[1] for a in table if isinstance(a, tuple)} | {0})
+        narrow, wide = {}, []          # index -> (word, shift); wide: [(index, value)]
+        for add, i in table.items():
+            if add is None:
+                narrow[i] = (Const(0, signed(2)), 0)
+            elif isinstance(add, tuple) and len(value(add[0])) <= W:
+                narrow[i] = (value(add[0]), add[1])
+            elif isinstance(add, int):
+                fit = [sh for sh in reversed(shifts)
+                       if add % (1 << sh) == 0 and lo <= add >> sh < hi]
+                if fit:
+                    narrow[i] = (Const(add >> fit[0], signed(W)), fit[0])
+                else:
+                    wide.append((i, Const(add, signed(max(2, abs(add).bit_length() + 2)))))
+            elif isinstance(add, tuple):
+                wide.append((i, value(add[0]) << add[1]))
+            else:
+                wide.append((i, value(add)))
+        options = [("shift", sh) for sh in shifts] + [("wide", i) for i, _ in wide]
+        word = Signal(signed(W), name=f"{name}_cw")
+        sel = Signal(range(max(2, len(options))), name=f"{name}_csel")
+        with m.Switch(index):
+            for i, (v, sh) in narrow.items():
+                with m.Case(i):
+                    m.d.comb += [word.eq(v), sel.eq(options.index(("shift", sh)))]
+            for i, _ in wide:
+                with m.Case(i):
+                    m.d.comb += sel.eq(options.index(("wide", i)))
+        return Array([word << sh for sh in shifts] + [v for _, v in wide])[sel]
+
     def elaborate(self, platform):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        image = RomImage(sched, lanes=L, alus=self._alus)
+        image = RomImage(sched, lanes=self._used, alus=self._alus)
         lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
         rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
@@ -272,31 +355,25 @@ class KxkEngine(wiring.Component):
             beat = self.lane_i[l]
             a_vals = [value(n) for n in tab["a"]]
             b_vals = [value(n) for n in tab["b"]]
-            c_vals = []
-            for add in tab["c"]:
-                if add is None:
-                    c_vals.append(Const(0, signed(2)))
-                elif isinstance(add, int):
-                    c_vals.append(Const(add, signed(max(2, abs(add).bit_length() + 2))))
-                elif isinstance(add, str):
-                    c_vals.append(value(add))
-                else:
-                    c_vals.append(value(add[0]) << add[1])
             m.d.comb += [
                 beat.valid.eq(run & b.valid),
                 beat.a.eq(Array(a_vals)[b.a]),
                 beat.b.eq(Array(b_vals)[b.b]),
-                beat.c.eq(Array(c_vals)[b.c]),
+                beat.c.eq(self._addend(m, tab["c"], b.c, value, f"lane{l}")),
                 beat.clear.eq(b.clear), beat.last.eq(b.last), beat.sub.eq(b.sub),
             ]
             p = word[f"p{l}"]
-            evals = [value(e) for e in tab["e"]]
-            v1 = Array(evals)[p.v1]
-            v2 = Array(evals)[p.v2]
-            shift = Signal(signed(10), name=f"post{l}_shift")
-            m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
             res = self.lane_o[l].value
-            rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}")
+            if l < self._general:
+                evals = [value(e) for e in tab["e"]]
+                v1 = Array(evals)[p.v1]
+                v2 = Array(evals)[p.v2]
+                shift = Signal(signed(10), name=f"post{l}_shift")
+                m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
+                rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}")
+            else:                                # only roundings by the constants tab["s"]
+                rword, clamped = self._round_by(m, res, p.shift, tab["s"], f"post{l}")
+                lod = zero = None
             live = run & p.valid
             with m.If(live):
                 with m.Switch(p.dst):
@@ -315,17 +392,27 @@ class KxkEngine(wiring.Component):
                                 m.d.sync += regs[name].eq((res > 0) & (res < bound))
             clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
 
+        # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
+        # accumulator is cleared by the next sum on it): left idle, their constant port makes
+        # Yosys 0.70's synth_ecp5 (ABC9 reintegration) fail an assertion on the unit
+        for l in range(self._used, L):
+            m.d.comb += self.lane_i[l].eq(self.lane_i[l % self._used])
+
         # ---- ALUs
         for u, alu_t in enumerate(alus_t):
             a = word[f"alu{u}"]
-            srcs = [value(n) for n in alu_t["src"]]
-            src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
-            m.d.comb += src.eq(Array(srcs)[a.src])
-            avals = [value(e) for e in alu_t["v"]]
-            ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
-            m.d.comb += ashift.eq(a.shift + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
-                                  + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
-            aword, aclamped, alod, azero = self._post(m, src, ashift, f"alu{u}")
+            if u < self._movers:
+                srcs = [value(n) for n in alu_t["src"]]
+                src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
+                m.d.comb += src.eq(Array(srcs)[a.src])
+                avals = [value(e) for e in alu_t["v"]]
+                ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
+                m.d.comb += ashift.eq(a.shift
+                                      + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
+                                      + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
+                aword, aclamped, alod, azero = self._post(m, src, ashift, f"alu{u}")
+            else:                                # no Move is ever scheduled here
+                aword, aclamped, alod, azero = Const(0, signed(W)), Const(0), Const(0), Const(1)
             e_in = Array(value(e) for e in alu_t["e"])[a.e]
             w1 = Array(value(n) for n in alu_t["w"])[a.w1]
             w2 = Array(value(n) for n in alu_t["w"])[a.w2]

@@ -60,7 +60,8 @@ class RomImage:
     Attributes
     ----------
     lanes, alus : list of dict
-        Per lane ``{"a", "b", "c", "e", "d"}`` and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
+        Per lane ``{"a", "b", "c", "e", "d"}`` (and ``"s"``, the sorted constant shifts of
+        its results) and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
         ``{operand: index}`` tables (register names, ``"#value"`` constants, ``None`` or
         ``"-"`` for nothing) in the order the engine builds its muxes.
     layout : data.StructLayout
@@ -81,7 +82,7 @@ class RomImage:
         sched = self._sched
         lanes = []
         for l in range(n_lanes):
-            ops_a, ops_b, adds, exps, dsts = [], [], [None], [None], []
+            ops_a, ops_b, adds, exps, dsts, shifts = [], [], [None], [None], [], set()
             for name in SEGMENTS:
                 seg = sched.segments[name]
                 for t in range(seg.cycles):
@@ -97,8 +98,10 @@ class RomImage:
                     if op:
                         exps += [e for _, e in op.var]
                         dsts.append(op.dst)
+                        shifts.add(op.shift)
             lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
-                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"])})
+                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"]),
+                          "s": sorted(shifts)})
         alus = []
         for u in range(n_alus):
             alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]

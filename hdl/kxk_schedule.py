@@ -16,13 +16,21 @@ Operations are placed in program order, each at the earliest cycle that respects
 write-after-read and write-after-write order on its registers and finds a free lane (``n``
 consecutive free beats) or a free ALU slot. Program semantics are therefore those of the
 interpreter, :func:`golden.unit_program.run_segment`.
+
+Among the lanes free at that cycle, an operation goes to the one whose operand tables (the
+registers its ``a``, ``b`` and addend multiplexers select from, its destinations and exponents:
+:class:`hdl.kxk_rom.RomImage`) it adds the fewest entries to, each term's two factors in the
+order that adds fewer (products commute, and a lane's sum is exact, so the words are the same):
+the multiplexers are the engine's largest logic. ``Move`` operations (rounding a wide row-pass
+sum) go only to the first ``movers`` ALUs, the others take the last free ALU; Dots whose result
+needs more than a rounding by a constant shift go only to the first ``general`` lanes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from golden.unit_program import SEGMENTS, Dot, Expo, Move, Program, Seed, Select
+from golden.unit_program import SEGMENTS, Dot, Expo, Move, PostOp, Program, Seed, Select
 
 __all__ = ["Schedule", "schedule_program"]
 
@@ -77,9 +85,51 @@ def _reads(op, latency):
     return [(c, n) for c, n in out if not n.startswith("#")]
 
 
-def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) -> Schedule:
-    """Place every operation of ``prog`` (see the module docstring)."""
+def _fit(op, tab):
+    """``(cost, op)``: the operand-table entries a lane with tables ``tab`` would add for the Dot
+    ``op``, with each term's operands in the order that adds fewer (products commute)."""
+    cost, terms = 0, []
+    for a, b in op.terms:
+        ab = (a not in tab["a"]) + (b not in tab["b"])
+        ba = (b not in tab["a"]) + (a not in tab["b"])
+        terms.append((a, b) if ab <= ba else (b, a))
+        cost += min(ab, ba)
+    add = tuple(op.addend) if isinstance(op.addend, (tuple, list)) else op.addend
+    cost += 2 * (add not in tab["c"]) + (op.dst not in tab["d"])
+    cost += sum(e not in tab["e"] for _, e in op.var)
+    return cost, replace(op, terms=tuple(terms))
+
+
+def _enter(op, tab):
+    for a, b in op.terms:
+        tab["a"].add(a)
+        tab["b"].add(b)
+    tab["c"].add(tuple(op.addend) if isinstance(op.addend, (tuple, list)) else op.addend)
+    tab["d"].add(op.dst)
+    tab["e"].update(e for _, e in op.var)
+
+
+def _general(op) -> bool:
+    """Whether the Dot ``op`` needs a general post-operation unit: a variable shift, a
+    leading-one detect, a range test or a shift below 1 (the others round by a constant right
+    shift)."""
+    return bool(op.var) or op.kind != PostOp.ROUND or op.shift < 1
+
+
+def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1,
+                     movers: int | None = None, general: int | None = None) -> Schedule:
+    """Place every operation of ``prog`` (see the module docstring); ``Move`` operations only on
+    the first ``movers`` ALUs, Dots that need a general post-operation unit (a variable shift, a
+    leading-one detect, a range test) only on the first ``general`` lanes (defaults: all)."""
+    movers = alus if movers is None else movers
+    general = lanes if general is None else general
+    if not 1 <= general <= lanes:
+        raise ValueError(f"general={general}: must be 1..lanes={lanes}")
+    if not 1 <= movers <= alus:
+        raise ValueError(f"movers={movers}: must be 1..alus={alus}")
     sched = Schedule(lanes=lanes, latency=latency, alus=alus)
+    tables = [{"a": set(), "b": set(), "c": {None}, "d": set(), "e": set()}
+              for _ in range(lanes)]
     for name in SEGMENTS:
         ready, last_read, last_write = {}, {}, {}
         lane_busy = [set() for _ in range(lanes)]
@@ -97,17 +147,24 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1) 
             lane = unit = None
             while True:
                 if isinstance(op, Dot):
-                    free = [l for l in range(lanes)
+                    free = [l for l in range(general if _general(op) else lanes)
                             if not any((t + j) in lane_busy[l] for j in range(n))]
                     if free:
-                        lane = free[0]
+                        lane, op = min((_fit(op, tables[l]) + (l,) for l in free),
+                                       key=lambda f: (f[0], f[2]))[2:0:-1]
+                        _enter(op, tables[lane])
                         for j in range(n):
                             lane_busy[lane].add(t + j)
                         break
-                elif alu_busy.get(t, 0) < alus:
-                    unit = alu_busy.get(t, 0)
-                    alu_busy[t] = unit + 1
-                    break
+                else:
+                    # Moves need a rounding ALU (the first ``movers``); other operations take
+                    # the last free ALU, leaving the rounding ones to Moves
+                    units = range(movers) if isinstance(op, Move) else range(alus - 1, -1, -1)
+                    free = [u for u in units if u not in alu_busy.setdefault(t, set())]
+                    if free:
+                        unit = free[0]
+                        alu_busy[t].add(unit)
+                        break
                 t += 1
             w = t + wdelay
             for c, r in reads:

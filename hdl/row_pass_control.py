@@ -23,6 +23,15 @@ from .row_pass_beats import PassMode
 __all__ = ["PassControl", "Phase"]
 
 
+def _tree_sum(values):
+    """The sum of ``values`` as a balanced tree of adders (``ceil(log2 n)`` deep, not ``n - 1``:
+    the reduction over the lanes is one cycle); exact, so the order does not matter."""
+    while len(values) > 1:
+        values = [values[i] + values[i + 1] if i + 1 < len(values) else values[i]
+                  for i in range(0, len(values), 2)]
+    return values[0]
+
+
 class Phase(enum.IntEnum, shape=2):
     """Phase of a running pass (module docstring)."""
 
@@ -158,7 +167,7 @@ class PassControl:
                 with m.Case(Phase.REDUCE):                          # add one sum over lanes
                     across = Signal(signed(rp.sum_width))
                     m.d.comb += [port.addr.eq(red_idx) for port in lane_sums]
-                    m.d.comb += across.eq(sum(port.data for port in lane_sums))
+                    m.d.comb += across.eq(_tree_sum([port.data for port in lane_sums]))
                     keep = Array(Array(Const(int(produced[p][i]), 1) for i in range(nsum))
                                  for p in PassMode)[mode][red_idx]
                     m.d.sync += Array(totals)[red_idx].eq(Mux(keep, across, 0))

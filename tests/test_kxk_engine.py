@@ -25,6 +25,8 @@ def test_construction_exposes_parameters():
     eng = KxkEngine(**ARGS)
     assert (eng.k, eng.lanes, eng.ns_steps, eng.recip_steps) == (2, 2, 2, 1)
     assert (eng.acc_width, eng.sum_width, eng.a_bits, eng.alus) == (ACC, SUM, 5, 2)
+    assert (eng.used_lanes, eng.movers, eng.general) == (2, 1, 2)
+    assert KxkEngine(**{**ARGS, "k": 4, "lanes": 8}).used_lanes == 4
     assert eng.lane_latency == lane_port.LATENCY == 3 and eng.word_width == 18
     assert eng.formats is ARGS["formats"]
     assert eng.lane_i.shape().elem_shape == lane_port.beat_layout(18, ACC)
@@ -46,6 +48,10 @@ def test_construction_exposes_parameters():
     (dict(lane_latency=0), ValueError, r"lane_latency=0: must be in \[1, 16\]"),
     (dict(a_bits=8), ValueError, r"a_bits=8: must be in \[1, 7\]"),
     (dict(alus=0), ValueError, r"alus=0: must be in \[1, 16\]"),
+    (dict(used_lanes=0), ValueError, r"used_lanes=0: must be in \[1, 2\]"),
+    (dict(used_lanes=3), ValueError, r"used_lanes=3: must be in \[1, 2\]"),
+    (dict(movers=3), ValueError, r"movers=3: must be in \[1, 2\]"),
+    (dict(general=3), ValueError, r"general=3: must be in \[1, 2\]"),
     (dict(acc_width=None), TypeError, "acc_width=None: must be an integer"),
     (dict(acc_width=38), ValueError, r"acc_width=38: must be at least 2 \* 18 \+ bits\(k \+ 1\) "
                                      r"\+ 1 = 39 \(the lanes' sums of 18-bit words\)"),
@@ -187,21 +193,26 @@ def play(eng, initial, runs):
     return log["flag"]
 
 
-def _engine(F, k, lanes, ns_steps=6):
+def _engine(F, k, lanes, ns_steps=6, **kwargs):
     return KxkEngine(formats=F, k=k, lanes=lanes, ns_steps=ns_steps, recip_steps=2,
-                     acc_width=ACC, sum_width=SUM)
+                     acc_width=ACC, sum_width=SUM, **kwargs)
 
 
-@pytest.mark.parametrize("n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps", [
-    (12, 6, 1, 1, 3, 0.3, 0.3, 8),
-    (20, 9, 3, 2, 2, 0.3, 0.3, 6),
-    (16, 8, 4, 8, 2, 0.3, 0.3, 6),
-    (16, 16, 2, 4, 2, 2.0, 1e-6, 8),   # saturating inputs
+@pytest.mark.parametrize("n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps, kwargs", [
+    (12, 6, 1, 1, 3, 0.3, 0.3, 8, {}),
+    (20, 9, 3, 2, 2, 0.3, 0.3, 6, {}),
+    (16, 8, 4, 8, 2, 0.3, 0.3, 6, {}),
+    (16, 8, 4, 8, 2, 0.3, 0.3, 6, dict(used_lanes=8, alus=4, movers=4, general=8)),
+    (20, 9, 3, 3, 2, 0.3, 0.3, 6, dict(used_lanes=2, alus=3, movers=2)),
+    (16, 8, 4, 6, 2, 0.3, 0.3, 6, dict(used_lanes=5, general=1)),
+    (16, 16, 2, 4, 2, 2.0, 1e-6, 8, {}),   # saturating inputs
 ])
-def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps):
+def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0, ns_steps,
+                                   kwargs):
     F, ref, initial, runs = _recorded_run(n_in, n_out, k, samples, seed=n_in + k, scale=scale,
                                           sigma0=sigma0, ns_steps=ns_steps)
-    flag = play(_engine(F, k, lanes, ns_steps), initial, runs)
+    eng = _engine(F, k, lanes, ns_steps, **kwargs)
+    flag = play(eng, initial, runs)
     if scale > 1:
         assert flag, "saturating inputs must raise the flag"
 

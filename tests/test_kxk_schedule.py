@@ -93,15 +93,24 @@ def alu_op(op, snap, writes, val, F, width):
     return flag
 
 
-@pytest.mark.parametrize("k, lanes, alus", [(1, 1, 1), (2, 4, 2), (3, 2, 1), (4, 8, 4)])
-def test_schedule_replay_equals_interpreter(k, lanes, alus):
+@pytest.mark.parametrize("k, lanes, alus, movers, general", [
+    (1, 1, 1, 1, 1), (2, 4, 2, 2, 4), (3, 2, 1, 1, 2), (4, 8, 4, 4, 8), (4, 4, 2, 1, 2),
+    (4, 4, 2, 1, 1)])
+def test_schedule_replay_equals_interpreter(k, lanes, alus, movers, general):
     rng = np.random.default_rng(k * 10 + lanes)
     F = UnitFormats.for_width(16)
     model = SBPCAUnitModel(24, 10, k=k, formats=F, b_max=8)
     model.load(qr_signfix(rng.normal(size=(24, k))), qr_signfix(rng.normal(size=(10, k))), 0.3)
     ref = ProgramUnit(model)
     ref.load_from(model)
-    sched = schedule_program(ref.prog, lanes=lanes, latency=3, alus=alus)
+    sched = schedule_program(ref.prog, lanes=lanes, latency=3, alus=alus, movers=movers,
+                             general=general)
+    assert all(not isinstance(op, Move) for seg in sched.segments.values() for ops in seg.alu
+               for op in ops[movers:])
+    # past the general lanes, results are only rounded by a constant right shift
+    assert all(op.kind == PostOp.ROUND and not op.var and op.shift >= 1
+               for seg in sched.segments.values() for ops in seg.posts
+               for op in ops[general:] if op is not None)
     # feed both the same segment inputs: record them from the reference run
     seen = []
     original = ref._run
@@ -136,3 +145,15 @@ def test_schedule_counts_every_multiply_once():
         assert sum(isinstance(op, Dot) for row in seg.posts for op in row) == \
             sum(1 for row in seg.beats for b in row if b is not None and
                 b[1] == len(b[0].terms) - 1)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(movers=0), "movers=0: must be 1..alus=2"),
+    (dict(movers=3), "movers=3: must be 1..alus=2"),
+    (dict(general=0), "general=0: must be 1..lanes=2"),
+    (dict(general=3), "general=3: must be 1..lanes=2")])
+def test_schedule_rejects_units_beyond_the_lanes_and_alus(kwargs, message):
+    prog = ProgramUnit(SBPCAUnitModel(24, 10, k=2, formats=UnitFormats.for_width(16),
+                                      b_max=8)).prog
+    with pytest.raises(ValueError, match=message):
+        schedule_program(prog, lanes=2, latency=3, alus=2, **kwargs)
