@@ -104,9 +104,6 @@ class UpdateHost(UnitHost):
         self._limit = 4 * (top.factor.factor_cycles + sch.cycles_per_term
                            + sch.load_cycles + 100)
 
-    async def reset(self, cycles: int = 3):
-        await super().reset(cycles)
-
     async def set_lr_shift(self, value: int):
         """Set the driver's run-time ``lr_shift`` (signed 7 bits)."""
         self.ports.set("lr_shift", int(value) & 0x7F)

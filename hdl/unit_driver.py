@@ -24,7 +24,6 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from golden.check import check_int
 from golden.driver import CrossbarDriverModel
 from .crossbar_driver import CrossbarDriver
 from .crossbar_factor import CrossbarFactor
@@ -74,7 +73,9 @@ class UnitDriver(wiring.Component):
                                       vec_width=F.vec.width, mat_width=F.mat.width,
                                       mat_frac=F.mat.frac, a_bits=unit.kxk_engine.a_bits,
                                       group=model.group)
-        check_int("sigma width", F.sigma.width, minimum=F.mat.width, maximum=F.mat.width)
+        if F.sigma.width != F.mat.width:
+            raise ValueError(f"formats: sigma is {F.sigma.width} bits, the k x k words "
+                             f"{F.mat.width}; the FACTOR stage passes sigma in the latter")
         members = {name: unit.signature.members[name] for name in UNIT_PORTS}
         n_in, n_out = unit.n_in, unit.n_out
         super().__init__({
