@@ -33,7 +33,8 @@ def network_params(cfg: TrainConfig, sizes) -> dict:
     """The ``network`` design's parameters for ``cfg`` (the device preset's ``dw_min``)."""
     return {"sizes": tuple(int(s) for s in sizes), "k": cfg.k, "lanes": cfg.lanes,
             "b_max": cfg.batch, "bl": cfg.bl, "scheme": cfg.scheme,
-            "dw_min": float(get_preset(cfg.device).dw_min), "lr": cfg.lr, "seed": cfg.seed}
+            "dw_min": float(get_preset(cfg.device).dw_min), "lr": cfg.lr,
+            "lfsr_seed": cfg.seed}
 
 
 def run_rtl_training(cfg: TrainConfig, *, data, build_dir, progress=None) -> dict:

@@ -65,8 +65,8 @@ from typing import Callable
 import numpy as np
 
 from .check import check_bool, check_choice, check_float, check_int
-from .crossbar import CrossbarApplier, CrossbarArray, dense_counts, get_preset
-from .crossbar.applier import ROUNDINGS
+from .crossbar import CrossbarApplier, dense_counts, get_preset
+from .crossbar.applier import ROUNDINGS, layer_arrays
 from .mlp import MLP, make_rules, train
 from .seam import RuleEngine
 from .sbpca_unit import SBPCAUnitRule
@@ -167,20 +167,7 @@ class CellWriteApplier:
         self._rounding = check_choice("rounding", rounding, ROUNDINGS)
         seed = check_int("seed", seed, minimum=0)
         self._decay = check_bool("decay", decay)
-        self.arrays: list[CrossbarArray] = []
-        self._rngs: list[np.random.Generator] = []
-        for layer, w in enumerate(weights):
-            w = np.asarray(w, dtype=np.float64)
-            if w.ndim != 2:
-                raise ValueError(f"weights[{layer}].shape={w.shape}: must be 2-D (n_out, n_in)")
-            arr = CrossbarArray(*w.shape, device=device, seed=np.random.SeedSequence(
-                seed, spawn_key=(layer, 0)))
-            arr.set_weights(w)
-            self.arrays.append(arr)
-            self._rngs.append(np.random.default_rng(np.random.SeedSequence(
-                seed, spawn_key=(layer, 1))))
-        if not self.arrays:
-            raise ValueError("weights: must hold at least one (n_out, n_in) array, got none")
+        self.arrays, self._rngs = layer_arrays(weights, device=device, seed=seed)
         self.row_writes = [0] * len(self.arrays)
         self.dense_updates = [0] * len(self.arrays)
 

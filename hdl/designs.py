@@ -116,11 +116,11 @@ def _build_crossbar_driver(**params):
     return CrossbarDriver.for_model(driver_model(**params))
 
 
-def _build_network(*, sizes, k, lanes, b_max, bl, scheme, dw_min, lr, seed):
+def _build_network(*, sizes, k, lanes, b_max, bl, scheme, dw_min, lr, lfsr_seed):
     from .network_top import NetworkTop, network_layers
 
     return NetworkTop(network_layers(sizes, k=k, lanes=lanes, b_max=b_max, dw_min=dw_min,
-                                     lr=lr, bl=bl, scheme=scheme, seed=seed))
+                                     lr=lr, bl=bl, scheme=scheme, seed=lfsr_seed))
 
 
 DESIGNS = {
@@ -191,7 +191,7 @@ DESIGNS = {
             Param("dw_min", float, 0.001, "device step (folded into the step constants)"),
             Param("lr", float, 0.125, "learning rate (its multiplier is built in; the shift is "
                   "each driver's run-time lr_shift port)"),
-            Param("seed", int, 0, "root seed of the drivers' LFSRs (as sbpca train --seed)",
+            Param("lfsr_seed", int, 0, "root seed of the drivers' LFSRs (as sbpca train --seed)",
                   minimum=0),
         ),
         builder=_build_network,

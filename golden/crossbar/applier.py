@@ -44,11 +44,31 @@ import numpy as np
 from ..check import check_choice, check_float, check_int
 from .array import EVALUATIONS, CrossbarArray
 
-__all__ = ["PulsePlan", "pulse_plan", "pulse_trains", "dense_counts", "CrossbarApplier",
-           "SCHEMES", "ROUNDINGS"]
+__all__ = ["layer_arrays", "PulsePlan", "pulse_plan", "pulse_trains", "dense_counts",
+           "CrossbarApplier", "SCHEMES", "ROUNDINGS"]
 
 SCHEMES = ("pulses", "counts")
 ROUNDINGS = ("nearest", "stochastic")
+
+
+def layer_arrays(weights, *, device, seed: int, evaluation: str = "steps"):
+    """One :class:`CrossbarArray` per layer programmed with ``weights[l]`` (``(n_out, n_in)``),
+    seeded ``SeedSequence(seed, spawn_key=(l, 0))``, and each layer's random stream
+    ``default_rng(SeedSequence(seed, spawn_key=(l, 1)))``: ``(arrays, rngs)``. ``ValueError``
+    for a weight that is not 2-D or no weights at all."""
+    arrays, rngs = [], []
+    for layer, w in enumerate(weights):
+        w = np.asarray(w, dtype=np.float64)
+        if w.ndim != 2:
+            raise ValueError(f"weights[{layer}].shape={w.shape}: must be 2-D (n_out, n_in)")
+        arr = CrossbarArray(*w.shape, device=device, seed=np.random.SeedSequence(
+            seed, spawn_key=(layer, 0)), evaluation=evaluation)
+        arr.set_weights(w)
+        arrays.append(arr)
+        rngs.append(np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(layer, 1))))
+    if not arrays:
+        raise ValueError("weights: must hold at least one (n_out, n_in) array, got none")
+    return arrays, rngs
 
 
 @dataclass(frozen=True)
@@ -163,21 +183,8 @@ class CrossbarApplier:
         self._scheme, self._rounding = scheme, dense_rounding
         self._bl_management, self._update_management = bool(bl_management), bool(update_management)
         self._decay = bool(decay)
-        self.arrays: list[CrossbarArray] = []
-        self._rngs: list[np.random.Generator] = []
-        for layer, w in enumerate(weights):
-            w = np.asarray(w, dtype=np.float64)
-            if w.ndim != 2:
-                raise ValueError(f"weights[{layer}].shape={w.shape}: must be 2-D "
-                                 f"(n_out, n_in)")
-            arr = CrossbarArray(*w.shape, device=device, seed=np.random.SeedSequence(
-                seed, spawn_key=(layer, 0)), evaluation=evaluation)
-            arr.set_weights(w)
-            self.arrays.append(arr)
-            self._rngs.append(np.random.default_rng(np.random.SeedSequence(
-                seed, spawn_key=(layer, 1))))
-        if not self.arrays:
-            raise ValueError("weights: must hold at least one (n_out, n_in) array, got none")
+        self.arrays, self._rngs = layer_arrays(weights, device=device, seed=seed,
+                                               evaluation=evaluation)
         self._pulse_stats = [{"terms": 0, "skipped_terms": 0, "clipped_lines": 0,
                               "dense_updates": 0} for _ in self.arrays]
 
