@@ -26,7 +26,15 @@ from golden.crossbar import get_preset
 from golden.train_backends import TrainConfig, resolve_sizes
 from .runner import CosimFailure, run_cocotb
 
-__all__ = ["network_params", "run_rtl_training"]
+__all__ = ["network_params", "run_rtl_training", "request_stop", "STOP_FILE"]
+
+#: The file in the build folder whose existence stops a run after its current batch.
+STOP_FILE = "train_stop"
+
+
+def request_stop(build_dir) -> None:
+    """Ask the run in ``build_dir`` to stop after its current batch (what Ctrl-C does)."""
+    (Path(build_dir).resolve() / STOP_FILE).touch()
 
 
 def network_params(cfg: TrainConfig, sizes) -> dict:
@@ -40,6 +48,9 @@ def network_params(cfg: TrainConfig, sizes) -> dict:
 def run_rtl_training(cfg: TrainConfig, *, data, build_dir, progress=None) -> dict:
     """Train ``cfg`` (``backend="rtl"``) through the co-simulated network top in ``build_dir``;
     return the results document (``"rtl"``: simulator, build and simulation seconds, Verilog).
+
+    ``progress(n)`` gets the samples done (from a polling thread); :func:`request_stop` (or
+    Ctrl-C in the main thread) ends the run after the current batch, ``interrupted`` set.
 
     ``ValueError`` for a configuration the design cannot be generated for (one line, naming the
     parameter). A difference found by ``check_against`` is in the document's ``mismatch``.
@@ -61,7 +72,7 @@ def run_rtl_training(cfg: TrainConfig, *, data, build_dir, progress=None) -> dic
     files = {name: build_dir / f"train_{name}.json" for name in ("config", "results",
                                                                   "progress")}
     files["data"] = build_dir / "train_data.npz"
-    stop_file = build_dir / "train_stop"
+    stop_file = build_dir / STOP_FILE
     for path in (*files.values(), stop_file):
         path.unlink(missing_ok=True)
     files["config"].write_text(json.dumps(conf, indent=1))
@@ -85,7 +96,8 @@ def run_rtl_training(cfg: TrainConfig, *, data, build_dir, progress=None) -> dic
         signal.signal(signal.SIGINT, previous)         # a second Ctrl-C is not caught
 
     watcher = threading.Thread(target=poll, daemon=True)
-    previous = signal.signal(signal.SIGINT, on_sigint)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if main_thread else None
     watcher.start()
     failure = None
     t0 = time.monotonic()
@@ -102,7 +114,7 @@ def run_rtl_training(cfg: TrainConfig, *, data, build_dir, progress=None) -> dic
     finally:
         finished.set()
         watcher.join()
-        if signal.getsignal(signal.SIGINT) is on_sigint:
+        if main_thread and signal.getsignal(signal.SIGINT) is on_sigint:
             signal.signal(signal.SIGINT, previous)
     _report(files["progress"], seen, progress)
     if not files["results"].exists():

@@ -54,6 +54,24 @@ def test_digits_through_the_rtl_equals_the_fixed_backend(sim, tmp_path):
     assert doc["final"]["update_events"] > 0 and doc["final"]["coincidences"] > 0
 
 
+def test_a_stopped_run_writes_what_was_done(tmp_path):
+    """The stop request (what Ctrl-C does) ends the run after the current batch; the document
+    holds the batches done, checked, and a last record at the stop."""
+    from cosim.rtl_train import request_stop
+
+    cfg = TrainConfig(backend="rtl", data="digits", sizes=(64, 8, 10), k=1, batch=8, bl=3,
+                      epochs=1, limit=160, check_against="fixed").check()
+    data = load_data(cfg)
+    build = tmp_path / "rtl"
+    doc = run_rtl_training(cfg, data=data, build_dir=build,
+                           progress=lambda n: request_stop(build))
+    assert doc["interrupted"] and doc["mismatch"] is None
+    done = doc["final"]["samples"]
+    assert 0 < done < 160 and done % 8 == 0
+    assert doc["records"][-1]["samples"] == done
+    assert [st["driver"]["checked_batches"] for st in doc["layers"]] == [done // 8] * 2
+
+
 @pytest.mark.slow
 def test_mnist_784_100_10_through_the_rtl(tmp_path):
     """The issue's figure: MNIST subset, 784-100-10, k = 4, batch 64, 16-bit, ideal device, 10
