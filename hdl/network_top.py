@@ -44,13 +44,21 @@ def network_layers(sizes, *, k, lanes, b_max, dw_min, lr, bl, scheme, seed, widt
     for i, n in enumerate(sizes):
         check_int(f"sizes[{i}]", n, minimum=1)
     out = []
-    for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        L = layer_lanes(lanes, n_in, n_out)
-        unit = SBPCAUnit(n_in=n_in, n_out=n_out, k=k, lanes=L, words=L, width=width,
-                         scalar_width=scalar_width, b_max=b_max)
-        model = layer_driver(n_in, n_out, dw_min=dw_min, lr=lr, formats=unit.formats, bl=bl,
-                             scheme=scheme, seed=seed, layer=layer)
-        out.append(UnitDriver(unit, model))
+    try:
+        for layer, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            L = layer_lanes(lanes, n_in, n_out)
+            unit = SBPCAUnit(n_in=n_in, n_out=n_out, k=k, lanes=L, words=L, width=width,
+                             scalar_width=scalar_width, b_max=b_max)
+            out.append(unit)
+            model = layer_driver(n_in, n_out, dw_min=dw_min, lr=lr, formats=unit.formats,
+                                 bl=bl, scheme=scheme, seed=seed, layer=layer)
+            out[-1] = UnitDriver(unit, model)
+    except (TypeError, ValueError):
+        from .designs import unused
+
+        for built in out:                      # a bad later layer: the earlier ones unused
+            unused(built)
+        raise
     return out
 
 

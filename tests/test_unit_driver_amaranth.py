@@ -149,10 +149,12 @@ def test_network_top_is_lint_clean(params, tmp_path):
 
 
 def test_network_layers_chain():
+    from hdl.designs import unused
     from hdl.network_top import NetworkTop, network_layers
 
     a, b = network_layers((10, 6, 4), k=1, lanes=8, b_max=2, dw_min=1e-3, lr=0.125, bl=3,
                           scheme="stochastic", seed=0)
+    unused(a), unused(b)
     assert (a.n_in, a.n_out, a.unit.lanes, b.unit.lanes) == (10, 6, 6, 4)
     with pytest.raises(ValueError, match=r"layers\[1\]: 10 inputs after a layer of 4 outputs"):
         NetworkTop([b, a])
