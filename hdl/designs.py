@@ -16,21 +16,9 @@ from .crossbar_driver import CrossbarDriver
 from .mac_lane import MACLane
 from .row_pass import RowPass
 from .sbpca_unit import SBPCAUnit
+from .unused import unused
 
 __all__ = ["Param", "Design", "DESIGNS", "get_design", "row_counts", "unused", "driver_model"]
-
-
-def unused(component):
-    """Mark ``component`` and the Elaboratables it holds as deliberately not elaborated (built
-    only for its facts: cycle counts, layouts, memory words), so Amaranth does not warn."""
-    from amaranth.hdl import Elaboratable
-
-    component._MustUse__silence = True
-    for value in vars(component).values():
-        for item in (value if isinstance(value, (list, tuple)) else (value,)):
-            if isinstance(item, Elaboratable):
-                unused(item)
-    return component
 
 
 @dataclass(frozen=True)

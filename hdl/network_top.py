@@ -22,6 +22,7 @@ from amaranth.lib.wiring import Out
 from golden.check import check_int
 from .sbpca_unit import SBPCAUnit
 from .unit_driver import UnitDriver
+from .unused import unused
 
 __all__ = ["NetworkTop", "network_layers", "layer_lanes"]
 
@@ -54,8 +55,6 @@ def network_layers(sizes, *, k, lanes, b_max, dw_min, lr, bl, scheme, seed, widt
                                  bl=bl, scheme=scheme, seed=seed, layer=layer)
             out[-1] = UnitDriver(unit, model)
     except (TypeError, ValueError):
-        from .designs import unused
-
         for built in out:                      # a bad later layer: the earlier ones unused
             unused(built)
         raise
