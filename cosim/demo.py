@@ -29,7 +29,7 @@ DEMO_CONFIG = dict(backend="rtl", data="digits", sizes=(64, 32, 10), k=4, batch=
                    bl=31, device="ideal", check_against="fixed")
 
 
-def _reference(cfg, data, rule, progress) -> dict:
+def _reference(cfg, data, rule) -> dict:
     from golden.train_backends import TrainConfig, run_training
 
     ref = TrainConfig(backend="float", data=cfg.data, sizes=tuple(cfg.sizes), rule=rule,
@@ -92,8 +92,8 @@ def run_demo(out_dir="build/demo", *, sim=None, epochs=None, limit=None,
                  f"({sum(doc['rtl']['checked_batches'])} layer updates checked)")
 
     progress("[3/4] references: float MBGD (dense updates) and the unit's algorithm in float")
-    doc["references"] = {"float MBGD": _reference(cfg, data, "mbgd", progress),
-                         "float unit": _reference(cfg, data, "unit", progress)}
+    doc["references"] = {"float MBGD": _reference(cfg, data, "mbgd"),
+                         "float unit": _reference(cfg, data, "unit")}
 
     progress("[4/4] results")
     table = _table(doc, rtl)

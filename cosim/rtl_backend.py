@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.crossbar import get_preset
 from golden.mlp import make_rules
 from golden.sbpca_unit import SBPCAUnitRule
 from golden.train_backends import (Backend, CheckFailed, DriverApplier, TrainConfig,
@@ -101,18 +100,16 @@ class RtlApplier(DriverApplier):
     def __init__(self, weights, rules, *, device: str, lr: float, bl: int, scheme: str,
                  seed: int, check: bool):
         super().__init__(weights, rules, device=device, lr=lr, bl=bl, scheme=scheme, seed=seed)
-        self.lr = lr
         self.engine = None
         self.reference = (DriverApplier(weights, rules, device=device, lr=lr, bl=bl,
                                         scheme=scheme, seed=seed) if check else None)
         self.cycles = [0] * len(self.arrays)
         self.clipped_lines = [0] * len(self.arrays)
-        self.saturations = [0] * len(self.arrays)
         self.checked_batches = [0] * len(self.arrays)     # per layer
 
     def apply(self, layer: int, update, lr: float) -> None:
-        if lr != self.lr:
-            raise ValueError(f"lr={lr!r}: the driver was built for lr={self.lr!r}")
+        if lr != self._lr:
+            raise ValueError(f"lr={lr!r}: the driver was built for lr={self._lr!r}")
         upd = self.engine.pending[layer]
         self.engine.pending[layer] = None
         if upd is None:
@@ -122,14 +119,14 @@ class RtlApplier(DriverApplier):
             arr.apply_pulses(rows, cols)
         arr.decay()
         self.cycles[layer] += upd.cycles
-        self.saturations[layer] += int(upd.saturated)
+        self.readout_saturations[layer] += int(upd.saturated)
         self.clipped_lines[layer] += sum(upd.clip_lines)
         if self.reference is not None:
             self._check(layer, upd)
 
     def _check(self, layer: int, upd) -> None:
         ref = self.reference
-        ref.apply(layer, None, self.lr)
+        ref.apply(layer, None, self._lr)
         drive = ref.last_drive[layer]
         batch = self.engine.batches[layer] - 1
         where = {"layer": layer, "batch": batch}
@@ -173,10 +170,7 @@ class RtlApplier(DriverApplier):
         drv = self.drivers[layer]
         if drv is None:
             return {}
-        return {"cycles": self.cycles[layer], "lr_mult": drv.lr_mult, "lr_shift": drv.lr_shift,
-                "step": drv.step, "step_exp": drv.step_exp, "step_error": drv.step_error,
-                "cycles_per_term": drv.cycles_per_term,
-                "readout_saturations": self.saturations[layer],
+        return {"cycles": self.cycles[layer], **self._driver_facts(layer),
                 "clipped_lines": self.clipped_lines[layer],
                 "unit_cycles": self.engine.unit_cycles[layer],
                 "checked_batches": self.checked_batches[layer]}
@@ -188,7 +182,6 @@ def build_rtl_backend(model, cfg: TrainConfig, top, make_host) -> Backend:
     check_top(top, model, cfg)
     rule, options = _rule_spec(cfg, "fixed")
     rules = make_rules(model, rule, rule_options=options, seed=cfg.seed)
-    get_preset(cfg.device)
     applier = RtlApplier(model.weights, rules, device=cfg.device, lr=cfg.lr, bl=cfg.bl,
                          scheme=cfg.scheme, seed=cfg.seed,
                          check=cfg.check_against == "fixed")

@@ -93,8 +93,10 @@ class UpdateHost(UnitHost):
     protocol is :class:`UnitHost`'s (``model`` is the golden unit model kept in step, or
     ``None``)."""
 
-    INPUTS = ("samples__valid", "samples__payload", "batch__valid", "batch__payload", "load",
-              "load_rows__valid", "load_rows__payload", "kxk_in", "lr_shift")
+    #: The unit's inputs but the readout ones (the top reads the unit out itself), and the
+    #: driver's run-time learning-rate shift.
+    INPUTS = tuple(name for name in UnitHost.INPUTS
+                   if name not in ("readout", "rows_o__ready")) + ("lr_shift",)
 
     def __init__(self, ports, top, *, model="unit", rng=None, idle=0.0):
         super().__init__(ports, top.unit, model=model, rng=rng, idle=idle)

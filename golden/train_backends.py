@@ -233,6 +233,11 @@ class DriverApplier:
         self.readout_saturations = [0] * len(self.arrays)
         self.last_drive = [None] * len(self.arrays)     # each layer's last BatchDrive
 
+    @property
+    def lr(self) -> float:
+        """The learning rate the drivers were built for."""
+        return self._lr
+
     def driver(self, layer: int) -> CrossbarDriverModel:
         """Layer ``layer``'s driver model (built at its first batch, when the unit's input
         scales are known: ``ValueError`` before)."""
@@ -271,8 +276,14 @@ class DriverApplier:
         drv = self.drivers[layer]
         if drv is None:
             return {}
-        return {**drv.stats(), "lr_mult": drv.lr_mult, "lr_shift": drv.lr_shift,
-                "step": drv.step, "step_exp": drv.step_exp, "step_error": drv.step_error,
+        return {**drv.stats(), **self._driver_facts(layer)}
+
+    def _driver_facts(self, layer: int) -> dict:
+        """Layer ``layer``'s driver constants (lr split, step constant, cycles per term) and
+        its readout saturations (the driver must exist)."""
+        drv = self.drivers[layer]
+        return {"lr_mult": drv.lr_mult, "lr_shift": drv.lr_shift, "step": drv.step,
+                "step_exp": drv.step_exp, "step_error": drv.step_error,
                 "cycles_per_term": drv.cycles_per_term,
                 "readout_saturations": self.readout_saturations[layer]}
 
@@ -365,7 +376,8 @@ def load_data(cfg: TrainConfig):
     return data if cfg.limit is None else data.limit(cfg.limit)
 
 
-def _sizes(cfg: TrainConfig, data) -> tuple:
+def resolve_sizes(cfg: TrainConfig, data) -> tuple:
+    """``cfg.sizes``, or the default network of ``data``; ``ValueError`` if they do not fit."""
     sizes = tuple(int(s) for s in (cfg.sizes or (data.n_features, 100, data.n_classes)))
     if sizes[0] != data.n_features or sizes[-1] < data.n_classes:
         raise ValueError(f"sizes={','.join(map(str, sizes))}: data {data.name} has "
@@ -386,11 +398,6 @@ def run_training(cfg: TrainConfig, *, progress: Callable[[int], None] | None = N
     return run_sync(run_training_async(cfg, progress=progress, data=data), "run_training")
 
 
-def resolve_sizes(cfg: TrainConfig, data) -> tuple:
-    """``cfg.sizes``, or the default network of ``data``; ``ValueError`` if they do not fit."""
-    return _sizes(cfg, data)
-
-
 async def run_training_async(cfg: TrainConfig, *, progress: Callable[[int], None] | None = None,
                              data=None, backend_factory=None) -> dict:
     """:func:`run_training` awaiting the engine and applier (:func:`golden.mlp.train_async`);
@@ -398,7 +405,7 @@ async def run_training_async(cfg: TrainConfig, *, progress: Callable[[int], None
     :func:`build_backend`; the co-simulation passes the rtl backend's)."""
     cfg.check()
     data = load_data(cfg) if data is None else data
-    cfg.sizes = sizes = _sizes(cfg, data)
+    cfg.sizes = sizes = resolve_sizes(cfg, data)
     model = MLP(sizes, seed=cfg.seed)
     backend = (backend_factory or build_backend)(model, cfg)
     n_train = len(data.y_train)

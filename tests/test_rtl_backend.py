@@ -34,7 +34,6 @@ def setup_run():
     applier = RtlApplier(model.weights, rules, check=True, **kw)
     applier.engine = _Engine(len(rules))
     golden = DriverApplier(model.weights, rules, **kw)       # plays the RTL's part
-    xs = [data.x_train[:8]]
     _, xs, deltas = model.backward(data.x_train[:8], data.y_train[:8])
     return cfg, rules, applier, golden, xs, deltas
 
