@@ -2,9 +2,12 @@
 
 The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
 package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
-RAM. nextpnr runs with ``--timing-allow-fail``: a missed frequency is reported (``timing_met``
+RAM. With ``breakdown`` the report also lists the resources of each submodule
+(:mod:`synth.breakdown`: ``modules`` in report.json, a table in report.md). nextpnr runs with ``--timing-allow-fail``: a missed frequency is reported (``timing_met``
 false), not raised. A design that does not fit or fails to place is reported with its status and
-the log path.
+the log path. ``pnr`` chooses whether nextpnr runs: ``"always"``, ``"if_fits"`` (only when the
+synthesized counts are within the device's capacity; a sweep does not spend a place-and-route
+on a design that cannot fit) or ``"never"``.
 """
 
 from __future__ import annotations
@@ -18,13 +21,16 @@ from pathlib import Path
 from hdl.designs import get_design
 from hdl.generate import to_verilog
 from hdl.serial_shell import SerialShell
+from .breakdown import breakdown_markdown, run_breakdown
 from .targets import categorize, get_target
 from .toolchain import venv_tool
 
-__all__ = ["SynthError", "run_synth", "write_markdown"]
+__all__ = ["SynthError", "PNR_MODES", "run_synth", "write_markdown", "over_capacity"]
 
 TOP = "synth_top"
 COLUMNS = ("logic", "carry", "ff", "dsp", "bram", "spram", "lutram", "srl", "mux")
+#: When nextpnr runs (:func:`run_synth`'s ``pnr``).
+PNR_MODES = ("always", "if_fits", "never")
 
 
 class SynthError(RuntimeError):
@@ -51,15 +57,25 @@ def _tool_versions() -> dict:
     return out
 
 
+def over_capacity(resources: dict, capacity: dict) -> list:
+    """The columns whose count exceeds the device's capacity, as ``"logic 6012 > 5280"``."""
+    return [f"{col} {resources[col]} > {cap}" for col, cap in capacity.items()
+            if resources.get(col, 0) > cap]
+
+
 def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: float | None = None,
-              seed: int = 1, progress=print, component=None) -> dict:
+              seed: int = 1, progress=print, component=None, breakdown: bool = False,
+              pnr: str = "always") -> dict:
     """Synthesize ``design`` for ``target`` into ``out_dir`` and write ``report.json``/``.md``.
 
     ``component`` may pass the already built design (built from ``params`` otherwise).
-    Returns the report dict. Raises ``ValueError`` for bad parameters or target,
-    :class:`SynthError` if Yosys fails.
+    ``breakdown`` adds the per-module resources (``modules``, :mod:`synth.breakdown`); ``pnr``
+    is one of :data:`PNR_MODES`. Returns the report dict. Raises ``ValueError`` for bad
+    parameters or target, :class:`SynthError` if Yosys fails.
     """
     tgt = get_target(target)
+    if pnr not in PNR_MODES:
+        raise ValueError(f"pnr={pnr!r}: must be one of {', '.join(PNR_MODES)}")
     if component is None:
         component, params = get_design(design).build(**params)
     full = params
@@ -98,7 +114,22 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         "tools": _tool_versions(), "logs": {"yosys": str(out / "yosys.log")},
     }
 
-    if tgt.nextpnr:
+    if breakdown:
+        try:
+            bd = run_breakdown(component, tgt, out, resources, progress=progress)
+        except RuntimeError as exc:
+            raise SynthError(str(exc)) from None
+        report["modules"] = bd.pop("modules")
+        report["breakdown"] = bd
+        if bd["log"]:
+            report["logs"]["breakdown"] = bd["log"]
+
+    too_big = over_capacity(resources, tgt.capacity)
+    if tgt.nextpnr and pnr == "never":
+        report["pnr_status"] = "not run (pnr=never)"
+    elif tgt.nextpnr and pnr == "if_fits" and too_big:
+        report["pnr_status"] = f"not run: does not fit ({', '.join(too_big)})"
+    elif tgt.nextpnr:
         progress(f"[synth] {tgt.nextpnr[0]} at {freq_mhz:g} MHz ...")
         t1 = time.monotonic()
         cmd = [venv_tool(tgt.nextpnr[0]), *tgt.nextpnr[1:], "--json", "netlist.json",
@@ -122,7 +153,11 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
             report["pnr_utilization"] = pnr.get("utilization")
 
     (out / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "report.md").write_text(write_markdown([report]))
+    text = write_markdown([report])
+    if breakdown:
+        text += breakdown_markdown({**report["breakdown"], "modules": report["modules"]},
+                                   resources, COLUMNS)
+    (out / "report.md").write_text(text)
     return report
 
 

