@@ -82,7 +82,12 @@ def _up5k_section(records) -> str:
             for r in placed:
                 p, res = r["parameters"], r["resources"]
                 fmax = f"{r['fmax_mhz']:.1f} MHz" if r["fmax_mhz"] is not None else "no Fmax"
-                text += (f"- k={p['k']} lanes={p['lanes']} width={p['width']}: {fmax}; "
+                if r["timing_met"] is not None:
+                    fmax += (f" ({'meets' if r['timing_met'] else 'misses'} "
+                             f"{r['freq_constraint_mhz']:g} MHz)")
+                lc = (r["pnr_utilization"] or {}).get("ICESTORM_LC")
+                lcs = f"{lc['used']}/{lc['available']} logic cells, " if lc else ""
+                text += (f"- k={p['k']} lanes={p['lanes']} width={p['width']}: {fmax}; {lcs}"
                          f"{res.get('logic', 0)} LUT4, {res.get('ff', 0)} FF, "
                          f"{res.get('dsp', 0)} SB_MAC16, {res.get('bram', 0)} RAM4K, "
                          f"{res.get('spram', 0)} SPRAM\n")
