@@ -117,10 +117,12 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     }
 
     if breakdown:
+        t1 = time.monotonic()
         try:
             bd = run_breakdown(component, tgt, out, resources, progress=progress)
         except RuntimeError as exc:
             raise SynthError(str(exc)) from None
+        report["seconds"]["breakdown"] = round(time.monotonic() - t1, 1)
         report["modules"] = bd.pop("modules")
         report["breakdown"] = bd
         if bd["log"]:
