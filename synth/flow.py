@@ -2,12 +2,13 @@
 
 The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
 package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
-RAM. With ``breakdown`` the report also lists the resources of each submodule
-(:mod:`synth.breakdown`: ``modules`` in report.json, a table in report.md). nextpnr runs with ``--timing-allow-fail``: a missed frequency is reported (``timing_met``
+RAM. nextpnr runs with ``--timing-allow-fail``: a missed frequency is reported (``timing_met``
 false), not raised. A design that does not fit or fails to place is reported with its status and
 the log path. ``pnr`` chooses whether nextpnr runs: ``"always"``, ``"if_fits"`` (only when the
 synthesized counts are within the device's capacity; a sweep does not spend a place-and-route
-on a design that cannot fit) or ``"never"``.
+on a design that cannot fit) or ``"never"``. With ``breakdown`` the report also lists the
+resources of each submodule (:mod:`synth.breakdown`: ``modules`` in report.json, a table in
+report.md).
 """
 
 from __future__ import annotations
