@@ -67,12 +67,15 @@ def test_breakdown_rows_rest_is_total_minus_children():
         breakdown_rows({"c": "C"}, figures, TARGETS["xilinx7"], {"logic": 1}, "Top")
 
 
-def test_breakdown_of_a_design_without_submodules(build_dir):
-    report = run_synth("mac_lane", {}, "xilinx7", build_dir, progress=quiet, breakdown=True)
-    assert report["modules"] == []
+def test_breakdown_of_a_design_without_submodules(build_dir, capsys):
+    assert main(["synth", "mac_lane", "--target", "xilinx7", "--breakdown",
+                 "-o", str(build_dir)]) == 0
+    report = json.loads((build_dir / "report.json").read_text())
+    assert report["modules"] == [] and report["resources"]["dsp"] == 1
     assert "breakdown" not in report["logs"]
     md = (build_dir / "report.md").read_text()
     assert "Per-module breakdown: none" in md and "| module |" not in md
+    assert "Per-module breakdown: none" in capsys.readouterr().out
 
 
 def _tiny_sweep_args(out):
