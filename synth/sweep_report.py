@@ -128,8 +128,9 @@ def sweep_markdown(records) -> str:
         text += "\n## Skipped points\n\n"
         for r in sorted(skipped, key=_order):
             p = r["parameters"]
-            text += (f"- {r['layer']} k={p['k']} lanes={p['lanes']} width={p['width']} on "
-                     f"{r['target']}: {r['status'][len('skipped: '):]}\n")
+            text += (f"- {r['layer']} k={p['k']} lanes={p['lanes']} width={p['width']} "
+                     f"(scalar_width={p['scalar_width']}) on {r['target']}: "
+                     f"{r['status'][len('skipped: '):]}\n")
     return text
 
 
