@@ -220,5 +220,10 @@ def breakdown_markdown(breakdown: dict, total: dict, columns) -> str:
     hier = breakdown["hier_total"]
     lines.append("| " + " | ".join(["total (hierarchical run, shell included)", ""]
                                    + [str(hier.get(c, 0)) for c in cols]) + " |")
-    return ("\nPer-module breakdown (" + breakdown["method"] + "):\n\n"
+    text = ("\nPer-module breakdown (" + breakdown["method"] + "):\n\n"
             + "\n".join(lines) + "\n")
+    if any(v < 0 for row in breakdown["modules"] for v in row["resources"].values()):
+        text += ("\nA negative rest: flattening saved more across module boundaries than the "
+                 "design's own logic and the shell cost (the children's figures are their "
+                 "hierarchical, unflattened cost).\n")
+    return text
