@@ -56,10 +56,10 @@ class PassControl:
     Attributes: ``busy``, ``phase``, ``j`` (slot), ``beat`` (in the slot), ``mode``, ``slot``
     (beats of a full slot of ``mode``), ``entry`` (index into the beat table), ``params``, the
     latched bank (``row_base``, ``inp_base``, ``last_j`` = rows_b - 1, ``tail_mask``), and after
-    :meth:`slots`: ``issuing``, ``in_u_slot``, ``in_g_slot``, ``last_slot``, ``slot_end``,
-    ``fetch``,
-    ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``/``fetch_tail`` (the fetched address holds a
-    full row / is the bank's last) and ``row_full``/``row_tail`` (the same for slot ``j``).
+    :meth:`slots`: ``issuing``, ``in_u_slot``, ``in_g_slot``, ``update`` (the pass is an
+    UPDATE), ``last_slot``, ``slot_end``, ``fetch``, ``fetch_addr``, ``fetch_iaddr``,
+    ``fetch_full``/``fetch_tail`` (the fetched address holds a full row / is the bank's last) and
+    ``row_full``/``row_tail`` (the same for slot ``j``).
     """
 
     def __init__(self, m, rp, banks, span):
@@ -111,7 +111,7 @@ class PassControl:
             update.eq(mode == PassMode.UPDATE),
             end_beat.eq(Mux(update & (j == 0), rp.first_slot_beats - 1, slot - 1)),
         ]
-        last_slot = Signal()               # the pass's last slot (no fetch needed after it)
+        last_slot = Signal()               # the pass's last slot: the reduction starts in it
         m.d.comb += last_slot.eq(Mux(update, j == last_j + 1, j == last_j))
         slot_end = Signal()
         m.d.comb += slot_end.eq(issuing & (beat == end_beat))
