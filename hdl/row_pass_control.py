@@ -5,10 +5,12 @@ A pass runs through three phases (:class:`Phase`) from ``start`` to ``done``::
     PREFETCH  1 cycle       row 0 (and its input word) is read from the memories
     SLOTS     the slots     slot j = 0 .. last (UPDATE: rows_b, else rows_b - 1); the next row
                             is fetched during a slot's last beat (``slot_end``). A slot plays
-                            beats 0 .. slot - 1, except UPDATE's first slot (beats 0 .. U +
-                            lane_latency: row -1 has no G beats, but row 0's results must be in
-                            new_cur at the slot end) and its last slot (beats U .. slot - 1: row
-                            rows_b has no U beats)
+                            beats 0 .. slot - 1, except UPDATE's first slot (row -1 has no G
+                            beats: beats 0 .. max(U, lane_latency + 1) - 1; row 0 completes in
+                            slot 1, at beat RowPass.row0_beat, before slot 1's G beats read it;
+                            with one row address, beats 0 .. U + lane_latency, so that row 0
+                            is complete at the slot end) and its last slot (beats U .. slot - 1:
+                            row rows_b has no U beats)
     DRAIN     to the end    no beats; the reduction finishes
 
 The reduction (one produced sum a cycle added over the lanes into ``gram``, ``proj``, ``norm2``;
@@ -57,7 +59,8 @@ class PassControl:
     (beats of a full slot of ``mode``), ``entry`` (index into the beat table), ``params``, the
     latched bank (``row_base``, ``inp_base``, ``last_j`` = rows_b - 1, ``tail_mask``), and after
     :meth:`slots`: ``issuing``, ``in_u_slot``, ``in_g_slot``, ``update`` (the pass is an
-    UPDATE), ``last_slot``, ``slot_end``, ``fetch``, ``fetch_addr``, ``fetch_iaddr``,
+    UPDATE), ``last_slot``, ``slot_end``, ``row_done`` (a row is complete: ``done_j``; ``late``:
+    row 0 in slot 1), ``fetch``, ``fetch_addr``, ``fetch_iaddr``,
     ``fetch_full``/``fetch_tail`` (the fetched address holds a full row / is the bank's last) and
     ``row_full``/``row_tail`` (the same for slot ``j``).
     """
@@ -102,19 +105,31 @@ class PassControl:
             in_u_slot.eq(j <= last_j),
             in_g_slot.eq(j > 0),
         ]
-        # UPDATE's first slot ends once row 0's last U result is in new_cur (its G half is
-        # for row -1); every other slot after its last beat
+        # UPDATE's first slot has no G beats (row -1): it ends after row 0's U beats, and row 0
+        # completes in slot 1 (`late`); with one row address (no slot 1 U beats to wait behind)
+        # it ends once row 0's results are back. Every other slot ends after its last beat.
         rp, mode = self._rp, self.mode
-        update = Signal()
+        update, late_row0 = Signal(), Signal()
         end_beat = Signal(range(max(rp.slot_lengths)))
+        one, more = rp.first_slot_lengths
         m.d.comb += [
             update.eq(mode == PassMode.UPDATE),
-            end_beat.eq(Mux(update & (j == 0), rp.first_slot_beats - 1, slot - 1)),
+            late_row0.eq(update & (last_j != 0)),
+            end_beat.eq(Mux(update & (j == 0), Mux(last_j != 0, more - 1, one - 1), slot - 1)),
         ]
         last_slot = Signal()               # the pass's last slot: the reduction starts in it
         m.d.comb += last_slot.eq(Mux(update, j == last_j + 1, j == last_j))
         slot_end = Signal()
         m.d.comb += slot_end.eq(issuing & (beat == end_beat))
+        # a row is complete (new_cur -> new_prev, UPDATE write-back to row `done_j`): at its
+        # slot's end, except row 0 when it completes in slot 1 (`late`)
+        late, row_done = Signal(), Signal()
+        done_j = Signal(range(max(banks.rows) + 2))
+        m.d.comb += [
+            late.eq(issuing & late_row0 & (j == 1) & (beat == rp.row0_beat)),
+            row_done.eq((slot_end & ~(late_row0 & (j == 0))) | late),
+            done_j.eq(Mux(late, 0, j)),
+        ]
         # memory reads: prefetch row j during the last beat of slot j-1 (or the prefetch
         # cycle); readout reads otherwise
         fetch = Signal()
@@ -136,6 +151,7 @@ class PassControl:
                      row_full.eq(j < last_j), row_tail.eq(j == last_j)]
         self.issuing, self.in_u_slot, self.in_g_slot = issuing, in_u_slot, in_g_slot
         self.update, self.last_slot = update, last_slot
+        self.late, self.row_done, self.done_j = late, row_done, done_j
         self.slot_end, self.fetch, self.fetch_addr, self.fetch_iaddr = (slot_end, fetch,
                                                                         fetch_addr, fetch_iaddr)
         self.fetch_full, self.fetch_tail = fetch_full, fetch_tail
