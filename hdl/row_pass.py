@@ -17,11 +17,16 @@ Delta with ``n_out`` rows); a pass runs over one of them (``bank``, latched at `
 so a row is one read and one write), its input word likewise, in two input buffers so the host
 streams the next sample into one while passes read the other (``hdl/row_pass_banks.py``).
 
-A pass is a sequence of *slots*, one per row address ``j`` of its bank, plus a drain slot; every
-slot plays one program's list of beats on all lanes in lockstep (``hdl/row_pass_beats.py``)::
+A pass is a sequence of *slots*, one per row address ``j`` of its bank (UPDATE: one more);
+every slot plays one program's list of beats on all lanes in lockstep (``hdl/row_pass_beats.py``)::
 
     UPDATE slot j:  U beats of row j        k(k+1)/2 + k   dot products ending in a rounded new[r]
                     G beats of row j-1      k(k+1)/2 + k   fused multiply-adds into per-lane sums
+        slot 0:         U beats of row 0 only (k = 1: padded to lane_latency + 1 beats); row 0
+                        is complete in slot 1, before its G beats (beat row0_beat: copied to
+                        new_prev, written back); with one row address, slot 0 waits for row 0's
+                        results instead (U + lane_latency + 1 beats)
+        slot rows_b:    G beats of row rows_b - 1 only
 
     start --> [pass control: phase, slot j, beat]  (hdl/row_pass_control.py)
                    |  entry             |  fetch address, slot end
@@ -32,16 +37,28 @@ slot plays one program's list of beats on all lanes in lockstep (``hdl/row_pass_
                                             |
     row_w, row_o, inp_w --> [host pointers] (hdl/row_pass_host.py)
                                             v
-              after the drain slot: each sum is added over the lanes (one sum per cycle)
+              from lane_latency + 1 cycles into the last slot: each produced sum is added over the
+              lanes (one sum per cycle, in the order the last slot wrote them)
               --> gram, proj, norm2, done
 
-Timing: a pass over bank ``b`` takes
-``cycles = 1 + (rows_b + 1) * slot + lane_latency + nsum + 1`` cycles from ``start`` to ``done``
-(:meth:`RowPass.cycles_for`), with ``nsum = k(k+1)/2 + k + 1`` sums; every lane issues one
-multiply per beat, so the multiply slots used on real rows are ``n_b (k^2 + 3k)`` of
-``lanes * cycles`` (:meth:`RowPass.useful_macs_for`). Rows past ``n_b`` in a bank's last address
-(when ``lanes`` does not divide ``n_b``) are zero and never written. The input stream never stalls
-a pass: ``inp_w`` has its own write port and is accepted in every cycle, busy or not. The lane port
+Timing: a pass over bank ``b`` takes, from ``start`` to ``done`` (:meth:`RowPass.cycles_for`),
+``cycles = 1 + 1 + lead_b + (lane_latency + 1) + nred`` cycles: the start cycle, the prefetch of
+row 0, the slots before the last one (``lead_b``), the last slot's first beat until its result is
+in the lane sums, and the reduction of the ``nred`` sums the program produces (``done`` is high
+in the cycle after)::
+
+    mode      lead_b                               nred
+    UPDATE    first_b + (rows_b - 1) * slot        k(k+1)/2 + k          (U = k(k+1)/2 + k)
+    PROJECT   (rows_b - 1) * slot                  k + 1
+    NORM      rows_b - 1                           1
+
+with ``slot`` the program's slot length (:attr:`RowPass.slot_lengths`: ``k^2 + 3k`` for UPDATE when
+``k >= 2``) and ``first_b`` UPDATE's first slot (:meth:`RowPass.first_slot_for`: ``max(U,
+lane_latency + 1)``, or ``U + lane_latency + 1`` when ``rows_b = 1``). Every lane issues one
+multiply per beat, so the multiply slots used on real rows are ``n_b (k^2 + 3k)`` of ``lanes *
+cycles`` (:meth:`RowPass.useful_macs_for`). Rows past ``n_b`` in a bank's last address (when
+``lanes`` does not divide ``n_b``) are zero and never written. The input stream never stalls a pass:
+``inp_w`` has its own write port and is accepted in every cycle, busy or not. The lane port
 (``lane_i``/``lane_o``, ``hdl/lane_port.py``) lends the idle MAC lanes to another engine: a beat
 presented in cycle ``t`` is in the operand register in ``t + 1`` and a ``last`` beat's sum is on
 ``lane_o`` in cycle ``t + lane_latency`` (3).
@@ -56,7 +73,8 @@ Host side: ``rewind`` latches ``bank`` and resets the row pointer; ``row_w`` the
 bank's ``n_b`` rows in order (more are dropped). ``inp_rewind`` latches ``inp_buf``; ``inp_w``
 then fills that buffer, bank 0 first. ``readout`` latches ``bank`` and streams its ``n_b`` rows
 out on ``row_o``. ``start`` latches ``params``, ``mode``, ``bank`` and ``buf`` and runs the pass;
-``done`` pulses when ``gram``/``proj``/``norm2`` are valid (they hold until the next start);
+``done`` pulses when ``gram``/``proj``/``norm2`` are valid (they hold until the next start,
+the sums the program does not produce read 0);
 ``saturated`` is sticky from one ``start`` to the next.
 """
 
@@ -190,6 +208,14 @@ class RowPass(wiring.Component):
         # NORM: one beat per row into the lane's own accumulator, no read-modify-write.
         self._slots = (max(self._u_beats + self._g_beats, self._u_beats + latency + 1),
                        max(k + 1, latency + 1), 1)
+        # UPDATE's first slot has no G beats (row -1). With one row address it ends once row 0's
+        # results are back; else after the U beats (k = 1: lane_latency + 1 beats, so that row 0
+        # is back before slot 1's G beats) and row 0 completes in slot 1, at beat _row0_beat:
+        # after its last result lands, before slot 1's first result (beat 1's) replaces it
+        self._first_slot = (self._u_beats + latency + 1, max(self._u_beats, latency + 1))
+        self._row0_beat = self._u_beats + latency - self._first_slot[1]
+        # the sums each program produces (first, last index), Gram pairs, projection, norm
+        self._reduced = ((0, npairs, npairs + k), (npairs + k - 1, npairs + k, npairs + k))
 
         # U sums (lane_port.lane_acc_width), or the G sums of a bank's rows in one lane
         self._acc_width = max(lane_port.lane_acc_width(coef_width, k),
@@ -252,7 +278,8 @@ class RowPass(wiring.Component):
 
     @property
     def slot_beats(self) -> int:
-        """Beats per row slot of ``UPDATE`` (``k^2 + 3k``, plus idle beats when ``k = 1``)."""
+        """Beats per full row slot of ``UPDATE`` (``k^2 + 3k``, plus idle beats when ``k = 1``);
+        its first slot is :meth:`first_slot_for` long and its last ``slot - (k(k+1)/2 + k)``."""
         return self._slots[UPDATE]
 
     @property
@@ -260,16 +287,45 @@ class RowPass(wiring.Component):
         """Beats per row slot of each program, indexed by :class:`PassMode`."""
         return self._slots
 
+    def first_slot_for(self, bank: int) -> int:
+        """Beats of ``UPDATE``'s first slot over ``bank``: row 0's U beats (``max(U,
+        lane_latency + 1)``), or with one row address ``U + lane_latency + 1`` (row 0's results
+        back before its only G beats)."""
+        return self._first_slot[self.rows_per_lane(bank) > 1]
+
+    @property
+    def first_slot_lengths(self) -> tuple:
+        """``UPDATE``'s first slot length for a bank of one row address and of more."""
+        return self._first_slot
+
+    @property
+    def row0_beat(self) -> int:
+        """Beat of ``UPDATE``'s slot 1 in which row 0 is complete in ``new_cur`` (copied to
+        ``new_prev`` and written back), when the bank has two row addresses or more."""
+        return self._row0_beat
+
+    @property
+    def reduced_sums(self) -> tuple:
+        """``(first, last)``: per :class:`PassMode`, the first and last lane-sum index the
+        reduction adds over the lanes (the sums the program produces)."""
+        return self._reduced
+
     @property
     def lane_latency(self) -> int:
         """Cycles from a beat on ``lane_i`` to its result on ``lane_o``: operand register + lane."""
         return self._latency
 
     def cycles_for(self, mode: int, bank: int) -> int:
-        """Cycles from ``start`` to ``done`` of a pass of program ``mode`` over ``bank``."""
+        """Cycles from ``start`` to ``done`` of a pass of program ``mode`` over ``bank``
+        (module docstring: ``1 + 1 + lead_b + (lane_latency + 1) + nred``)."""
         mode = check_int("mode", mode, UPDATE, NORM)
-        nsum = self._k * (self._k + 1) // 2 + self._k + 1
-        return 1 + (self.rows_per_lane(bank) + 1) * self._slots[mode] + self._latency + nsum + 1
+        rows = self.rows_per_lane(bank)
+        lead = (rows - 1) * self._slots[mode]
+        if mode == UPDATE:
+            lead += self.first_slot_for(bank)
+        first, last = self._reduced
+        nred = last[mode] - first[mode] + 1
+        return 1 + 1 + lead + (self._latency + 1) + nred
 
     def useful_macs_for(self, mode: int, bank: int) -> int:
         """Multiplies on real rows: ``n_b (k^2 + 3k)``, ``n_b (k + 1)`` or ``n_b``."""

@@ -1,12 +1,14 @@
 """The row-pass engine's programs: pass modes, beat kinds, the beat table and its decoder.
 
-A pass (``hdl/row_pass.py``) is a sequence of slots, one per row address; every slot plays the
-same list of beats on every lane, taken from a generation-time table indexed by the program
-(:class:`PassMode`) and the beat's position in the slot::
+A pass (``hdl/row_pass.py``) is a sequence of slots, one per row address (UPDATE: one more); each
+plays the same list of beats on every lane, taken from a generation-time table indexed by the
+program (:class:`PassMode`) and the beat's position in the slot::
 
     UPDATE slot:   U beats of row j       k(k+1)/2 + k   dot products ending in a rounded new[r]
                    G beats of row j-1     k(k+1)/2 + k   fused multiply-adds into per-lane sums
-                   (idle beats only when k = 1, so the last U result is back before the slot ends)
+                   (idle beats only when k = 1, so the last U result is back before the slot ends;
+                   the pass control ends the first slot once row 0's results are back and
+                   starts the last one at its G beats, hdl/row_pass_control.py)
     PROJECT slot:  P beats of row j       k + 1          S[r] inp and inp inp into lane sums
     NORM slot:     one N beat of row j                   inp inp in the lane's own accumulator
 

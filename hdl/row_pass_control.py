@@ -1,13 +1,24 @@
 """The row-pass engine's pass control: start, the slot counters, the fetches, the final sums.
 
-A pass runs through four phases (:class:`Phase`) from ``start`` to ``done``::
+A pass runs through three phases (:class:`Phase`) from ``start`` to ``done``::
 
-    PREFETCH  1 cycle            row 0 (and its input word) is read from the memories
-    SLOTS     (rows_b + 1) slot  beat 0 .. slot - 1 of slot j = 0 .. rows_b; the next row is
-                                 fetched during a slot's last beat (``slot_end``)
-    DRAIN     lane_latency       the last results land in the lanes' sums
-    REDUCE    nsum               one sum a cycle is added over the lanes into ``gram``, ``proj``,
-                                 ``norm2`` (sums the program does not produce read as 0)
+    PREFETCH  1 cycle       row 0 (and its input word) is read from the memories
+    SLOTS     the slots     slot j = 0 .. last (UPDATE: rows_b, else rows_b - 1); the next row
+                            is fetched during a slot's last beat (``slot_end``). A slot plays
+                            beats 0 .. slot - 1, except UPDATE's first slot (row -1 has no G
+                            beats: beats 0 .. max(U, lane_latency + 1) - 1; row 0 completes in
+                            slot 1, at beat RowPass.row0_beat, before slot 1's G beats read it;
+                            with one row address, beats 0 .. U + lane_latency, so that row 0
+                            is complete at the slot end) and its last slot (beats U .. slot - 1:
+                            row rows_b has no U beats)
+    DRAIN     to the end    no beats; the reduction finishes
+
+The reduction (one produced sum a cycle added over the lanes into ``gram``, ``proj``, ``norm2``;
+the sums the program does not produce are 0 from ``start``) begins ``lane_latency + 1`` cycles
+after the last slot's first beat, while that slot still runs: the last slot touches the sums in
+the order they are reduced, one a beat, so each is read in the cycle after its last result is
+written. It reduces ``k(k+1)/2 + k`` sums (UPDATE), ``k + 1`` (PROJECT) or 1 (NORM), and
+``done`` follows its last cycle.
 
 ``start`` (idle, no readout running) latches ``params``, ``mode`` (3 runs ``UPDATE``), the bank
 on ``bank`` (its base address, last address and tail mask) and the input buffer ``buf``. The
@@ -38,7 +49,6 @@ class Phase(enum.IntEnum, shape=2):
     PREFETCH = 0
     SLOTS = 1
     DRAIN = 2
-    REDUCE = 3
 
 
 class PassControl:
@@ -46,11 +56,13 @@ class PassControl:
     table has ``span`` entries per program.
 
     Attributes: ``busy``, ``phase``, ``j`` (slot), ``beat`` (in the slot), ``mode``, ``slot``
-    (beats of a slot of ``mode``), ``entry`` (index into the beat table), ``params``, the latched
-    bank (``row_base``, ``inp_base``, ``last_j`` = rows_b - 1, ``tail_mask``), and after
-    :meth:`slots`: ``issuing``, ``in_u_slot``, ``in_g_slot``, ``slot_end``, ``fetch``,
-    ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``/``fetch_tail`` (the fetched address holds a
-    full row / is the bank's last) and ``row_full``/``row_tail`` (the same for slot ``j``).
+    (beats of a full slot of ``mode``), ``entry`` (index into the beat table), ``params``, the
+    latched bank (``row_base``, ``inp_base``, ``last_j`` = rows_b - 1, ``tail_mask``), and after
+    :meth:`slots`: ``issuing``, ``in_u_slot``, ``in_g_slot``, ``update`` (the pass is an
+    UPDATE), ``last_slot``, ``slot_end``, ``row_done`` (a row is complete: ``done_j``; ``late``:
+    row 0 in slot 1), ``fetch``, ``fetch_addr``, ``fetch_iaddr``,
+    ``fetch_full``/``fetch_tail`` (the fetched address holds a full row / is the bank's last) and
+    ``row_full``/``row_tail`` (the same for slot ``j``).
     """
 
     def __init__(self, m, rp, banks, span):
@@ -67,7 +79,7 @@ class PassControl:
         m.d.comb += slot.eq(Array(Const(v, range(width + 1)) for v in slots + (1,))[mode])
         entry = Signal(range(4 * span))
         m.d.comb += entry.eq(Cat(beat, mode) if span > 1 else mode)
-        tail = Signal(range(max(rp.lane_latency, L) + 1))
+        tail = Signal(range(rp.lane_latency + 2))   # cycles into the last slot
         params = Signal(rp.params_layout)
         m.d.comb += rp.busy.eq(busy)
         # the pass's bank and input buffer, latched at start
@@ -93,8 +105,31 @@ class PassControl:
             in_u_slot.eq(j <= last_j),
             in_g_slot.eq(j > 0),
         ]
+        # UPDATE's first slot has no G beats (row -1): it ends after row 0's U beats, and row 0
+        # completes in slot 1 (`late`); with one row address (no slot 1 U beats to wait behind)
+        # it ends once row 0's results are back. Every other slot ends after its last beat.
+        rp, mode = self._rp, self.mode
+        update, late_row0 = Signal(), Signal()
+        end_beat = Signal(range(max(rp.slot_lengths)))
+        one, more = rp.first_slot_lengths
+        m.d.comb += [
+            update.eq(mode == PassMode.UPDATE),
+            late_row0.eq(update & (last_j != 0)),
+            end_beat.eq(Mux(update & (j == 0), Mux(last_j != 0, more - 1, one - 1), slot - 1)),
+        ]
+        last_slot = Signal()               # the pass's last slot: the reduction starts in it
+        m.d.comb += last_slot.eq(Mux(update, j == last_j + 1, j == last_j))
         slot_end = Signal()
-        m.d.comb += slot_end.eq(issuing & (beat == slot - 1))
+        m.d.comb += slot_end.eq(issuing & (beat == end_beat))
+        # a row is complete (new_cur -> new_prev, UPDATE write-back to row `done_j`): at its
+        # slot's end, except row 0 when it completes in slot 1 (`late`)
+        late, row_done = Signal(), Signal()
+        done_j = Signal(range(max(banks.rows) + 2))
+        m.d.comb += [
+            late.eq(issuing & late_row0 & (j == 1) & (beat == rp.row0_beat)),
+            row_done.eq((slot_end & ~(late_row0 & (j == 0))) | late),
+            done_j.eq(Mux(late, 0, j)),
+        ]
         # memory reads: prefetch row j during the last beat of slot j-1 (or the prefetch
         # cycle); readout reads otherwise
         fetch = Signal()
@@ -115,6 +150,8 @@ class PassControl:
         m.d.comb += [fetch_full.eq(fetch_j < last_j), fetch_tail.eq(fetch_j == last_j),
                      row_full.eq(j < last_j), row_tail.eq(j == last_j)]
         self.issuing, self.in_u_slot, self.in_g_slot = issuing, in_u_slot, in_g_slot
+        self.update, self.last_slot = update, last_slot
+        self.late, self.row_done, self.done_j = late, row_done, done_j
         self.slot_end, self.fetch, self.fetch_addr, self.fetch_iaddr = (slot_end, fetch,
                                                                         fetch_addr, fetch_iaddr)
         self.fetch_full, self.fetch_tail = fetch_full, fetch_tail
@@ -130,19 +167,21 @@ class PassControl:
         nsum = npairs + k + 1                 # Gram, projection, norm
         per_bank = banks.lookup
         busy, phase, j, beat, mode = self.busy, self.phase, self.j, self.beat, self.mode
-        slot, tail, params, last_j = self.slot, self.tail, self.params, self.last_j
+        tail, params, last_j = self.tail, self.params, self.last_j
         row_base, inp_base = self.row_base, self.inp_base
 
         m.d.sync += rp.done.eq(0)
         totals = [Signal(signed(rp.sum_width), name=f"total{i}") for i in range(nsum)]
         red_idx = Signal(range(nsum + 1))
-        # which sums each program produces (the others read as 0, whatever the RAM holds)
-        produced = {PassMode.UPDATE: [True] * (npairs + k) + [False],
-                    PassMode.PROJECT: [False] * npairs + [True] * (k + 1),
-                    PassMode.NORM: [False] * (npairs + k) + [True]}
+        reducing = Signal()
+        # the sums each program produces, in the order its last slot writes them
+        first, last = rp.reduced_sums
+        red_first = Array(Const(v, range(nsum)) for v in first + (0,))[mode]
+        red_last = Array(Const(v, range(nsum)) for v in last + (0,))[mode]
         with m.If(rp.start & ~busy & ~reading):
             base = per_bank(banks.bases, bank_sel, row_base.shape())
             m.d.sync += [busy.eq(1), phase.eq(Phase.PREFETCH), j.eq(0), beat.eq(0),
+                         tail.eq(0), reducing.eq(0),
                          params.eq(rp.params),
                          mode.eq(Mux(rp.mode <= PassMode.NORM, rp.mode, PassMode.UPDATE)),
                          row_base.eq(base),
@@ -150,30 +189,33 @@ class PassControl:
                          last_j.eq(per_bank([r - 1 for r in banks.rows], bank_sel,
                                             last_j.shape())),
                          self.tail_mask.eq(per_bank(banks.tail_masks, bank_sel, L))]
+            m.d.sync += [t.eq(0) for t in totals]           # sums the program does not make
         with m.If(busy):
             with m.Switch(phase):
                 with m.Case(Phase.PREFETCH):                        # prefetch row 0
                     m.d.sync += phase.eq(Phase.SLOTS)
                 with m.Case(Phase.SLOTS):
-                    m.d.sync += beat.eq(Mux(beat == slot - 1, 0, beat + 1))
-                    with m.If(beat == slot - 1):
-                        m.d.sync += j.eq(j + 1)
-                        with m.If(j == last_j + 1):
-                            m.d.sync += [phase.eq(Phase.DRAIN), tail.eq(0)]
-                with m.Case(Phase.DRAIN):                           # last results land
-                    m.d.sync += tail.eq(tail + 1)
-                    with m.If(tail == rp.lane_latency - 1):
-                        m.d.sync += [phase.eq(Phase.REDUCE), red_idx.eq(0)]
-                with m.Case(Phase.REDUCE):                          # add one sum over lanes
-                    across = Signal(signed(rp.sum_width))
-                    m.d.comb += [port.addr.eq(red_idx) for port in lane_sums]
-                    m.d.comb += across.eq(_tree_sum([port.data for port in lane_sums]))
-                    keep = Array(Array(Const(int(produced[p][i]), 1) for i in range(nsum))
-                                 for p in PassMode)[mode][red_idx]
-                    m.d.sync += Array(totals)[red_idx].eq(Mux(keep, across, 0))
-                    m.d.sync += red_idx.eq(red_idx + 1)
-                    with m.If(red_idx == nsum - 1):
-                        m.d.sync += [busy.eq(0), rp.done.eq(1)]
+                    with m.If(self.slot_end):
+                        # UPDATE's last slot (row rows_b - 1's G beats) skips the U half
+                        m.d.sync += [j.eq(j + 1),
+                                     beat.eq(Mux(self.update & (j == last_j), npairs + k, 0))]
+                        with m.If(self.last_slot):
+                            m.d.sync += phase.eq(Phase.DRAIN)
+                    with m.Else():
+                        m.d.sync += beat.eq(beat + 1)
+            # the reduction: lane_latency + 1 cycles after the last slot's first beat
+            with m.If(~reducing & ((self.issuing & self.last_slot) | (phase == Phase.DRAIN))):
+                m.d.sync += tail.eq(tail + 1)
+                with m.If(tail == rp.lane_latency):
+                    m.d.sync += [reducing.eq(1), red_idx.eq(red_first)]
+            with m.If(reducing):                                    # add one sum over lanes
+                across = Signal(signed(rp.sum_width))
+                m.d.comb += [port.addr.eq(red_idx) for port in lane_sums]
+                m.d.comb += across.eq(_tree_sum([port.data for port in lane_sums]))
+                m.d.sync += Array(totals)[red_idx].eq(across)
+                m.d.sync += red_idx.eq(red_idx + 1)
+                with m.If(red_idx == red_last):
+                    m.d.sync += [busy.eq(0), reducing.eq(0), rp.done.eq(1)]
         m.d.comb += [rp.gram[i].eq(totals[i]) for i in range(npairs)]
         m.d.comb += [rp.proj[r].eq(totals[npairs + r]) for r in range(k)]
         m.d.comb += rp.norm2.eq(totals[npairs + k])

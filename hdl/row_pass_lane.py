@@ -15,11 +15,12 @@ the beat decoded for the cycle (``hdl/row_pass_beats.py``) on them::
                  tag delay line (kind, dest) --> U: new_cur[r] = round_shift_saturate(value)
                                                  G, P: lane sum[dest] = value
                                                  external ``last``: lane_o[l]
-    slot end: new_cur -> row memory (UPDATE write-back), new_cur/inp_cur -> new_prev/inp_prev
+    row done (slot end; row 0: maybe in slot 1): new_cur -> row memory (UPDATE write-back),
+                                                 new_cur -> new_prev; slot end: inp_cur -> inp_prev
 
 Timing: a beat issued in cycle ``t`` is in the operand register in ``t + 1`` and its result
-lands ``lane_latency`` cycles after ``t``; the U beats of a row write ``new_cur`` before the slot
-ends (the slot lengths of ``RowPass`` guarantee it), and each lane sum is touched once a slot,
+lands ``lane_latency`` cycles after ``t``; the U beats of a row write ``new_cur`` before the row
+is done (the slot lengths of ``RowPass`` guarantee it), and each lane sum is touched once a slot,
 so no read of the sums sees a pending write.
 """
 
@@ -45,7 +46,7 @@ class Lane:
     def __init__(self, m, rp, lane, *, ctl, dec, host, depth, nsum):
         k, vw, cw = rp.k, rp.vec_width, rp.coef_width
         W = rp.words
-        busy, mode, j = ctl.busy, ctl.mode, ctl.j
+        busy, mode = ctl.busy, ctl.mode
         mem = Memory(shape=rp.row_layout, depth=depth, init=[])
         imem = Memory(shape=signed(vw), depth=2 * depth, init=[])
         m.submodules[f"rows{lane}"] = mem
@@ -160,16 +161,22 @@ class Lane:
         m.d.comb += [s_write.addr.eq(dest_out), s_write.data.eq(value),
                      s_write.en.eq(mac.o.valid & (kind_out >= BeatKind.G))]
 
-        # ---- slot end: the row is complete; write it back and make it the G row
+        # ---- slot end: the input word goes with the row to the G half (the next fetch replaces
+        # inp_cur); row done: write the row back and make it the G row. Row 0 completes in
+        # slot 1 (`late`) only when the bank has two row addresses or more: then every lane
+        # holds a row at address 0.
         with m.If(ctl.slot_end):
-            m.d.sync += [new_prev.eq(Mux(row_valid, new_cur, 0)),
-                         inp_prev.eq(Mux(row_valid, inp_cur, 0))]
+            m.d.sync += inp_prev.eq(Mux(row_valid, inp_cur, 0))
+        done_valid = Signal()
+        m.d.comb += done_valid.eq(ctl.late | row_valid)
+        with m.If(ctl.row_done):
+            m.d.sync += new_prev.eq(Mux(done_valid, new_cur, 0))
         write_back = Signal()
-        m.d.comb += write_back.eq(ctl.slot_end & row_valid & (mode == PassMode.UPDATE))
+        m.d.comb += write_back.eq(ctl.row_done & done_valid & (mode == PassMode.UPDATE))
 
         # ---- host row writes share the write port when idle; input writes own theirs
         m.d.comb += [
-            wp.addr.eq(Mux(busy, ctl.row_base + j, host.wr_addr)),
+            wp.addr.eq(Mux(busy, ctl.row_base + ctl.done_j, host.wr_addr)),
             wp.data.eq(Mux(busy, new_cur, rp.row_w.payload)),
             wp.en.eq(Mux(busy, write_back,
                          rp.row_w.valid & (host.wr_lane == lane) & (host.wr_left != 0))),

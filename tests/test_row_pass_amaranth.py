@@ -166,6 +166,40 @@ def test_passes_match_golden(banks, k, lanes, words):
     assert want[nb]["saturated"]
 
 
+@pytest.mark.parametrize("banks, k, lanes, words", [
+    ((3,), 1, 3, 1),                 # k = 1 (the slot waits for the results), one row address
+    ((9,), 1, 4, 2),                 # k = 1, a padded last row address (one row of four)
+    ((4, 2), 3, 4, 4),               # bank 1: one row address, half of it padding
+    ((5, 3), 2, 2, 2),               # k = 2: the last slot is as long as the wait for its result
+    ((3, 2), 16, 2, 1),              # the largest rank
+])
+def test_slot_corners_back_to_back(banks, k, lanes, words):
+    """Passes started in the cycle the previous one is done (once buffer 1 is full): two UPDATEs
+    of bank 0 (the second reads the rows the first wrote back), the other banks, PROJECT and
+    NORM, then UPDATE again after NORM (no sum of an earlier program may leak into the
+    outputs); every pass's cycles are ``cycles_for``'s, every output and stored word the golden
+    model's."""
+    rp = RowPass(banks=banks, k=k, lanes=lanes, words=words, **WIDTHS)
+    rng = np.random.default_rng(1000 * k + 10 * lanes + len(banks))
+    nb = len(banks)
+    plan = ([(UPDATE, 0, 0), (UPDATE, 0, 0)] + [(UPDATE, b, 0) for b in range(1, nb)]
+            + [(PROJECT, b, 1) for b in range(nb)] + [(NORM, b, 1) for b in range(nb)]
+            + [(UPDATE, nb - 1, 1), (PROJECT, 0, 0)])
+    cases = [random_params(rp, rng) for _ in plan]
+    for case in cases:
+        case.a = np.zeros(k, np.int64)        # written-back rows may use the full word
+    rows = [random_rows(n, k, rp.vec_width, cases[0].a, rng) for n in banks]
+    inputs = [random_inputs(rp, rng), random_inputs(rp, rng)]
+    got = rtl_session(rp, rows, inputs, plan, cases, seed=k)
+    want, final = ref_session(rp, rows, inputs, plan, cases)
+    for index, ((mode, bank, _), res, ref) in enumerate(zip(plan, got["passes"], want)):
+        assert res["cycles"] == rp.cycles_for(mode, bank), f"pass {index}: {mode=} {bank=}"
+        assert {key: res[key] for key in ref} == ref, f"pass {index}: {mode=} {bank=}"
+    for bank in range(nb):
+        assert np.array_equal(got["rows"][bank], final[bank]), f"bank {bank}"
+    assert any(w["norm2"] for w in want) and any(any(w["gram"]) for w in want)
+
+
 def test_input_words_of_a_bank_start_on_a_fresh_beat():
     """Bank 1's words start on a fresh beat: with 5 words in bank 0 and 4 words a beat, the
     second beat's last three words are dropped, not stored as bank 1's first words."""
@@ -284,7 +318,13 @@ def test_derived_counts():
     assert rp.useful_macs_for(UPDATE, 0) / (rp.lanes * rp.cycles_for(UPDATE, 0)) > 0.98
     assert rp.useful_macs_for(PROJECT, 1) == 100 * 5 and rp.useful_macs_for(NORM, 0) == 784
     assert rp.useful_macs_for(NORM, 0) / (rp.lanes * rp.cycles_for(NORM, 0)) > 0.8
-    assert rp.cycles_for(UPDATE, 1) == 1 + 14 * 28 + 3 + 15 + 1
+    assert rp.first_slot_lengths == (14 + 3 + 1, 14) and rp.row0_beat == 3
+    assert rp.reduced_sums == ((0, 10, 14), (13, 14, 14))
+    # start, prefetch, first slot, 12 full slots, the last slot's first result, 14 sums
+    assert rp.cycles_for(UPDATE, 1) == 1 + 1 + 14 + 12 * 28 + (3 + 1) + 14
+    assert rp.cycles_for(UPDATE, 0) == 1 + 1 + 14 + 97 * 28 + (3 + 1) + 14
+    assert rp.cycles_for(PROJECT, 1) == 1 + 1 + 12 * 5 + (3 + 1) + 5
+    assert rp.cycles_for(NORM, 0) == 1 + 1 + 97 + (3 + 1) + 1
     assert rp.sum_width == rp.acc_width + 4
 
 
