@@ -56,7 +56,7 @@ from .rules.base import Cost, LowRankUpdate, UpdateRule
 from .rules.sbpca import SCHEDULES as RULE_SCHEDULES
 from .check import check_choice, check_float, check_instance, check_int
 
-__all__ = ["UnitFormats", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "DEFAULT_NS_STEPS",
+__all__ = ["UnitFormats", "MIN_SCALAR_WIDTH", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "DEFAULT_NS_STEPS",
            "NS_STEPS_RANGE", "RECIP_STEPS_RANGE", "row_pass", "row_project"]
 
 #: Averaging schedules of the unit: those of the SBPCA rule (:mod:`golden.rules.sbpca`) but its
@@ -74,6 +74,11 @@ DEFAULT_NS_STEPS = 6
 #: (``(minimum, maximum)``, the model's and the hardware's).
 NS_STEPS_RANGE = (1, 32)
 RECIP_STEPS_RANGE = (1, 8)
+
+
+#: Narrowest k x k word (:meth:`UnitFormats.for_width`: the reciprocal keeps ``scalar_width - 11``
+#: fraction bits).
+MIN_SCALAR_WIDTH = 11
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,8 @@ class UnitFormats:
     def for_width(cls, width: int = 16, scalar_width: int = 18) -> "UnitFormats":
         """Default formats: ``width``-bit inputs and vectors, ``scalar_width``-bit scalars."""
         width = check_int("width", width, minimum=4, maximum=30)
-        sw = check_int("scalar_width", scalar_width, minimum=8, maximum=30)
+        # the reciprocal format keeps scalar_width - 11 fraction bits: 11 is the narrowest
+        sw = check_int("scalar_width", scalar_width, minimum=MIN_SCALAR_WIDTH, maximum=30)
 
         def f(w, frac):
             return FixedFormat(w, frac, rounding="half_up", overflow="saturate")

@@ -195,7 +195,7 @@ DESIGNS = {
                   minimum=1),
             Param("words", int, 8, "input words per samples beat (divides lanes)", minimum=1),
             Param("width", int, 16, "input and stored word width (4..30)", minimum=1),
-            Param("scalar_width", int, 18, "k x k word width (width..30)", minimum=1),
+            Param("scalar_width", int, 18, "k x k word width (max(width, 11)..30)", minimum=1),
             Param("schedule", str, "harmonic",
                   "averaging schedule: harmonic (c_i = i/(i+1), SBPCA) or shift "
                   "(c = 1 - 2**-shift_s, SBPCAV)", SCHEDULES),

@@ -1,7 +1,7 @@
 """Synthesis sweep of the unit (``sbpca synth unit --sweep``): one :func:`run_synth` per point.
 
 The grid: every layer (``n_in x n_out``), rank ``k``, lane count (``words = lanes``) and word
-width (``scalar_width = min(width + 2, 30)``) on every target; the unit's other parameters come
+width (``scalar_width = min(max(width + 2, 11), 30)``) on every target; the unit's other parameters come
 from ``base``. A point the unit cannot build (``lanes > n_out``, a width whose k x k formats do
 not exist, ...) is recorded as skipped with the constructor's one-line reason.
 
@@ -32,6 +32,8 @@ from pathlib import Path
 
 from amaranth.hdl import UnusedElaboratable
 
+from golden.sbpca_unit import MIN_SCALAR_WIDTH
+
 from .flow import PNR_MODES, SynthError, over_capacity, run_synth, tool_versions
 from .targets import TARGETS, get_target
 
@@ -50,8 +52,9 @@ WIDTH_RANGE = (4, 30)
 
 
 def scalar_width(width: int) -> int:
-    """The k x k word width swept with ``width``: two bits wider, at most 30."""
-    return min(width + 2, 30)
+    """The k x k word width swept with ``width``: two bits wider, at least
+    :data:`golden.sbpca_unit.MIN_SCALAR_WIDTH` (11) and at most 30."""
+    return min(max(width + 2, MIN_SCALAR_WIDTH), 30)
 
 
 def _split(option: str, text: str) -> list:

@@ -111,7 +111,7 @@ def sweep_markdown(records) -> str:
     text += (f"{len(records)} points: {ok} synthesized, {failed} failed, {len(skipped)} "
              f"skipped. Tools: {', '.join(f'{k} {v}' for k, v in tools.items())}. Resources "
              f"include the serial synthesis shell; words = lanes, scalar_width = "
-             f"min(width + 2, 30). *fits*: Yosys' counts within the device's capacity; "
+             f"min(max(width + 2, 11), 30). *fits*: Yosys' counts within the device's capacity; "
              f"*placed*: nextpnr placed and routed it (on the iCE40 carries and flip-flops "
              f"that do not pack with a LUT take logic cells of their own, so a design that "
              f"fits by LUT4 count may not place); place and route runs only where the counts "

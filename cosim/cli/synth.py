@@ -56,7 +56,7 @@ def _common(p, suppress):
     g.add_argument("--lanes-list", default=default(None),
                    help="MAC lanes, words = lanes (default: 1,2,4,8)")
     g.add_argument("--widths", default=default(None),
-                   help="word widths 4..30, scalar_width = min(width + 2, 30) "
+                   help="word widths 4..30, scalar_width = min(max(width + 2, 11), 30) "
                         "(default: 8,12,16)")
     g.add_argument("--targets", default=default(None),
                    help=f"targets (default: {','.join(TARGETS)}; --target T means T only)")
