@@ -56,8 +56,8 @@ from .rules.base import Cost, LowRankUpdate, UpdateRule
 from .rules.sbpca import SCHEDULES as RULE_SCHEDULES
 from .check import check_choice, check_float, check_instance, check_int
 
-__all__ = ["UnitFormats", "MIN_SCALAR_WIDTH", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES", "DEFAULT_NS_STEPS",
-           "NS_STEPS_RANGE", "RECIP_STEPS_RANGE", "row_pass", "row_project"]
+__all__ = ["UnitFormats", "MIN_SCALAR_WIDTH", "SBPCAUnitModel", "SBPCAUnitRule", "SCHEDULES",
+           "DEFAULT_NS_STEPS", "NS_STEPS_RANGE", "RECIP_STEPS_RANGE", "row_pass", "row_project"]
 
 #: Averaging schedules of the unit: those of the SBPCA rule (:mod:`golden.rules.sbpca`) but its
 #: ``"sbpcav"`` doubling blocks (the unit runs blocks of one sample). The one list the hardware
