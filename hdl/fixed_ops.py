@@ -20,6 +20,10 @@ Two shapes of the step:
   because any nonzero word shifted that far saturates anyway (``max_left >= fmt.width - 1``).
 
 ``raw`` is taken as a signed value of its own width (``len(raw)``); nothing inside wraps.
+
+A pipeline may cut the step between the shift and the clamp: ``stage`` receives the shifted
+value and returns what the clamp takes (a register of it, say), the clamp's two comparisons and
+multiplexer being the step's second half.
 """
 
 from amaranth.hdl import Const, Mux, Signal, Value, signed
@@ -38,7 +42,7 @@ def half_lsb(shift: int, width: int) -> Const:
 
 
 def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_added=False,
-                         max_left=31):
+                         max_left=31, stage=None):
     """Build ``golden.fixed.round_shift_saturate(raw, shift, fmt)`` into module ``m``.
 
     Parameters
@@ -58,6 +62,9 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         shift and the clamp are built).
     max_left : int
         Variable ``shift`` only: the widest left shift built (``>= fmt.width - 1``).
+    stage : callable, optional
+        ``stage(value) -> Value``: a cut between the shift and the clamp (module docstring);
+        the clamp takes what it returns.
 
     Returns
     -------
@@ -76,6 +83,8 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
             raise ValueError("half_added=True: only with a constant shift")
         max_left = check_int("max_left", max_left, minimum=fmt.width - 1)
         value = _variable_shift(m, raw, Value.cast(shift), width, max_left, name)
+    if stage is not None:
+        value = Value.cast(stage(value))
     hi, lo = fmt.max_raw, fmt.min_raw
     word = Signal(signed(fmt.width), name=f"{name}_word")
     clamped = Signal(name=f"{name}_clamped")

@@ -13,6 +13,12 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
 ``shift`` (the ops' ``var`` terms); the post-operation codes are :class:`golden.unit_program.PostOp`
 and the ALU codes :class:`AluOp`. A field absent from a word is 0: no beat, no result, ALU idle.
+
+With a shift lead (``Schedule.shift_lead`` = 1), the fields the engine needs a cycle ahead are
+stored one word early: ``p<l>`` of a result landing in cycle ``t`` in word ``t - 1`` (results
+land no earlier than the lanes' latency), and, when the ALUs have no stage of their own
+(``Schedule.alu_stages`` = 0), the shift fields (``shift``, ``v1``, ``v1n``, ``v2``, ``v2n``) of
+``alu<u>`` of cycle ``t``; those of a segment's cycle 0 are in :attr:`RomImage.lead`.
 """
 
 from amaranth.hdl import signed
@@ -20,7 +26,10 @@ from amaranth.lib import data, enum
 
 from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
 
-__all__ = ["AluOp", "RomImage", "index_bits"]
+__all__ = ["AluOp", "RomImage", "index_bits", "ALU_SHIFT_FIELDS"]
+
+#: The fields of an ALU slot that compute its shift (stored a word early with a shift lead).
+ALU_SHIFT_FIELDS = ("shift", "v1", "v1n", "v2", "v2n")
 
 
 class AluOp(enum.IntEnum, shape=3):
@@ -70,13 +79,16 @@ class RomImage:
         The ROM's contents, segments in :data:`golden.unit_program.SEGMENTS` order.
     base : dict
         ``{segment: address of its first word}``.
+    lead : dict
+        ``{segment: word}``: with a shift lead, the fields of the word before the segment's
+        first (the ALUs' shift fields of its cycle 0); empty words otherwise.
     """
 
     def __init__(self, sched, *, lanes: int, alus: int):
         self._sched = sched
         self.lanes, self.alus = self._tables(lanes, alus)
         self.layout = self._layout()
-        self.words, self.base = self._words()
+        self.words, self.base, self.lead = self._words()
 
     def _tables(self, n_lanes, n_alus):
         sched = self._sched
@@ -146,12 +158,19 @@ class RomImage:
         return data.StructLayout(fields)
 
     def _words(self):
-        words, base = [], {}
+        sched = self._sched
+        lead = getattr(sched, "shift_lead", 0)
+        alu_lead = lead if getattr(sched, "alu_stages", 0) == 0 else 0
+        words, base, first = [], {}, {}
         for name in SEGMENTS:
-            seg = self._sched.segments[name]
+            seg = sched.segments[name]
             base[name] = len(words)
+            # word t - lead holds the fields of cycle t read a cycle ahead
+            seg_words = [{} for _ in range(seg.cycles + 1)]
             for t in range(seg.cycles):
-                word = {}
+                word = seg_words[t + 1]
+                early = seg_words[t + 1 - lead]
+                alu_early = seg_words[t + 1 - alu_lead]
                 for l, tab in enumerate(self.lanes):
                     beat = seg.beats[t][l]
                     if beat:
@@ -167,8 +186,10 @@ class RomImage:
                     if op:
                         if not -128 <= op.shift < 128:
                             raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
-                        word[f"p{l}"] = {"valid": 1, "kind": op.kind, "shift": op.shift,
-                                         "dst": tab["d"][op.dst], **_var(op, tab["e"])}
+                        if t < lead:
+                            raise ValueError(f"a result in cycle {t}: before the shift lead")
+                        early[f"p{l}"] = {"valid": 1, "kind": op.kind, "shift": op.shift,
+                                          "dst": tab["d"][op.dst], **_var(op, tab["e"])}
                 for u, alu in enumerate(self.alus):
                     op = seg.alu[t][u]
                     if op is None:
@@ -176,8 +197,9 @@ class RomImage:
                     a = {"dst": alu["d"][op.dst]}
                     if isinstance(op, Move):
                         a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD,
-                              "src": alu["src"][op.src], "shift": op.shift,
-                              **_var(op, alu["v"])}
+                              "src": alu["src"][op.src]}
+                        shifts = {"shift": op.shift, **_var(op, alu["v"])}
+                        alu_early.setdefault(f"alu{u}", {}).update(shifts)
                     elif isinstance(op, Expo):
                         a |= {"op": AluOp.EXPO_A if op.fn == ExpoFn.A else AluOp.EXPO_S,
                               "e": alu["e"][op.src]}
@@ -186,6 +208,7 @@ class RomImage:
                     else:
                         a |= {"op": AluOp.SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
                               "w2": alu["w"][op.b]}
-                    word[f"alu{u}"] = a
-                words.append(word)
-        return words, base
+                    word.setdefault(f"alu{u}", {}).update(a)
+            first[name] = seg_words[0]
+            words += seg_words[1:]
+        return words, base, first
