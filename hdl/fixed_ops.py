@@ -88,8 +88,14 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
     hi, lo = fmt.max_raw, fmt.min_raw
     word = Signal(signed(fmt.width), name=f"{name}_word")
     clamped = Signal(name=f"{name}_clamped")
-    m.d.comb += [clamped.eq((value > hi) | (value < lo)),
-                 word.eq(Mux(value > hi, hi, Mux(value < lo, lo, value)))]
+    # value > hi (value < lo): the sign clear (set) and a bit at or above the word's sign bit
+    # set (clear); bit tests rather than two wide comparisons (carry chains)
+    sign, upper = value[-1], value[fmt.width - 1:-1]
+    over, under = Signal(name=f"{name}_over"), Signal(name=f"{name}_under")
+    if len(value) > fmt.width:
+        m.d.comb += [over.eq(~sign & upper.any()), under.eq(sign & ~upper.all())]
+    m.d.comb += [clamped.eq(over | under),
+                 word.eq(Mux(over, hi, Mux(under, lo, value[:fmt.width])))]
     return word, clamped
 
 

@@ -240,22 +240,32 @@ class KxkEngine(wiring.Component):
                                              max_left=self._word - 1, stage=stage)
         mag = Signal(unsigned(width + 1), name=f"{name}_mag")
         m.d.comb += mag.eq(Mux(value < 0, -value, value))
-        # leading-one detect by halving: keep the upper half when it has a one
-        levels = max(1, (width).bit_length())
-        cur = Signal(1 << levels, name=f"{name}_lod0")
-        m.d.comb += cur.eq(mag)
-        bits = []
-        for step in reversed(range(levels)):
-            half = 1 << step
-            upper = Signal(name=f"{name}_lodb{step}")
-            nxt = Signal(half, name=f"{name}_lod{levels - step}")
-            m.d.comb += [upper.eq(cur[half:2 * half].any()),
-                         nxt.eq(Mux(upper, cur[half:2 * half], cur[:half]))]
-            bits.append(upper)
-            cur = nxt
+        lod, zero = self._leading_one(m, mag, name)
+        return word, clamped, lod, zero
+
+    @staticmethod
+    def _leading_one(m, mag, name):
+        """``(index of the highest one of mag, mag == 0)``: a tree of (any, index) pairs, each
+        node taking its upper half's index when that half has a one (depth ``log2`` of the
+        width, where halving the value level by level chains a wide OR per level)."""
+        levels = max(1, (len(mag) - 1).bit_length())
+        nodes = [(mag[i], Const(0, 0)) if i < len(mag) else (Const(0, 1), Const(0, 0))
+                 for i in range(1 << levels)]
+        for level in range(levels):
+            nxt = []
+            for j in range(0, len(nodes), 2):
+                (lo_any, lo_idx), (hi_any, hi_idx) = nodes[j], nodes[j + 1]
+                any_ = Signal(name=f"{name}_lod{level}_{j // 2}_any")
+                idx = Signal(level + 1, name=f"{name}_lod{level}_{j // 2}_idx")
+                m.d.comb += [any_.eq(lo_any | hi_any),
+                             idx.eq(Mux(hi_any, Cat(hi_idx, Const(1, 1)),
+                                        Cat(lo_idx, Const(0, 1))))]
+                nxt.append((any_, idx))
+            nodes = nxt
         lod = Signal(signed(E_BITS), name=f"{name}_lod")
-        m.d.comb += lod.eq(Cat(*reversed(bits)))
-        return word, clamped, lod, mag == 0
+        zero = Signal(name=f"{name}_zero")
+        m.d.comb += [lod.eq(nodes[0][1]), zero.eq(~nodes[0][0])]
+        return lod, zero
 
     def _round_by(self, m, value, shift, shifts, name, stage=None):
         """Round-and-saturate ``value`` into a word by one of the constant right shifts
@@ -467,24 +477,26 @@ class KxkEngine(wiring.Component):
             a = word[f"alu{u}"]
             mover = u < self._movers
             avals = [value(e) for e in alu_t["v"]]
-            if alu_lead:                         # this cycle's shift fields, registered
+            srcs = Array(value(n) for n in alu_t["src"])
+            src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
+            if alu_lead:                         # this cycle's Move fields, registered
                 early = ahead[f"alu{u}"]
                 a_shift = self._reg(m, early.shift, f"alu{u}_shift")
                 if mover:
                     ashift = self._reg(m, var_shift(early, avals, f"alu{u}_ashift_early"),
                                        f"alu{u}_ashift")
+                    m.d.sync += src.eq(srcs[early.src])
             else:
                 a_shift = a.shift
                 if mover:
                     ashift = var_shift(a, avals, f"alu{u}_ashift")
+                    m.d.comb += src.eq(srcs[a.src])
             issue = {"op": a.op, "dst": a.dst, "shift": a_shift,
                      "e_in": Array(value(e) for e in alu_t["e"])[a.e],
                      "w1": Array(value(n) for n in alu_t["w"])[a.w1],
                      "w2": Array(value(n) for n in alu_t["w"])[a.w2],
                      "fl": Array(value(f) for f in alu_t["f"])[a.f]}
             if mover:
-                src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
-                m.d.comb += src.eq(Array(value(n) for n in alu_t["src"])[a.src])
                 issue |= {"src": src, "ashift": ashift}
             live = Signal(name=f"alu{u}_live")
             m.d.comb += live.eq(run & (a.op != AluOp.NONE))

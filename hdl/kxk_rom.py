@@ -17,8 +17,8 @@ and the ALU codes :class:`AluOp`. A field absent from a word is 0: no beat, no r
 With a shift lead (``Schedule.shift_lead`` = 1), the fields the engine needs a cycle ahead are
 stored one word early: ``p<l>`` of a result landing in cycle ``t`` in word ``t - 1`` (results
 land no earlier than the lanes' latency), and, when the ALUs have no stage of their own
-(``Schedule.alu_stages`` = 0), the shift fields (``shift``, ``v1``, ``v1n``, ``v2``, ``v2n``) of
-``alu<u>`` of cycle ``t``; those of a segment's cycle 0 are in :attr:`RomImage.lead`.
+(``Schedule.alu_stages`` = 0), a ``Move``'s fields (``src``, ``shift``, ``v1``, ``v1n``, ``v2``,
+``v2n``) of ``alu<u>`` of cycle ``t``; those of a segment's cycle 0 are in :attr:`RomImage.lead`.
 """
 
 from amaranth.hdl import signed
@@ -26,10 +26,7 @@ from amaranth.lib import data, enum
 
 from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
 
-__all__ = ["AluOp", "RomImage", "index_bits", "ALU_SHIFT_FIELDS"]
-
-#: The fields of an ALU slot that compute its shift (stored a word early with a shift lead).
-ALU_SHIFT_FIELDS = ("shift", "v1", "v1n", "v2", "v2n")
+__all__ = ["AluOp", "RomImage", "index_bits"]
 
 
 class AluOp(enum.IntEnum, shape=3):
@@ -196,9 +193,9 @@ class RomImage:
                         continue
                     a = {"dst": alu["d"][op.dst]}
                     if isinstance(op, Move):
-                        a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD,
-                              "src": alu["src"][op.src]}
-                        shifts = {"shift": op.shift, **_var(op, alu["v"])}
+                        a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD}
+                        shifts = {"src": alu["src"][op.src], "shift": op.shift,
+                                  **_var(op, alu["v"])}
                         alu_early.setdefault(f"alu{u}", {}).update(shifts)
                     elif isinstance(op, Expo):
                         a |= {"op": AluOp.EXPO_A if op.fn == ExpoFn.A else AluOp.EXPO_S,

@@ -9,7 +9,8 @@ back from a ROM. Timing model (cycles relative to a segment's start)::
         result at p = t+n-1+L   post-operation (round / lod / range) starts;
                                 its variable shift's exponents read in cycle p - H
         written at the end of   w = p + P
-    ALU operation at t:         operands read; a Move's exponents in cycle t - H (A = 0) or t
+    ALU operation at t:         operands read (a Move's source and exponents in cycle t - H
+                                when A = 0)
         written at the end of   w = t + A
                                 (``alus`` ALUs: that many operations a cycle)
 
@@ -88,7 +89,7 @@ def _reads(op, latency, lead=0, alu_lead=0):
         post = len(op.terms) - 1 + latency - lead
         out += [(post, e) for _, e in op.var]
     elif isinstance(op, Move):
-        out = [(0, op.src)] + [(-alu_lead, e) for _, e in op.var]
+        out = [(-alu_lead, op.src)] + [(-alu_lead, e) for _, e in op.var]
     elif isinstance(op, Expo):
         out = [(0, op.src)]
     elif isinstance(op, Seed):
@@ -150,7 +151,7 @@ def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1,
             raise ValueError(f"{name}={value}: must be 0..{top}")
     if shift_lead > latency:
         raise ValueError(f"shift_lead={shift_lead}: must be at most latency={latency}")
-    # a Move's exponents are read in its first stage, a cycle early when it has none
+    # a Move's source and exponents are read in the ALU's first stage, a cycle early without one
     alu_lead = shift_lead if alu_stages == 0 else 0
     sched = Schedule(lanes=lanes, latency=latency, alus=alus, post_stages=post_stages,
                      alu_stages=alu_stages, shift_lead=shift_lead)

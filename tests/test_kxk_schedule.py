@@ -77,12 +77,12 @@ def replay(seg, regs, inputs, F, width, latency, post_stages=0, alu_stages=0, sh
 
 
 def alu_op(op, snap, early, writes, val, F, width):
-    """One ALU operation (or None): reads ``snap`` (a Move's exponents ``early``), adds to
-    ``writes``; returns the clamp."""
+    """One ALU operation (or None): reads ``snap`` (a Move's source and exponents ``early``),
+    adds to ``writes``; returns the clamp."""
     flag = False
     if op is not None:
         if isinstance(op, Move):
-            v = val(op.src, snap)
+            v = val(op.src, early)
             if op.kind == PostOp.ROUND:
                 shift = op.shift + sum(s * early[e] for s, e in op.var)
                 writes[op.dst], c = round_word(v, shift, width)
