@@ -40,7 +40,7 @@ from golden.check import check_instance, check_int
 from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
-from .fixed_ops import round_shift_saturate
+from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
 from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
@@ -423,9 +423,11 @@ class KxkEngine(wiring.Component):
                 p = self._reg(m, early, f"post{l}_p")
                 m.d.sync += p.valid.eq(run & early.valid)
                 live = p.valid
-                if general:
-                    shift = self._reg(m, var_shift(early, evals, f"post{l}_shift_early"),
-                                      f"post{l}_shift")
+                if general:                      # the shift decoded a cycle ahead too
+                    ctl = shift_controls(m, var_shift(early, evals, f"post{l}_shift_early"),
+                                         len(res), W - 1, name=f"post{l}_early")
+                    shift = ShiftControls(*(self._reg(m, c, f"post{l}_{n}")
+                                            for n, c in ctl._asdict().items()))
             else:
                 p = word[f"p{l}"]
                 live = run & p.valid
@@ -483,8 +485,10 @@ class KxkEngine(wiring.Component):
                 early = ahead[f"alu{u}"]
                 a_shift = self._reg(m, early.shift, f"alu{u}_shift")
                 if mover:
-                    ashift = self._reg(m, var_shift(early, avals, f"alu{u}_ashift_early"),
-                                       f"alu{u}_ashift")
+                    ctl = shift_controls(m, var_shift(early, avals, f"alu{u}_ashift_early"),
+                                         len(src), W - 1, name=f"alu{u}_early")
+                    ashift = ShiftControls(*(self._reg(m, c, f"alu{u}_{n}")
+                                             for n, c in ctl._asdict().items()))
                     m.d.sync += src.eq(srcs[early.src])
             else:
                 a_shift = a.shift
@@ -501,8 +505,14 @@ class KxkEngine(wiring.Component):
             live = Signal(name=f"alu{u}_live")
             m.d.comb += live.eq(run & (a.op != AluOp.NONE))
             issue["live"] = live
-            if A >= 1:
+            if A >= 1:                           # the shift registered decoded
+                ctl = issue.pop("ashift", None)
                 issue = self._regs(m, issue, f"alu{u}_s1")
+                if mover:
+                    if not isinstance(ctl, ShiftControls):
+                        ctl = shift_controls(m, ctl, len(src), W - 1, name=f"alu{u}_issue")
+                    issue["ashift"] = ShiftControls(*(self._reg(m, c, f"alu{u}_s1_{n}")
+                                                      for n, c in ctl._asdict().items()))
             op, e_in, w1 = issue["op"], issue["e_in"], issue["w1"]
             if mover:
                 stage = (lambda v, u=u: self._reg(m, v, f"alu{u}_cut")) if A >= 2 else None
