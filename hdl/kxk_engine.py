@@ -29,6 +29,20 @@ writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
 unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT``, ``w``,
 ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
+
+Pipeline (for the clock rate; each option's latency is carried by the schedule, so the program's
+results are the same, only ``cycles_for`` changes)::
+
+    shift_lead = 1   [ROM word t-1: post / Move fields] -> exponents, shift +- v1 +- v2, decode,
+                     Move source mux -> || -> cycle t: the post-operation starts from registers
+    post_stages = 1  lane result -> shift (round) | lod | range -> || -> clamp, write   (Dots +1)
+    alu_stages >= 1  ALU operands (source, exponents, words, flag) -> || -> ALU op, write (+1)
+    alu_stages = 2   ... -> shift | lod, exponent fns, seed, select -> || -> clamp, write (+2)
+
+``||`` is a register. A shift lead costs the schedule little (exponents are read a cycle
+earlier; the first word's lead fields come from a table by ``segment``, the row pass's sums
+holding from its ``done``); the stages add their cycles to every dependency chain through a Dot
+or an ALU operation.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
@@ -85,6 +99,14 @@ class KxkEngine(wiring.Component):
         Used lanes with a general post-operation unit (variable shift, leading-one detect, range
         test), the first ``1..used_lanes`` (default ``min(used_lanes, 2)``); the others only
         round by the few constant shifts their operations use.
+    shift_lead : int
+        0 or 1: compute the post-operations' and Moves' shifts (and select a Move's source) a
+        cycle ahead, from a ROM word ahead (module docstring; default 0).
+    post_stages : int
+        0 or 1: a register between a lane result's shift and its clamp and write (default 0).
+    alu_stages : int
+        0..2: registers after the ALUs' operand selection (1) and in their post-operation (2)
+        (default 0).
 
     Raises
     ------
