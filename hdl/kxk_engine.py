@@ -415,10 +415,11 @@ class KxkEngine(wiring.Component):
             m.d.comb += ahead.eq(Mux(go, lead_word, rp.data))
 
         def var_shift(f, evals, name):
-            """``shift +- v1 +- v2`` of the shift fields ``f`` (exponents read now)."""
+            """``shift +- v1 +- v2`` of the shift fields ``f`` (exponents read now): ``-v`` is
+            ``~v + 1``, the ``+ 1`` already in the ROM's ``shift`` (:mod:`hdl.kxk_rom`)."""
             v1, v2 = Array(evals)[f.v1], Array(evals)[f.v2]
             total = Signal(signed(10), name=name)
-            m.d.comb += total.eq(f.shift + Mux(f.v1n, -v1, v1) + Mux(f.v2n, -v2, v2))
+            m.d.comb += total.eq(f.shift + Mux(f.v1n, ~v1, v1) + Mux(f.v2n, ~v2, v2))
             return total
 
         def cut(name):

@@ -11,7 +11,8 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
              alu<u>: ALU u          {op (AluOp), src, shift, v1, v1n, v2, v2n, w1, w2, e, f, dst} }
 
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
-``shift`` (the ops' ``var`` terms); the post-operation codes are :class:`golden.unit_program.PostOp`
+``shift`` (the ops' ``var`` terms; ``shift`` holds one more per subtracted exponent, the engine
+adding its complement); the post-operation codes are :class:`golden.unit_program.PostOp`
 and the ALU codes :class:`AluOp`. A field absent from a word is 0: no beat, no result, ALU idle.
 
 With a shift lead (``Schedule.shift_lead`` = 1), the fields the engine needs a cycle ahead are
@@ -55,9 +56,17 @@ def _index(items):
 
 
 def _var(op, table):
+    """The ``shift``, ``v1``, ``v1n``, ``v2``, ``v2n`` fields of ``op``: ``shift`` counts one
+    more per subtracted exponent, so the engine adds ``~v`` (``-v - 1``) without a negation."""
+    if op.var and op.kind != PostOp.ROUND:
+        raise ValueError(f"{op}: only a rounding takes exponents in its shift")
     v = list(op.var) + [(1, None)] * (2 - len(op.var))
-    return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
-            "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
+    neg = [int(sign < 0) for sign, _ in v]
+    shift = op.shift + sum(neg)
+    if not -128 <= shift < 128:
+        raise ValueError(f"shift={shift}: beyond the ROM's 8-bit field")
+    return {"shift": shift, "v1": table[v[0][1]], "v1n": neg[0],
+            "v2": table[v[1][1]], "v2n": neg[1]}
 
 
 class RomImage:
@@ -181,11 +190,9 @@ class RomImage:
                                          "sub": int(op.sub)}
                     op = seg.posts[t][l]
                     if op:
-                        if not -128 <= op.shift < 128:
-                            raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
                         if t < lead:
                             raise ValueError(f"a result in cycle {t}: before the shift lead")
-                        early[f"p{l}"] = {"valid": 1, "kind": op.kind, "shift": op.shift,
+                        early[f"p{l}"] = {"valid": 1, "kind": op.kind,
                                           "dst": tab["d"][op.dst], **_var(op, tab["e"])}
                 for u, alu in enumerate(self.alus):
                     op = seg.alu[t][u]
@@ -194,8 +201,7 @@ class RomImage:
                     a = {"dst": alu["d"][op.dst]}
                     if isinstance(op, Move):
                         a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD}
-                        shifts = {"src": alu["src"][op.src], "shift": op.shift,
-                                  **_var(op, alu["v"])}
+                        shifts = {"src": alu["src"][op.src], **_var(op, alu["v"])}
                         alu_early.setdefault(f"alu{u}", {}).update(shifts)
                     elif isinstance(op, Expo):
                         a |= {"op": AluOp.EXPO_A if op.fn == ExpoFn.A else AluOp.EXPO_S,
