@@ -20,14 +20,29 @@ Two shapes of the step:
   because any nonzero word shifted that far saturates anyway (``max_left >= fmt.width - 1``).
 
 ``raw`` is taken as a signed value of its own width (``len(raw)``); nothing inside wraps.
+
+A pipeline may cut the step between the shift and the clamp: ``stage`` receives the shifted
+value and returns what the clamp takes (a register of it, say), the clamp's two comparisons and
+multiplexer being the step's second half.
 """
+
+from typing import NamedTuple
 
 from amaranth.hdl import Const, Mux, Signal, Value, signed
 
 from golden.check import check_bool, check_instance, check_int
 from golden.fixed import FixedFormat
 
-__all__ = ["round_shift_saturate", "half_lsb"]
+__all__ = ["round_shift_saturate", "half_lsb", "shift_controls", "ShiftControls"]
+
+
+class ShiftControls(NamedTuple):
+    """A variable shift decoded (:func:`shift_controls`): ``rsh``, one less than a right shift
+    (capped at the width), ``lsh`` a left shift (capped at ``max_left``) and ``rightward``."""
+
+    rsh: Value
+    lsh: Value
+    rightward: Value
 
 
 def half_lsb(shift: int, width: int) -> Const:
@@ -38,7 +53,7 @@ def half_lsb(shift: int, width: int) -> Const:
 
 
 def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_added=False,
-                         max_left=31):
+                         max_left=31, stage=None):
     """Build ``golden.fixed.round_shift_saturate(raw, shift, fmt)`` into module ``m``.
 
     Parameters
@@ -47,8 +62,9 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         The module the combinational logic goes into (``m.d.comb``).
     raw : Value
         The exact value, signed, ``len(raw)`` bits.
-    shift : int or Value
-        A constant or a signed shift; negative shifts move left.
+    shift : int or Value or ShiftControls
+        A constant or a signed shift; negative shifts move left. Or the controls of a signed
+        shift (:func:`shift_controls` with this ``raw`` width and ``max_left``).
     fmt : FixedFormat
         The word; only its width matters (as in the golden function).
     name : str
@@ -58,6 +74,9 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         shift and the clamp are built).
     max_left : int
         Variable ``shift`` only: the widest left shift built (``>= fmt.width - 1``).
+    stage : callable, optional
+        ``stage(value) -> Value``: a cut between the shift and the clamp (module docstring);
+        the clamp takes what it returns.
 
     Returns
     -------
@@ -75,12 +94,22 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         if half_added:
             raise ValueError("half_added=True: only with a constant shift")
         max_left = check_int("max_left", max_left, minimum=fmt.width - 1)
-        value = _variable_shift(m, raw, Value.cast(shift), width, max_left, name)
+        if not isinstance(shift, ShiftControls):
+            shift = Value.cast(shift)
+        value = _variable_shift(m, raw, shift, width, max_left, name)
+    if stage is not None:
+        value = Value.cast(stage(value))
     hi, lo = fmt.max_raw, fmt.min_raw
     word = Signal(signed(fmt.width), name=f"{name}_word")
     clamped = Signal(name=f"{name}_clamped")
-    m.d.comb += [clamped.eq((value > hi) | (value < lo)),
-                 word.eq(Mux(value > hi, hi, Mux(value < lo, lo, value)))]
+    # value > hi (value < lo): the sign clear (set) and a bit at or above the word's sign bit
+    # set (clear); bit tests rather than two wide comparisons (carry chains)
+    sign, upper = value[-1], value[fmt.width - 1:-1]
+    over, under = Signal(name=f"{name}_over"), Signal(name=f"{name}_under")
+    if len(value) > fmt.width:
+        m.d.comb += [over.eq(~sign & upper.any()), under.eq(sign & ~upper.all())]
+    m.d.comb += [clamped.eq(over | under),
+                 word.eq(Mux(over, hi, Mux(under, lo, value[:fmt.width])))]
     return word, clamped
 
 
@@ -97,12 +126,27 @@ def _constant_shift(m, raw, shift, width, name, half_added):
     return full
 
 
-def _variable_shift(m, raw, shift, width, max_left, name):
-    rsh = Signal(range(width + 1), name=f"{name}_rsh")
-    lsh = Signal(range(max_left + 1), name=f"{name}_lsh")
+def shift_controls(m, shift, width: int, max_left: int, *, name: str) -> ShiftControls:
+    """The controls of a variable ``shift`` of a ``width``-bit value (left shifts capped at
+    ``max_left``): what :func:`round_shift_saturate` derives from ``shift`` first. A pipeline
+    may compute them a cycle ahead and pass them, registered, as its ``shift``."""
+    shift = Value.cast(shift)
+    ctl = ShiftControls(Signal(range(width + 1), name=f"{name}_rsh"),
+                        Signal(range(max_left + 1), name=f"{name}_lsh"),
+                        Signal(name=f"{name}_rightward"))
     # a right shift beyond the width leaves the sign: (sign + 1) >> 1 = 0, the golden result
-    m.d.comb += [rsh.eq(Mux(shift > width, width, Mux(shift > 0, shift - 1, 0))),
-                 lsh.eq(Mux(shift < -max_left, max_left, Mux(shift < 0, -shift, 0)))]
+    m.d.comb += [ctl.rsh.eq(Mux(shift > width, width, Mux(shift > 0, shift - 1, 0))),
+                 ctl.lsh.eq(Mux(shift < -max_left, max_left, Mux(shift < 0, -shift, 0))),
+                 ctl.rightward.eq(shift > 0)]
+    return ctl
+
+
+def _variable_shift(m, raw, shift, width, max_left, name):
+    ctl = shift if isinstance(shift, ShiftControls) else shift_controls(m, shift, width,
+                                                                        max_left, name=name)
+    if (len(ctl.rsh), len(ctl.lsh)) != (width.bit_length(), max_left.bit_length()):
+        raise ValueError(f"shift={ctl!r}: the controls of another width or max_left")
+    rsh, lsh = ctl.rsh, ctl.lsh
     t1 = Signal(signed(width), name=f"{name}_t1")
     m.d.comb += t1.eq(raw >> rsh)
     right = Signal(signed(width), name=f"{name}_right")
@@ -110,5 +154,5 @@ def _variable_shift(m, raw, shift, width, max_left, name):
     left = Signal(signed(width + max_left + 1), name=f"{name}_left")
     m.d.comb += left.eq(raw << lsh)
     full = Signal(signed(width + max_left + 1), name=f"{name}_full")
-    m.d.comb += full.eq(Mux(shift > 0, right, left))
+    m.d.comb += full.eq(Mux(ctl.rightward, right, left))
     return full

@@ -29,9 +29,23 @@ writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
 unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT``, ``w``,
 ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
+
+Pipeline (for the clock rate; each option's latency is carried by the schedule, so the program's
+results are the same, only ``cycles_for`` changes)::
+
+    shift_lead = 1   [ROM word t-1: post / Move fields] -> exponents, shift +- v1 +- v2, decode,
+                     Move source mux -> || -> cycle t: the post-operation starts from registers
+    post_stages = 1  lane result -> shift (round) | lod | range -> || -> clamp, write   (Dots +1)
+    alu_stages >= 1  ALU operands (source, exponents, words, flag) -> || -> ALU op, write (+1)
+    alu_stages = 2   ... -> shift | lod, exponent fns, seed, select -> || -> clamp, write (+2)
+
+``||`` is a register. A shift lead costs the schedule little (exponents are read a cycle
+earlier; the first word's lead fields come from a table by ``segment``, the row pass's sums
+holding from its ``done``); the stages add their cycles to every dependency chain through a Dot
+or an ALU operation.
 """
 
-from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -40,7 +54,7 @@ from golden.check import check_instance, check_int
 from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
-from .fixed_ops import round_shift_saturate
+from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
 from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
@@ -85,6 +99,14 @@ class KxkEngine(wiring.Component):
         Used lanes with a general post-operation unit (variable shift, leading-one detect, range
         test), the first ``1..used_lanes`` (default ``min(used_lanes, 2)``); the others only
         round by the few constant shifts their operations use.
+    shift_lead : int
+        0 or 1: compute the post-operations' and Moves' shifts (and select a Move's source) a
+        cycle ahead, from a ROM word ahead (module docstring; default 0).
+    post_stages : int
+        0 or 1: a register between a lane result's shift and its clamp and write (default 0).
+    alu_stages : int
+        0..2: registers after the ALUs' operand selection (1) and in their post-operation (2)
+        (default 0).
 
     Raises
     ------
@@ -113,7 +135,8 @@ class KxkEngine(wiring.Component):
 
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
                  sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
-                 used_lanes=None, movers=1, general=None):
+                 used_lanes=None, movers=1, general=None, shift_lead=0, post_stages=0,
+                 alu_stages=0):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -128,6 +151,9 @@ class KxkEngine(wiring.Component):
         self._movers = check_int("movers", movers, 1, self._alus)
         self._general = (min(self._used, 2) if general is None
                          else check_int("general", general, 1, self._used))
+        self._shift_lead = check_int("shift_lead", shift_lead, 0, min(1, lane_latency))
+        self._post_stages = check_int("post_stages", post_stages, 0, 1)
+        self._alu_stages = check_int("alu_stages", alu_stages, 0, 2)
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -140,7 +166,8 @@ class KxkEngine(wiring.Component):
         self._prog = build_program(formats, k, ns_steps=ns_steps, recip_steps=recip_steps)
         self._sched = schedule_program(self._prog, lanes=self._used, latency=lane_latency,
                                        alus=self._alus, movers=self._movers,
-                                       general=self._general)
+                                       general=self._general, post_stages=post_stages,
+                                       alu_stages=alu_stages, shift_lead=shift_lead)
         self._word = self._prog.word_width
         fm, fb = formats.mat.frac, formats.bound.frac
         self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
@@ -176,6 +203,9 @@ class KxkEngine(wiring.Component):
     used_lanes = property(lambda self: self._used)
     movers = property(lambda self: self._movers)
     general = property(lambda self: self._general)
+    shift_lead = property(lambda self: self._shift_lead)
+    post_stages = property(lambda self: self._post_stages)
+    alu_stages = property(lambda self: self._alu_stages)
 
     @property
     def word_width(self) -> int:
@@ -210,35 +240,56 @@ class KxkEngine(wiring.Component):
 
     # -- elaboration -------------------------------------------------------------------------
 
-    def _post(self, m, value, shift, name):
+    @staticmethod
+    def _reg(m, value, name):
+        """A register of ``value`` (its shape, a layout or enum kept): one pipeline stage."""
+        shape = value.shape() if hasattr(value, "shape") else Value.cast(value).shape()
+        reg = Signal(shape, name=name)
+        m.d.sync += reg.eq(value)
+        return reg
+
+    def _regs(self, m, values, name):
+        return {key: self._reg(m, v, f"{name}_{key}") for key, v in values.items()}
+
+    def _post(self, m, value, shift, name, stage=None):
         """The post-operations of ``value`` (signed, ``len(value)`` bits) with the variable
         ``shift``: round-and-saturate into a word (:func:`hdl.fixed_ops.round_shift_saturate`,
-        a ``ROUND`` op) and the leading-one detect (``LOD``). Returns ``(word, clamped, lod,
-        zero)``; the exponent ``lod`` still needs ``- frac``."""
+        a ``ROUND`` op; ``stage``: its pipeline cut) and the leading-one detect (``LOD``).
+        Returns ``(word, clamped, lod, zero)``; the exponent ``lod`` still needs ``- frac``."""
         width = len(value)
         # a left shift by the word width saturates any nonzero word: no need to build more
         word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name,
-                                             max_left=self._word - 1)
+                                             max_left=self._word - 1, stage=stage)
         mag = Signal(unsigned(width + 1), name=f"{name}_mag")
         m.d.comb += mag.eq(Mux(value < 0, -value, value))
-        # leading-one detect by halving: keep the upper half when it has a one
-        levels = max(1, (width).bit_length())
-        cur = Signal(1 << levels, name=f"{name}_lod0")
-        m.d.comb += cur.eq(mag)
-        bits = []
-        for step in reversed(range(levels)):
-            half = 1 << step
-            upper = Signal(name=f"{name}_lodb{step}")
-            nxt = Signal(half, name=f"{name}_lod{levels - step}")
-            m.d.comb += [upper.eq(cur[half:2 * half].any()),
-                         nxt.eq(Mux(upper, cur[half:2 * half], cur[:half]))]
-            bits.append(upper)
-            cur = nxt
-        lod = Signal(signed(E_BITS), name=f"{name}_lod")
-        m.d.comb += lod.eq(Cat(*reversed(bits)))
-        return word, clamped, lod, mag == 0
+        lod, zero = self._leading_one(m, mag, name)
+        return word, clamped, lod, zero
 
-    def _round_by(self, m, value, shift, shifts, name):
+    @staticmethod
+    def _leading_one(m, mag, name):
+        """``(index of the highest one of mag, mag == 0)``: a tree of (any, index) pairs, each
+        node taking its upper half's index when that half has a one (depth ``log2`` of the
+        width, where halving the value level by level chains a wide OR per level)."""
+        levels = max(1, (len(mag) - 1).bit_length())
+        nodes = [(mag[i], Const(0, 0)) if i < len(mag) else (Const(0, 1), Const(0, 0))
+                 for i in range(1 << levels)]
+        for level in range(levels):
+            nxt = []
+            for j in range(0, len(nodes), 2):
+                (lo_any, lo_idx), (hi_any, hi_idx) = nodes[j], nodes[j + 1]
+                any_ = Signal(name=f"{name}_lod{level}_{j // 2}_any")
+                idx = Signal(level + 1, name=f"{name}_lod{level}_{j // 2}_idx")
+                m.d.comb += [any_.eq(lo_any | hi_any),
+                             idx.eq(Mux(hi_any, Cat(hi_idx, Const(1, 1)),
+                                        Cat(lo_idx, Const(0, 1))))]
+                nxt.append((any_, idx))
+            nodes = nxt
+        lod = Signal(signed(E_BITS), name=f"{name}_lod")
+        zero = Signal(name=f"{name}_zero")
+        m.d.comb += [lod.eq(nodes[0][1]), zero.eq(~nodes[0][0])]
+        return lod, zero
+
+    def _round_by(self, m, value, shift, shifts, name, stage=None):
         """Round-and-saturate ``value`` into a word by one of the constant right shifts
         ``shifts`` (each at least 1), the one equal to ``shift``: an exact floor shift by
         ``shift - 1`` picked from a few, then the rounding point by one bit
@@ -248,7 +299,7 @@ class KxkEngine(wiring.Component):
             for sh in shifts:
                 with m.Case(sh):
                     m.d.comb += pre.eq(value >> (sh - 1))
-        return round_shift_saturate(m, pre, 1, self._prog.word_format, name=name)
+        return round_shift_saturate(m, pre, 1, self._prog.word_format, name=name, stage=stage)
 
     def _addend(self, m, table, index, value, name):
         """The addend ``table[index]`` (``{addend: index}``, :class:`hdl.kxk_rom.RomImage`).
@@ -349,6 +400,31 @@ class KxkEngine(wiring.Component):
         flag = Signal()
         clamps = []
 
+        # ---- the pipeline (module docstring): with a shift lead, the fields of the next cycle's
+        # results and ALU shifts are a word ahead in the ROM, the first word's in image.lead
+        lead, P, A = self._shift_lead, self._post_stages, self._alu_stages
+        alu_lead = lead if A == 0 else 0
+        ahead = None
+        if lead:
+            ahead = Signal(image.layout)
+            lead_word = Signal(image.layout)
+            with m.Switch(self.segment):
+                for i, name in enumerate(SEGMENTS):
+                    with m.Case(i):
+                        m.d.comb += lead_word.eq(image.layout.const(image.lead[name]))
+            m.d.comb += ahead.eq(Mux(go, lead_word, rp.data))
+
+        def var_shift(f, evals, name):
+            """``shift +- v1 +- v2`` of the shift fields ``f`` (exponents read now): ``-v`` is
+            ``~v + 1``, the ``+ 1`` already in the ROM's ``shift`` (:mod:`hdl.kxk_rom`)."""
+            v1, v2 = Array(evals)[f.v1], Array(evals)[f.v2]
+            total = Signal(signed(10), name=name)
+            m.d.comb += total.eq(f.shift + Mux(f.v1n, ~v1, v1) + Mux(f.v2n, ~v2, v2))
+            return total
+
+        def cut(name):
+            return (lambda v: self._reg(m, v, name)) if P else None
+
         # ---- lanes: beats out, posts in
         for l, tab in enumerate(lanes_t):
             b = word[f"b{l}"]
@@ -362,19 +438,44 @@ class KxkEngine(wiring.Component):
                 beat.c.eq(self._addend(m, tab["c"], b.c, value, f"lane{l}")),
                 beat.clear.eq(b.clear), beat.last.eq(b.last), beat.sub.eq(b.sub),
             ]
-            p = word[f"p{l}"]
             res = self.lane_o[l].value
-            if l < self._general:
-                evals = [value(e) for e in tab["e"]]
-                v1 = Array(evals)[p.v1]
-                v2 = Array(evals)[p.v2]
-                shift = Signal(signed(10), name=f"post{l}_shift")
-                m.d.comb += shift.eq(p.shift + Mux(p.v1n, -v1, v1) + Mux(p.v2n, -v2, v2))
-                rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}")
+            general = l < self._general
+            evals = [value(e) for e in tab["e"]]
+            if lead:                             # this cycle's fields and shift, registered
+                early = ahead[f"p{l}"]
+                p = self._reg(m, early, f"post{l}_p")
+                m.d.sync += p.valid.eq(run & early.valid)
+                live = p.valid
+                if general:                      # the shift decoded a cycle ahead too
+                    ctl = shift_controls(m, var_shift(early, evals, f"post{l}_shift_early"),
+                                         len(res), W - 1, name=f"post{l}_early")
+                    shift = ShiftControls(*(self._reg(m, c, f"post{l}_{n}")
+                                            for n, c in ctl._asdict().items()))
+            else:
+                p = word[f"p{l}"]
+                live = run & p.valid
+                if general:
+                    shift = var_shift(p, evals, f"post{l}_shift")
+            flags = {}
+            if general:
+                rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}",
+                                                       stage=cut(f"post{l}_cut"))
+                for name in tab["d"]:
+                    if name in prog.flags:
+                        bound = next(op.bound for s in SEGMENTS for op in prog.segments[s]
+                                     if isinstance(op, Dot) and op.dst == name)
+                        flags[name] = (res > 0) & (res < bound)
             else:                                # only roundings by the constants tab["s"]
-                rword, clamped = self._round_by(m, res, p.shift, tab["s"], f"post{l}")
+                rword, clamped = self._round_by(m, res, p.shift, tab["s"], f"post{l}",
+                                                stage=cut(f"post{l}_cut"))
                 lod = zero = None
-            live = run & p.valid
+            if P:                                # the write a stage later
+                late = self._regs(m, {"p": p, "live": live}, f"post{l}_s1")
+                p, live = late["p"], late["live"]
+                if general:
+                    lod, zero = self._reg(m, lod, f"post{l}_lod_s1"), self._reg(
+                        m, zero, f"post{l}_zero_s1")
+                flags = self._regs(m, flags, f"post{l}_flag_s1")
             with m.If(live):
                 with m.Switch(p.dst):
                     for name, i in tab["d"].items():
@@ -386,10 +487,7 @@ class KxkEngine(wiring.Component):
                             elif name in prog.exps:
                                 m.d.sync += regs[name].eq(Mux(zero, 0, lod - p.shift))
                             else:
-                                bound = next(op.bound for s in SEGMENTS
-                                             for op in prog.segments[s]
-                                             if isinstance(op, Dot) and op.dst == name)
-                                m.d.sync += regs[name].eq((res > 0) & (res < bound))
+                                m.d.sync += regs[name].eq(flags[name])
             clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
 
         # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
@@ -398,32 +496,59 @@ class KxkEngine(wiring.Component):
         for l in range(self._used, L):
             m.d.comb += self.lane_i[l].eq(self.lane_i[l % self._used])
 
-        # ---- ALUs
+        # ---- ALUs: issue (operands read), [stage], post-operation, [stage], write
+        fr, rw = F.recip.frac, F.recip.width
         for u, alu_t in enumerate(alus_t):
             a = word[f"alu{u}"]
-            if u < self._movers:
-                srcs = [value(n) for n in alu_t["src"]]
-                src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
-                m.d.comb += src.eq(Array(srcs)[a.src])
-                avals = [value(e) for e in alu_t["v"]]
-                ashift = Signal(name=f"alu{u}_ashift", shape=signed(10))
-                m.d.comb += ashift.eq(a.shift
-                                      + Mux(a.v1n, -Array(avals)[a.v1], Array(avals)[a.v1])
-                                      + Mux(a.v2n, -Array(avals)[a.v2], Array(avals)[a.v2]))
-                aword, aclamped, alod, azero = self._post(m, src, ashift, f"alu{u}")
+            mover = u < self._movers
+            avals = [value(e) for e in alu_t["v"]]
+            srcs = Array(value(n) for n in alu_t["src"])
+            src = Signal(signed(max(self._sum_width, W) + 1), name=f"alu{u}_src")
+            if alu_lead:                         # this cycle's Move fields, registered
+                early = ahead[f"alu{u}"]
+                a_shift = self._reg(m, early.shift, f"alu{u}_shift")
+                if mover:
+                    ctl = shift_controls(m, var_shift(early, avals, f"alu{u}_ashift_early"),
+                                         len(src), W - 1, name=f"alu{u}_early")
+                    ashift = ShiftControls(*(self._reg(m, c, f"alu{u}_{n}")
+                                             for n, c in ctl._asdict().items()))
+                    m.d.sync += src.eq(srcs[early.src])
+            else:
+                a_shift = a.shift
+                if mover:
+                    ashift = var_shift(a, avals, f"alu{u}_ashift")
+                    m.d.comb += src.eq(srcs[a.src])
+            issue = {"op": a.op, "dst": a.dst, "shift": a_shift,
+                     "e_in": Array(value(e) for e in alu_t["e"])[a.e],
+                     "w1": Array(value(n) for n in alu_t["w"])[a.w1],
+                     "w2": Array(value(n) for n in alu_t["w"])[a.w2],
+                     "fl": Array(value(f) for f in alu_t["f"])[a.f]}
+            if mover:
+                issue |= {"src": src, "ashift": ashift}
+            live = Signal(name=f"alu{u}_live")
+            m.d.comb += live.eq(run & (a.op != AluOp.NONE))
+            issue["live"] = live
+            if A >= 1:                           # the shift registered decoded
+                ctl = issue.pop("ashift", None)
+                issue = self._regs(m, issue, f"alu{u}_s1")
+                if mover:
+                    if not isinstance(ctl, ShiftControls):
+                        ctl = shift_controls(m, ctl, len(src), W - 1, name=f"alu{u}_issue")
+                    issue["ashift"] = ShiftControls(*(self._reg(m, c, f"alu{u}_s1_{n}")
+                                                      for n, c in ctl._asdict().items()))
+            op, e_in, w1 = issue["op"], issue["e_in"], issue["w1"]
+            if mover:
+                stage = (lambda v, u=u: self._reg(m, v, f"alu{u}_cut")) if A >= 2 else None
+                aword, aclamped, alod, azero = self._post(m, issue["src"], issue["ashift"],
+                                                          f"alu{u}", stage=stage)
             else:                                # no Move is ever scheduled here
                 aword, aclamped, alod, azero = Const(0, signed(W)), Const(0), Const(0), Const(1)
-            e_in = Array(value(e) for e in alu_t["e"])[a.e]
-            w1 = Array(value(n) for n in alu_t["w"])[a.w1]
-            w2 = Array(value(n) for n in alu_t["w"])[a.w2]
-            fl = Array(value(f) for f in alu_t["f"])[a.f]
             expo_a = Signal(name=f"alu{u}_expo_a", shape=signed(E_BITS))
             expo_s = Signal(name=f"alu{u}_expo_s", shape=signed(E_BITS))
             ea = Signal(name=f"alu{u}_ea", shape=signed(E_BITS))
             es = Signal(name=f"alu{u}_es", shape=signed(E_BITS))
             m.d.comb += [ea.eq(-((e_in >> 1) + 1)), es.eq(((e_in + 1) >> 1) + 1),
                          expo_a.eq(Mux(ea < 0, 0, ea)), expo_s.eq(Mux(es < 0, 0, es))]
-            fr, rw = F.recip.frac, F.recip.width
             sshift = Signal(name=f"alu{u}_sshift", shape=signed(E_BITS + 2))
             m.d.comb += sshift.eq(fr - (e_in + 1))
             over = Signal(name=f"alu{u}_over")
@@ -435,29 +560,38 @@ class KxkEngine(wiring.Component):
                                     Mux(under, 0, one << sshift[:index_bits(rw)])))]
             seed = Signal(name=f"alu{u}_seed", shape=signed(W))
             m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
-            alu_clamp = Signal(name=f"alu{u}_alu_clamp")
-            with m.If(run):
-                with m.Switch(a.dst):
+            select = Signal(name=f"alu{u}_select", shape=signed(W))
+            m.d.comb += select.eq(Mux(issue["fl"], w1, issue["w2"]))
+            out = {"op": op, "dst": issue["dst"], "shift": issue["shift"], "live": issue["live"],
+                   "alod": alod, "azero": azero, "expo_a": expo_a, "expo_s": expo_s,
+                   "seed": seed, "seed_clamp": over | under, "select": select}
+            if A >= 2:
+                out = self._regs(m, out, f"alu{u}_s2")
+            op = out["op"]
+            with m.If(out["live"]):
+                with m.Switch(out["dst"]):
                     for name, i in alu_t["d"].items():
                         with m.Case(i):
                             if name in prog.exps:
-                                with m.Switch(a.op):
+                                with m.Switch(op):
                                     with m.Case(AluOp.LOD):
-                                        m.d.sync += regs[name].eq(Mux(azero, 0, alod - a.shift))
+                                        m.d.sync += regs[name].eq(
+                                            Mux(out["azero"], 0, out["alod"] - out["shift"]))
                                     with m.Case(AluOp.EXPO_A):
-                                        m.d.sync += regs[name].eq(expo_a)
+                                        m.d.sync += regs[name].eq(out["expo_a"])
                                     with m.Case(AluOp.EXPO_S):
-                                        m.d.sync += regs[name].eq(expo_s)
+                                        m.d.sync += regs[name].eq(out["expo_s"])
                             else:
-                                with m.Switch(a.op):
+                                with m.Switch(op):
                                     with m.Case(AluOp.MOVE):
                                         m.d.sync += regs[name].eq(aword)
                                     with m.Case(AluOp.SEED):
-                                        m.d.sync += regs[name].eq(seed)
+                                        m.d.sync += regs[name].eq(out["seed"])
                                     with m.Case(AluOp.SELECT):
-                                        m.d.sync += regs[name].eq(Mux(fl, w1, w2))
-            m.d.comb += alu_clamp.eq(run & (((a.op == AluOp.MOVE) & aclamped)
-                                            | ((a.op == AluOp.SEED) & (over | under))))
+                                        m.d.sync += regs[name].eq(out["select"])
+            alu_clamp = Signal(name=f"alu{u}_alu_clamp")
+            m.d.comb += alu_clamp.eq(out["live"] & (((op == AluOp.MOVE) & aclamped)
+                                                    | ((op == AluOp.SEED) & out["seed_clamp"])))
             clamps.append(alu_clamp)
 
         # ---- flag, load, outputs

@@ -11,8 +11,15 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
              alu<u>: ALU u          {op (AluOp), src, shift, v1, v1n, v2, v2n, w1, w2, e, f, dst} }
 
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
-``shift`` (the ops' ``var`` terms); the post-operation codes are :class:`golden.unit_program.PostOp`
+``shift`` (the ops' ``var`` terms; ``shift`` holds one more per subtracted exponent, the engine
+adding its complement); the post-operation codes are :class:`golden.unit_program.PostOp`
 and the ALU codes :class:`AluOp`. A field absent from a word is 0: no beat, no result, ALU idle.
+
+With a shift lead (``Schedule.shift_lead`` = 1), the fields the engine needs a cycle ahead are
+stored one word early: ``p<l>`` of a result landing in cycle ``t`` in word ``t - 1`` (results
+land no earlier than the lanes' latency), and, when the ALUs have no stage of their own
+(``Schedule.alu_stages`` = 0), a ``Move``'s fields (``src``, ``shift``, ``v1``, ``v1n``, ``v2``,
+``v2n``) of ``alu<u>`` of cycle ``t``; those of a segment's cycle 0 are in :attr:`RomImage.lead`.
 """
 
 from amaranth.hdl import signed
@@ -49,9 +56,17 @@ def _index(items):
 
 
 def _var(op, table):
+    """The ``shift``, ``v1``, ``v1n``, ``v2``, ``v2n`` fields of ``op``: ``shift`` counts one
+    more per subtracted exponent, so the engine adds ``~v`` (``-v - 1``) without a negation."""
+    if op.var and op.kind != PostOp.ROUND:
+        raise ValueError(f"{op}: only a rounding takes exponents in its shift")
     v = list(op.var) + [(1, None)] * (2 - len(op.var))
-    return {"v1": table[v[0][1]], "v1n": int(v[0][0] < 0),
-            "v2": table[v[1][1]], "v2n": int(v[1][0] < 0)}
+    neg = [int(sign < 0) for sign, _ in v]
+    shift = op.shift + sum(neg)
+    if not -128 <= shift < 128:
+        raise ValueError(f"shift={shift}: beyond the ROM's 8-bit field")
+    return {"shift": shift, "v1": table[v[0][1]], "v1n": neg[0],
+            "v2": table[v[1][1]], "v2n": neg[1]}
 
 
 class RomImage:
@@ -70,13 +85,16 @@ class RomImage:
         The ROM's contents, segments in :data:`golden.unit_program.SEGMENTS` order.
     base : dict
         ``{segment: address of its first word}``.
+    lead : dict
+        ``{segment: word}``: with a shift lead, the fields of the word before the segment's
+        first (the ALUs' shift fields of its cycle 0); empty words otherwise.
     """
 
     def __init__(self, sched, *, lanes: int, alus: int):
         self._sched = sched
         self.lanes, self.alus = self._tables(lanes, alus)
         self.layout = self._layout()
-        self.words, self.base = self._words()
+        self.words, self.base, self.lead = self._words()
 
     def _tables(self, n_lanes, n_alus):
         sched = self._sched
@@ -146,12 +164,19 @@ class RomImage:
         return data.StructLayout(fields)
 
     def _words(self):
-        words, base = [], {}
+        sched = self._sched
+        lead = getattr(sched, "shift_lead", 0)
+        alu_lead = lead if getattr(sched, "alu_stages", 0) == 0 else 0
+        words, base, first = [], {}, {}
         for name in SEGMENTS:
-            seg = self._sched.segments[name]
+            seg = sched.segments[name]
             base[name] = len(words)
+            # word t - lead holds the fields of cycle t read a cycle ahead
+            seg_words = [{} for _ in range(seg.cycles + 1)]
             for t in range(seg.cycles):
-                word = {}
+                word = seg_words[t + 1]
+                early = seg_words[t + 1 - lead]
+                alu_early = seg_words[t + 1 - alu_lead]
                 for l, tab in enumerate(self.lanes):
                     beat = seg.beats[t][l]
                     if beat:
@@ -165,19 +190,19 @@ class RomImage:
                                          "sub": int(op.sub)}
                     op = seg.posts[t][l]
                     if op:
-                        if not -128 <= op.shift < 128:
-                            raise ValueError(f"shift={op.shift}: beyond the ROM's 8-bit field")
-                        word[f"p{l}"] = {"valid": 1, "kind": op.kind, "shift": op.shift,
-                                         "dst": tab["d"][op.dst], **_var(op, tab["e"])}
+                        if t < lead:
+                            raise ValueError(f"a result in cycle {t}: before the shift lead")
+                        early[f"p{l}"] = {"valid": 1, "kind": op.kind,
+                                          "dst": tab["d"][op.dst], **_var(op, tab["e"])}
                 for u, alu in enumerate(self.alus):
                     op = seg.alu[t][u]
                     if op is None:
                         continue
                     a = {"dst": alu["d"][op.dst]}
                     if isinstance(op, Move):
-                        a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD,
-                              "src": alu["src"][op.src], "shift": op.shift,
-                              **_var(op, alu["v"])}
+                        a |= {"op": AluOp.MOVE if op.kind == PostOp.ROUND else AluOp.LOD}
+                        shifts = {"src": alu["src"][op.src], **_var(op, alu["v"])}
+                        alu_early.setdefault(f"alu{u}", {}).update(shifts)
                     elif isinstance(op, Expo):
                         a |= {"op": AluOp.EXPO_A if op.fn == ExpoFn.A else AluOp.EXPO_S,
                               "e": alu["e"][op.src]}
@@ -186,6 +211,7 @@ class RomImage:
                     else:
                         a |= {"op": AluOp.SELECT, "f": alu["f"][op.flag], "w1": alu["w"][op.a],
                               "w2": alu["w"][op.b]}
-                    word[f"alu{u}"] = a
-                words.append(word)
-        return words, base
+                    word.setdefault(f"alu{u}", {}).update(a)
+            first[name] = seg_words[0]
+            words += seg_words[1:]
+        return words, base, first

@@ -6,12 +6,20 @@ back from a ROM. Timing model (cycles relative to a segment's start)::
 
     Dot with n terms on lane l, first beat at t:
         beats t .. t+n-1        operands read (the addend with the first beat)
-        result at w = t+n-1+L   post-operation (round / lod / range), written at the end of w
-    ALU operation at t:         operands read and result written at the end of t
+        result at p = t+n-1+L   post-operation (round / lod / range) starts;
+                                its variable shift's exponents read in cycle p - H
+        written at the end of   w = p + P
+    ALU operation at t:         operands read (a Move's source and exponents in cycle t - H
+                                when A = 0)
+        written at the end of   w = t + A
                                 (``alus`` ALUs: that many operations a cycle)
 
-with ``L`` the lanes' latency (``RowPass.lane_latency``). A register written at the end of
-cycle ``w`` is read by beats from ``w + 1``; a read in cycle ``w`` still sees the old value.
+with ``L`` the lanes' latency (``RowPass.lane_latency``), ``P`` the post-operation's extra
+pipeline stages (``post_stages``), ``A`` the ALUs' (``alu_stages``) and ``H`` the lead of the
+variable shifts (``shift_lead``, 0 or 1: the shift is computed and registered a cycle before the
+value it shifts arrives). A register written at the end of cycle ``w`` is read from ``w + 1``; a
+read in cycle ``w`` still sees the old value. Cycle -1 is the one ``start`` is taken in: what
+an earlier segment wrote can be read there.
 Operations are placed in program order, each at the earliest cycle that respects read-after-write,
 write-after-read and write-after-write order on its registers and finds a free lane (``n``
 consecutive free beats) or a free ALU slot. Program semantics are therefore those of the
@@ -38,8 +46,9 @@ __all__ = ["Schedule", "schedule_program"]
 @dataclass
 class SegmentSchedule:
     """One segment: ``cycles`` long; ``beats[t][l]`` is ``(op, term index)`` or None;
-    ``posts[t][l]`` the Dot whose result lands on lane ``l`` in cycle ``t``; ``alu[t][u]`` the
-    operation of ALU ``u`` in cycle ``t`` (or None)."""
+    ``posts[t][l]`` the Dot whose result lands on lane ``l`` in cycle ``t`` (written
+    ``post_stages`` cycles later); ``alu[t][u]`` the operation ALU ``u`` issues in cycle ``t``
+    (or None; written ``alu_stages`` cycles later)."""
 
     cycles: int
     beats: list
@@ -53,6 +62,9 @@ class Schedule:
     lanes: int
     latency: int
     alus: int
+    post_stages: int = 0
+    alu_stages: int = 0
+    shift_lead: int = 0
     segments: dict = field(default_factory=dict)
 
     def cycles(self, segment=None) -> int:
@@ -64,18 +76,20 @@ class Schedule:
         return sum(self.segments[s].macs for s in names)
 
 
-def _reads(op, latency):
-    """[(relative cycle, register name)] an operation reads (constants excluded)."""
+def _reads(op, latency, lead=0, alu_lead=0):
+    """[(relative cycle, register name)] an operation reads (constants excluded): a Dot's
+    variable-shift exponents ``lead`` cycles before its result, a Move's ``alu_lead`` cycles
+    before it issues."""
     out = []
     if isinstance(op, Dot):
         for j, (a, b) in enumerate(op.terms):
             out += [(j, a), (j, b)]
         if isinstance(op.addend, tuple):
             out.append((0, op.addend[0]))
-        post = len(op.terms) - 1 + latency    # var-shift exponents are read with the result
+        post = len(op.terms) - 1 + latency - lead
         out += [(post, e) for _, e in op.var]
     elif isinstance(op, Move):
-        out = [(0, op.src)] + [(0, e) for _, e in op.var]
+        out = [(-alu_lead, op.src)] + [(-alu_lead, e) for _, e in op.var]
     elif isinstance(op, Expo):
         out = [(0, op.src)]
     elif isinstance(op, Seed):
@@ -117,32 +131,46 @@ def _general(op) -> bool:
 
 
 def schedule_program(prog: Program, *, lanes: int, latency: int, alus: int = 1,
-                     movers: int | None = None, general: int | None = None) -> Schedule:
+                     movers: int | None = None, general: int | None = None,
+                     post_stages: int = 0, alu_stages: int = 0,
+                     shift_lead: int = 0) -> Schedule:
     """Place every operation of ``prog`` (see the module docstring); ``Move`` operations only on
     the first ``movers`` ALUs, Dots that need a general post-operation unit (a variable shift, a
-    leading-one detect, a range test) only on the first ``general`` lanes (defaults: all)."""
+    leading-one detect, a range test) only on the first ``general`` lanes (defaults: all).
+    ``post_stages``, ``alu_stages`` (0..2) and ``shift_lead`` (0..1) are the pipeline of the
+    module docstring."""
     movers = alus if movers is None else movers
     general = lanes if general is None else general
     if not 1 <= general <= lanes:
         raise ValueError(f"general={general}: must be 1..lanes={lanes}")
     if not 1 <= movers <= alus:
         raise ValueError(f"movers={movers}: must be 1..alus={alus}")
-    sched = Schedule(lanes=lanes, latency=latency, alus=alus)
+    for name, value, top in (("post_stages", post_stages, 2), ("alu_stages", alu_stages, 2),
+                             ("shift_lead", shift_lead, 1)):
+        if not 0 <= value <= top:
+            raise ValueError(f"{name}={value}: must be 0..{top}")
+    if shift_lead > latency:
+        raise ValueError(f"shift_lead={shift_lead}: must be at most latency={latency}")
+    # a Move's source and exponents are read in the ALU's first stage, a cycle early without one
+    alu_lead = shift_lead if alu_stages == 0 else 0
+    sched = Schedule(lanes=lanes, latency=latency, alus=alus, post_stages=post_stages,
+                     alu_stages=alu_stages, shift_lead=shift_lead)
     tables = [{"a": set(), "b": set(), "c": {None}, "d": set(), "e": set()}
               for _ in range(lanes)]
     for name in SEGMENTS:
+        # ready[r]: first cycle r can be read; what earlier segments wrote is ready in cycle -1
         ready, last_read, last_write = {}, {}, {}
         lane_busy = [set() for _ in range(lanes)]
         alu_busy = {}
         placed = []                                    # (op, lane, ALU, start): one is None
         end = 0
         for op in prog.segments[name]:
-            reads = _reads(op, latency)
+            reads = _reads(op, latency, shift_lead, alu_lead)
             n = len(op.terms) if isinstance(op, Dot) else 1
-            wdelay = (n - 1 + latency) if isinstance(op, Dot) else 0
+            wdelay = (n - 1 + latency + post_stages) if isinstance(op, Dot) else alu_stages
             t = 0
             for c, r in reads:
-                t = max(t, ready.get(r, 0) - c)
+                t = max(t, ready.get(r, -1) - c)
             t = max(t, last_read.get(op.dst, -1) - wdelay, last_write.get(op.dst, -1) + 1 - wdelay)
             lane = unit = None
             while True:

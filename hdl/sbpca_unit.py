@@ -80,11 +80,13 @@ class SBPCAUnit(wiring.Component):
     shift_s, ns_steps, recip_steps : int
     b_max : int
         Largest batch.
+    shift_lead, post_stages, alu_stages : int
+        The k x k engine's pipeline (:class:`hdl.kxk_engine.KxkEngine`; default: none).
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
-                 b_max=64):
+                 b_max=64, shift_lead=0, post_stages=0, alu_stages=0):
         self._n_in = check_int("n_in", n_in, 1, 1 << 16)
         self._n_out = check_int("n_out", n_out, 1, 1 << 16)
         self._k = check_int("k", k, 1, min(16, n_in, n_out))
@@ -110,7 +112,8 @@ class SBPCAUnit(wiring.Component):
         self._kxk = KxkEngine(formats=F, k=k, lanes=lanes, ns_steps=ns_steps,
                               recip_steps=recip_steps, acc_width=self._rows.acc_width,
                               sum_width=self._rows.sum_width,
-                              lane_latency=self._rows.lane_latency)
+                              lane_latency=self._rows.lane_latency, shift_lead=shift_lead,
+                              post_stages=post_stages, alu_stages=alu_stages)
         row = data.ArrayLayout(signed(F.vec.width), k)
         super().__init__({
             "samples": In(stream.Signature(data.ArrayLayout(signed(F.x.width), words))),

@@ -26,6 +26,7 @@ def test_construction_exposes_parameters():
     assert (eng.k, eng.lanes, eng.ns_steps, eng.recip_steps) == (2, 2, 2, 1)
     assert (eng.acc_width, eng.sum_width, eng.a_bits, eng.alus) == (ACC, SUM, 5, 2)
     assert (eng.used_lanes, eng.movers, eng.general) == (2, 1, 2)
+    assert (eng.shift_lead, eng.post_stages, eng.alu_stages) == (0, 0, 0)
     assert KxkEngine(**{**ARGS, "k": 4, "lanes": 8}).used_lanes == 4
     assert eng.lane_latency == lane_port.LATENCY == 3 and eng.word_width == 18
     assert eng.formats is ARGS["formats"]
@@ -52,6 +53,11 @@ def test_construction_exposes_parameters():
     (dict(used_lanes=3), ValueError, r"used_lanes=3: must be in \[1, 2\]"),
     (dict(movers=3), ValueError, r"movers=3: must be in \[1, 2\]"),
     (dict(general=3), ValueError, r"general=3: must be in \[1, 2\]"),
+    (dict(shift_lead=2), ValueError, r"shift_lead=2: must be in \[0, 1\]"),
+    (dict(post_stages=-1), ValueError, r"post_stages=-1: must be in \[0, 1\]"),
+    (dict(post_stages=2), ValueError, r"post_stages=2: must be in \[0, 1\]"),
+    (dict(alu_stages=3), ValueError, r"alu_stages=3: must be in \[0, 2\]"),
+    (dict(alu_stages=True), TypeError, "alu_stages=True: must be an integer"),
     (dict(acc_width=None), TypeError, "acc_width=None: must be an integer"),
     (dict(acc_width=38), ValueError, r"acc_width=38: must be at least 2 \* 18 \+ bits\(k \+ 1\) "
                                      r"\+ 1 = 39 \(the lanes' sums of 18-bit words\)"),
@@ -215,6 +221,36 @@ def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0
     flag = play(eng, initial, runs)
     if scale > 1:
         assert flag, "saturating inputs must raise the flag"
+
+
+PIPELINES = [dict(shift_lead=1), dict(post_stages=1), dict(alu_stages=1), dict(alu_stages=2),
+             dict(shift_lead=1, post_stages=1, alu_stages=2), dict(shift_lead=1, alu_stages=1)]
+
+
+@pytest.mark.parametrize("pipe", PIPELINES, ids=lambda p: "-".join(f"{k}{v}" for k, v in p.items()))
+@pytest.mark.parametrize("n_in, n_out, k, lanes, kwargs", [
+    (16, 8, 4, 8, {}),
+    (20, 9, 3, 3, dict(used_lanes=2, alus=3, movers=2)),
+    (12, 6, 1, 1, {}),
+])
+def test_pipelined_engine_equals_interpreter(pipe, n_in, n_out, k, lanes, kwargs):
+    """Each extra pipeline stage, carried in the schedule, keeps the engine bit-exact; ``play``
+    also checks that every segment takes ``cycles_for`` cycles."""
+    F, ref, initial, runs = _recorded_run(n_in, n_out, k, 2, seed=n_in + k, ns_steps=6)
+    eng = _engine(F, k, lanes, 6, **kwargs, **pipe)
+    for name, v in pipe.items():
+        assert getattr(eng, name) == v and getattr(eng.schedule, name) == v
+    play(eng, initial, runs)
+
+
+def test_pipeline_stages_cost_cycles_in_the_schedule():
+    """A stage after the lanes lengthens the segments; a shift lead costs at most a few cycles."""
+    F = UnitFormats.for_width(16)
+    base = _engine(F, 4, 8)
+    cycles = lambda e: sum(e.cycles_for(s) for s in SEGMENTS)
+    assert cycles(_engine(F, 4, 8, post_stages=1)) > cycles(base)
+    assert cycles(_engine(F, 4, 8, alu_stages=1)) >= cycles(base)
+    assert cycles(_engine(F, 4, 8, shift_lead=1)) - cycles(base) <= 4
 
 
 def _interpret(prog, F, regs, segments):
