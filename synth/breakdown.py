@@ -34,7 +34,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from .targets import Target, categorize
+from .targets import PRELUDE, Target, categorize
 from .toolchain import venv_tool
 
 __all__ = ["METHOD", "component_tree", "module_figures", "breakdown_rows", "run_breakdown",
@@ -179,7 +179,7 @@ def run_breakdown(component, target: Target, out_dir, total: dict, *,
     progress(f"[synth] breakdown: hierarchical {target.yosys_hier.split()[0]} of "
              f"{len(tree)} modules ...")
     # YoWASP's Yosys sees the working folder only: relative paths, run in ``out_dir``
-    script = (f"read_verilog {verilog}; hierarchy -top {top}; proc; splitnets -ports; "
+    script = (f"read_verilog {verilog}; {PRELUDE.format(top=top)}; "
               f"{target.yosys_hier.format(top=top)}; "
               f"tee -q -o breakdown/stat.json stat -json")
     log = work / "yosys.log"

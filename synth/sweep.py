@@ -1,9 +1,9 @@
 """Synthesis sweep of the unit (``sbpca synth unit --sweep``): one :func:`run_synth` per point.
 
 The grid: every layer (``n_in x n_out``), rank ``k``, lane count (``words = lanes``) and word
-width (``scalar_width = min(max(width + 2, 11), 30)``) on every target; the unit's other parameters come
-from ``base``. A point the unit cannot build (``lanes > n_out``, a width whose k x k formats do
-not exist, ...) is recorded as skipped with the constructor's one-line reason.
+width (``scalar_width = min(max(width + 2, 11), 30)``) on every target; the unit's other
+parameters come from ``base``. A point the unit cannot build (``lanes > n_out``, a width whose
+k x k formats do not exist, ...) is recorded as skipped with the constructor's one-line reason.
 
 What is kept (``out_dir``)::
 

@@ -13,7 +13,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["Target", "TARGETS", "get_target", "categorize"]
+__all__ = ["Target", "TARGETS", "PRELUDE", "get_target", "categorize"]
+
+#: Run before every target's synthesis command ({top} filled in). ``splitnets -ports`` avoids
+#: Yosys 0.70's ABC9 reintegration assertions (``count_id(wire->name) == 0``, ``GetSize(
+#: conn.first) == GetSize(conn.second)`` in rtlil.cc; YosysHQ/yosys#4349), seen on the unit
+#: both unflattened and, with the k x k pipeline stages, flattened.
+PRELUDE = "hierarchy -top {top}; proc; splitnets -ports"
 
 
 @dataclass(frozen=True)
