@@ -27,7 +27,8 @@ A table entry is ``(kind, opa, opb, clear, last, dest)``:
 from amaranth.hdl import Array, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import enum
 
-__all__ = ["PassMode", "BeatKind", "beat_table", "BeatDecoder", "IDLE_BEAT"]
+__all__ = ["PassMode", "BeatKind", "beat_table", "BeatDecoder", "IssueRegister", "ISSUE_STAGES",
+           "IDLE_BEAT"]
 
 
 class PassMode(enum.IntEnum, shape=2):
@@ -146,3 +147,41 @@ class BeatDecoder:
         a_q = Signal(unsigned(self._a_bits))
         m.d.comb += a_q.eq(Array(self._params.a[q] for q in range(k))[q_sel])
         self.q_sel, self.a_q = q_sel, a_q
+
+
+class IssueRegister:
+    """The decoded beat and the pass control's lane-side flags, one cycle later.
+
+    The decoder (a table lookup and the shared coefficient's multiplexer) and the control's
+    comparators are shared by every lane: in front of the lanes' operand multiplexers they made
+    the engine's critical path (the beat counter to every lane's operand register, mostly routing).
+    The lanes (``hdl/row_pass_lane.py``) read this register instead, so they run
+    :data:`ISSUE_STAGES` cycle behind the pass control: their timing relative to each other is
+    unchanged, and the reduction, which reads the lane sums from the control's side, waits one
+    cycle more (``RowPass.pass_latency``).
+
+    Attributes: those of ``dec`` (``kind``, ``opa``, ``opb``, ``clear``, ``last``, ``dest``,
+    ``shared_coef``, ``live``, ``first_use``, ``q_sel``, ``a_q``) and of ``ctl`` (``fetch``,
+    ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``, ``fetch_tail``, ``row_full``, ``row_tail``,
+    ``slot_end``, ``row_done``, ``late``, ``done_j``), registered; ``busy``, ``mode``,
+    ``tail_mask`` and ``row_base`` are the control's own (held through a pass).
+    """
+
+    _DEC = ("kind", "opa", "opb", "clear", "last", "dest", "shared_coef", "live", "first_use",
+            "q_sel", "a_q")
+    _CTL = ("fetch", "fetch_addr", "fetch_iaddr", "fetch_full", "fetch_tail", "row_full",
+            "row_tail", "slot_end", "row_done", "late", "done_j")
+
+    def __init__(self, m, *, dec, ctl):
+        for names, src in ((self._DEC, dec), (self._CTL, ctl)):
+            for name in names:
+                value = getattr(src, name)
+                reg = Signal.like(value, name=f"issue_{name}")
+                m.d.sync += reg.eq(value)
+                setattr(self, name, reg)
+        self.busy, self.mode, self.tail_mask, self.row_base = (ctl.busy, ctl.mode, ctl.tail_mask,
+                                                               ctl.row_base)
+
+
+#: Cycles from the decoder and pass control to the lanes (:class:`IssueRegister`).
+ISSUE_STAGES = 1

@@ -14,8 +14,9 @@ A pass runs through three phases (:class:`Phase`) from ``start`` to ``done``::
     DRAIN     to the end    no beats; the reduction finishes
 
 The reduction (one produced sum a cycle added over the lanes into ``gram``, ``proj``, ``norm2``;
-the sums the program does not produce are 0 from ``start``) begins ``lane_latency + 1`` cycles
-after the last slot's first beat, while that slot still runs: the last slot touches the sums in
+the sums the program does not produce are 0 from ``start``) begins ``pass_latency + 1`` cycles
+after the last slot's first beat (the lanes run ``ISSUE_STAGES`` behind this control,
+``hdl/row_pass_beats.IssueRegister``), while that slot still runs: the last slot touches the sums in
 the order they are reduced, one a beat, so each is read in the cycle after its last result is
 written. It reduces ``k(k+1)/2 + k`` sums (UPDATE), ``k + 1`` (PROJECT) or 1 (NORM), and
 ``done`` follows its last cycle.
@@ -79,7 +80,7 @@ class PassControl:
         m.d.comb += slot.eq(Array(Const(v, range(width + 1)) for v in slots + (1,))[mode])
         entry = Signal(range(4 * span))
         m.d.comb += entry.eq(Cat(beat, mode) if span > 1 else mode)
-        tail = Signal(range(rp.lane_latency + 2))   # cycles into the last slot
+        tail = Signal(range(rp.pass_latency + 2))   # cycles into the last slot
         params = Signal(rp.params_layout)
         m.d.comb += rp.busy.eq(busy)
         # the pass's bank and input buffer, latched at start
@@ -203,10 +204,10 @@ class PassControl:
                             m.d.sync += phase.eq(Phase.DRAIN)
                     with m.Else():
                         m.d.sync += beat.eq(beat + 1)
-            # the reduction: lane_latency + 1 cycles after the last slot's first beat
+            # the reduction: pass_latency + 1 cycles after the last slot's first beat
             with m.If(~reducing & ((self.issuing & self.last_slot) | (phase == Phase.DRAIN))):
                 m.d.sync += tail.eq(tail + 1)
-                with m.If(tail == rp.lane_latency):
+                with m.If(tail == rp.pass_latency):
                     m.d.sync += [reducing.eq(1), red_idx.eq(red_first)]
             with m.If(reducing):                                    # add one sum over lanes
                 across = Signal(signed(rp.sum_width))
