@@ -46,12 +46,13 @@ every slot plays one program's list of beats on all lanes in lockstep (``hdl/row
               --> gram, proj, norm2, done
 
 Timing: a pass over bank ``b`` takes, from ``start`` to ``done`` (:meth:`RowPass.cycles_for`),
-``cycles = 1 + 1 + lead_b + (pass_latency + 1) + nred`` cycles: the start cycle, the prefetch of
+``cycles = 1 + 1 + lead_b + (pass_latency + 1) + nred + 1`` cycles: the start cycle, the prefetch of
 row 0, the slots before the last one (``lead_b``), the last slot's first beat until its result is
 in the lane sums (``pass_latency`` = 4: the issue register, which puts the lanes one cycle behind
 the pass control and cuts the shared decoder off the lanes' operand paths, then the lane port's
-``lane_latency``), and the reduction of the ``nred`` sums the program produces (``done`` is high
-in the cycle after)::
+``lane_latency``), the reduction of the ``nred`` sums the program produces, one a cycle, and the
+adder tree of the last one (its read and the tree over the lanes are a cycle each; ``done`` is
+high in the cycle after)::
 
     mode      lead_b                               nred
     UPDATE    first_b + (rows_b - 1) * slot        k(k+1)/2 + k          (U = k(k+1)/2 + k)
@@ -94,7 +95,7 @@ from . import lane_port
 from .row_pass_banks import MAX_BANKS, BankMap, check_banks
 from .row_pass_beats import (IDLE_BEAT, ISSUE_STAGES, BeatDecoder, IssueRegister, PassMode,
                              beat_table)
-from .row_pass_control import PassControl
+from .row_pass_control import REDUCE_STAGES, PassControl
 from .row_pass_host import HostPorts
 from .row_pass_lane import Lane
 
@@ -330,7 +331,7 @@ class RowPass(wiring.Component):
 
     def cycles_for(self, mode: int, bank: int) -> int:
         """Cycles from ``start`` to ``done`` of a pass of program ``mode`` over ``bank``
-        (module docstring: ``1 + 1 + lead_b + (pass_latency + 1) + nred``)."""
+        (module docstring: ``1 + 1 + lead_b + (pass_latency + 1) + nred + 1``)."""
         mode = check_int("mode", mode, UPDATE, NORM)
         rows = self.rows_per_lane(bank)
         lead = (rows - 1) * self._slots[mode]
@@ -338,7 +339,7 @@ class RowPass(wiring.Component):
             lead += self.first_slot_for(bank)
         first, last = self._reduced
         nred = last[mode] - first[mode] + 1
-        return 1 + 1 + lead + (self.pass_latency + 1) + nred
+        return 1 + 1 + lead + (self.pass_latency + 1) + nred + REDUCE_STAGES
 
     def useful_macs_for(self, mode: int, bank: int) -> int:
         """Multiplies on real rows: ``n_b (k^2 + 3k)``, ``n_b (k + 1)`` or ``n_b``."""
