@@ -147,6 +147,23 @@ class BeatDecoder:
         a_q = Signal(unsigned(self._a_bits))
         m.d.comb += a_q.eq(Array(self._params.a[q] for q in range(k))[q_sel])
         self.q_sel, self.a_q = q_sel, a_q
+        # the lanes' multiplexer selects, decoded here so that the issue register holds them
+        # (the lanes' operand paths start at a register, not at a comparator)
+        opa_col = Signal()                 # opa is a shifted stored column (q_sel, a_q)
+        opa_alt = Signal(range(k + 3))     # else: inp << gw, new_prev[q], inp_prev, inp
+        g_sel = Signal(range(max(k, 2)))   # G beats' opb: new_prev[g_sel]
+        p_sel = Signal(range(k + 1))       # P, N beats' opb: S[p_sel] or inp (k)
+        is_u, is_g = Signal(), Signal()
+        m.d.comb += [
+            opa_col.eq(self.opa < k),
+            opa_alt.eq(Mux(self.opa >= k, self.opa - k, 0)),
+            g_sel.eq(Mux(self.opb < k, self.opb, 0)),
+            p_sel.eq(Mux(self.opb <= k, self.opb, 0)),
+            is_u.eq(beat_kind == BeatKind.U),
+            is_g.eq(beat_kind == BeatKind.G),
+        ]
+        self.opa_col, self.opa_alt, self.g_sel, self.p_sel = opa_col, opa_alt, g_sel, p_sel
+        self.is_u, self.is_g = is_u, is_g
 
 
 class IssueRegister:
@@ -160,15 +177,16 @@ class IssueRegister:
     unchanged, and the reduction, which reads the lane sums from the control's side, waits one
     cycle more (``RowPass.pass_latency``).
 
-    Attributes: those of ``dec`` (``kind``, ``opa``, ``opb``, ``clear``, ``last``, ``dest``,
-    ``shared_coef``, ``live``, ``first_use``, ``q_sel``, ``a_q``) and of ``ctl`` (``fetch``,
+    Attributes: those of ``dec`` (``kind``, ``clear``, ``last``, ``dest``, ``shared_coef``,
+    ``live``, ``first_use``, ``q_sel``, ``a_q`` and the multiplexer selects ``opa_col``,
+    ``opa_alt``, ``g_sel``, ``p_sel``, ``is_u``, ``is_g``) and of ``ctl`` (``fetch``,
     ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``, ``fetch_tail``, ``row_full``, ``row_tail``,
     ``slot_end``, ``row_done``, ``late``, ``done_j``), registered; ``busy``, ``mode``,
     ``tail_mask`` and ``row_base`` are the control's own (held through a pass).
     """
 
-    _DEC = ("kind", "opa", "opb", "clear", "last", "dest", "shared_coef", "live", "first_use",
-            "q_sel", "a_q")
+    _DEC = ("kind", "clear", "last", "dest", "shared_coef", "live", "first_use", "q_sel", "a_q",
+            "opa_col", "opa_alt", "g_sel", "p_sel", "is_u", "is_g")
     _CTL = ("fetch", "fetch_addr", "fetch_iaddr", "fetch_full", "fetch_tail", "row_full",
             "row_tail", "slot_end", "row_done", "late", "done_j")
 
