@@ -119,8 +119,12 @@ class BeatDecoder:
                              Array(Const(int(t[4]), 1) for t in table)[entry])),
         ]
         beat_dest = Array(Const(t[5], range(max(nsum, k) + 1)) for t in table)[entry]
+        # U beats are UPDATE's first entries and index the coefficients in their order: select
+        # by the beat counter, not by the table's opb (one lookup less in front of the register)
+        span = len(table) // 4
+        assert all(t[2] == i for i, t in enumerate(table[:span]) if t[0] == BeatKind.U)
         shared_coef = Signal(signed(coef_width))
-        m.d.comb += shared_coef.eq(Array(coef_vals)[beat_opb])
+        m.d.comb += shared_coef.eq(Array(coef_vals + [0] * (span - len(coef_vals)))[ctl.beat])
         self.kind, self.opa, self.opb = beat_kind, beat_opa, beat_opb
         self.clear, self.last, self.dest = beat_clear, beat_last, beat_dest
         self.shared_coef = shared_coef
