@@ -99,7 +99,9 @@ class BeatDecoder:
     ``last_j`` and slot flags). Attributes: ``kind``, ``opa``, ``opb``, ``clear``, ``last``,
     ``dest``, ``shared_coef`` (U beats' ``opb``), ``live`` (a beat is issued on a real row),
     ``first_use`` (the pass's first touch of a lane sum: it starts from 0), ``q_sel`` and
-    ``a_q`` (the stored column a U beat reads, and its exponent).
+    ``a_q`` (the stored column a U beat reads, and its exponent), and the lanes' multiplexer
+    selects ``opa_col`` (opa is ``S[q_sel] << a_q``), ``opa_alt`` (else ``opa - k``), ``g_sel``,
+    ``p_sel`` (the G and P/N opb), ``is_u``, ``is_g``.
     """
 
     def __init__(self, m, *, table, coefs, k, nsum, coef_width, a_bits, params, ctl):
@@ -128,10 +130,11 @@ class BeatDecoder:
         self.kind, self.opa, self.opb = beat_kind, beat_opa, beat_opb
         self.clear, self.last, self.dest = beat_clear, beat_last, beat_dest
         self.shared_coef = shared_coef
-        self._k, self._a_bits, self._params = k, a_bits, params
+        self._k, self._a_bits, self._params, self._table = k, a_bits, params, table
 
     def issue(self, m, ctl):
-        """Build ``live``, ``first_use``, ``q_sel`` and ``a_q`` (after the slot flags)."""
+        """Build ``live``, ``first_use``, ``q_sel``, ``a_q`` and the lanes' multiplexer selects
+        (after the slot flags)."""
         beat_kind, j, k = self.kind, ctl.j, self._k
         # a beat is issued on the lanes whose slot half is for a real row address (U, P, N
         # read the current row, G the previous one)
@@ -145,29 +148,30 @@ class BeatDecoder:
                                  | ((beat_kind == BeatKind.P) & (j == 0))
                                  | (beat_kind == BeatKind.N))
         self.live, self.first_use = live, first_use
-        # the stored column the U beat reads, and its exponent
+        # the stored column the U beat reads, and its exponent: U beats are UPDATE's first
+        # entries, so both are selected by the beat counter alone (one lookup deep)
+        span = len(self._table) // 4
+        u_col = [t[1] if t[0] == BeatKind.U and t[1] < k else 0 for t in self._table[:span]]
         q_sel = Signal(range(max(k, 2)))
-        m.d.comb += q_sel.eq(Mux(self.opa < k, self.opa, 0))
+        m.d.comb += q_sel.eq(Array(Const(q, q_sel.shape()) for q in u_col)[ctl.beat])
         a_q = Signal(unsigned(self._a_bits))
-        m.d.comb += a_q.eq(Array(self._params.a[q] for q in range(k))[q_sel])
+        m.d.comb += a_q.eq(Array(self._params.a[q] for q in u_col)[ctl.beat])
         self.q_sel, self.a_q = q_sel, a_q
-        # the lanes' multiplexer selects, decoded here so that the issue register holds them
-        # (the lanes' operand paths start at a register, not at a comparator)
-        opa_col = Signal()                 # opa is a shifted stored column (q_sel, a_q)
-        opa_alt = Signal(range(k + 3))     # else: inp << gw, new_prev[q], inp_prev, inp
-        g_sel = Signal(range(max(k, 2)))   # G beats' opb: new_prev[g_sel]
-        p_sel = Signal(range(k + 1))       # P, N beats' opb: S[p_sel] or inp (k)
-        is_u, is_g = Signal(), Signal()
-        m.d.comb += [
-            opa_col.eq(self.opa < k),
-            opa_alt.eq(Mux(self.opa >= k, self.opa - k, 0)),
-            g_sel.eq(Mux(self.opb < k, self.opb, 0)),
-            p_sel.eq(Mux(self.opb <= k, self.opb, 0)),
-            is_u.eq(beat_kind == BeatKind.U),
-            is_g.eq(beat_kind == BeatKind.G),
-        ]
-        self.opa_col, self.opa_alt, self.g_sel, self.p_sel = opa_col, opa_alt, g_sel, p_sel
-        self.is_u, self.is_g = is_u, is_g
+        # the lanes' multiplexer selects, each its own constant table over the entry (not
+        # comparators behind a lookup), so that the issue register holds them and the lanes'
+        # operand paths start at a register
+        def rom(shape, f):
+            sig = Signal(shape)
+            m.d.comb += sig.eq(Array(Const(int(f(t)), shape) for t in self._table)[ctl.entry])
+            return sig
+        # opa is a shifted stored column (q_sel, a_q); else inp << gw, new_prev[q], inp_prev, inp
+        self.opa_col = rom(1, lambda t: t[1] < k)
+        self.opa_alt = rom(range(k + 3), lambda t: t[1] - k if t[1] >= k else 0)
+        # G beats' opb: new_prev[g_sel]; P, N beats': S[p_sel] or inp (k)
+        self.g_sel = rom(range(max(k, 2)), lambda t: t[2] if t[2] < k else 0)
+        self.p_sel = rom(range(k + 1), lambda t: t[2] if t[2] <= k else 0)
+        self.is_u = rom(1, lambda t: t[0] == BeatKind.U)
+        self.is_g = rom(1, lambda t: t[0] == BeatKind.G)
 
 
 class IssueRegister:
