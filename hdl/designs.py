@@ -205,7 +205,7 @@ DESIGNS = {
             Param("recip_steps", int, 2, "Newton-Raphson steps for 1/||.||^2 (1..8)",
                   minimum=1),
             Param("b_max", int, 64, "largest batch (the schedule ROM's depth)", minimum=1),
-            Param("shift_lead", int, 0, "k x k engine: variable shifts computed a cycle ahead "
+            Param("shift_lead", int, 1, "k x k engine: variable shifts computed a cycle ahead "
                   "(0..1; +1 cycle a sample)", minimum=0),
             Param("post_stages", int, 0, "k x k engine: registers between a result's shift "
                   "and its clamp (0..1; ~+45 cycles a sample)", minimum=0),

@@ -4,10 +4,11 @@ The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it pl
 package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
 RAM. Yosys runs the target's script; if it fails an assertion (Yosys 0.70's ABC9 on some
 netlists), the run is repeated after :data:`synth.targets.PRELUDE` (``splitnets -ports``, which
-avoids it but costs area) and the report says so (``yosys_prelude``). nextpnr runs with ``--timing-allow-fail``: a missed
-frequency is reported (``timing_met`` false), not raised. A design that does not fit or fails to
-place is reported with its status and the log path. ``pnr`` chooses whether nextpnr runs:
-``"always"``, ``"if_fits"`` (only when the synthesized counts are within the device's capacity;
+avoids it but costs area) and the report says so (``yosys_prelude``). nextpnr runs with
+``--timing-allow-fail``: a missed frequency is reported (``timing_met`` false), not raised; with
+``route=False`` (``sbpca synth --no-route``) it stops after placement and the Fmax is its
+estimate (``fmax_kind``). A design that does not fit or fails to place is reported with its
+status and the log path. ``pnr`` chooses whether nextpnr runs: ``"always"``, ``"if_fits"`` (only when the synthesized counts are within the device's capacity;
 a sweep does not spend a place-and-route on a design that cannot fit) or ``"never"``. With
 ``breakdown`` the report also lists the resources of each submodule (:mod:`synth.breakdown`:
 ``modules`` in report.json, a table in report.md).
@@ -16,6 +17,7 @@ a sweep does not spend a place-and-route on a design that cannot fit) or ``"neve
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from importlib import metadata
@@ -70,12 +72,13 @@ def over_capacity(resources: dict, capacity: dict) -> list:
 
 def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: float | None = None,
               seed: int = 1, progress=print, component=None, breakdown: bool = False,
-              pnr: str = "always") -> dict:
+              pnr: str = "always", route: bool = True) -> dict:
     """Synthesize ``design`` for ``target`` into ``out_dir`` and write ``report.json``/``.md``.
 
     ``component`` may pass the already built design (built from ``params`` otherwise).
     ``breakdown`` adds the per-module resources (``modules``, :mod:`synth.breakdown`); ``pnr``
-    is one of :data:`PNR_MODES`. Returns the report dict. Raises ``ValueError`` for bad
+    is one of :data:`PNR_MODES`; ``route=False`` stops nextpnr after placement
+    (``--no-route``: its Fmax is the post-placement estimate, ``fmax_kind``). Returns the report dict. Raises ``ValueError`` for bad
     parameters or target, :class:`SynthError` if Yosys fails.
     """
     tgt = get_target(target)
@@ -153,7 +156,8 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         t1 = time.monotonic()
         cmd = [venv_tool(tgt.nextpnr[0]), *tgt.nextpnr[1:], "--json", "netlist.json",
                "--freq", f"{freq_mhz:g}", "--timing-allow-fail", "--seed", str(seed),
-               "--report", "pnr_report.json"]
+               "--report", "pnr_report.json"] + ([] if route else ["--no-route"])
+        report["fmax_kind"] = "routed" if route else "placement estimate (not routed)"
         rc = _run(cmd, out / "nextpnr.log", out)
         report["logs"]["nextpnr"] = str(out / "nextpnr.log")
         report["seconds"]["pnr"] = round(time.monotonic() - t1, 1)
@@ -162,7 +166,7 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
             report["pnr_status"] = f"failed (exit {rc}): {_tail(out / 'nextpnr.log', 2)}"
         else:
             pnr = json.loads(pnr_path.read_text())
-            clocks = pnr.get("fmax", {})
+            clocks = pnr.get("fmax", {}) or _log_fmax(out / "nextpnr.log")
             if clocks:
                 achieved = min(c["achieved"] for c in clocks.values())
                 report["fmax_mhz"] = round(achieved, 2)
@@ -178,6 +182,16 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
                                    resources, COLUMNS)
     (out / "report.md").write_text(text)
     return report
+
+
+def _log_fmax(log: Path) -> dict:
+    """``{clock: {"achieved": MHz}}`` from nextpnr's last "Max frequency" lines (its report
+    file has no Fmax when it stops after placement)."""
+    found = {}
+    for clock, mhz in re.findall(r"Max frequency for clock '([^']+)': ([0-9.]+) MHz",
+                                 log.read_text(errors="replace")):
+        found[clock] = {"achieved": float(mhz)}
+    return found
 
 
 def _cell(resources, capacity, col):
@@ -201,6 +215,8 @@ def write_markdown(reports: list) -> str:
         lines.append("| " + " | ".join(str(x) for x in row) + " |")
     notes = sorted({f"{r['target']}: {r['pnr_status']}" for r in reports
                     if r["pnr_status"] not in ("ok",)})
+    notes += sorted({f"{r['target']}: Fmax is nextpnr's {r['fmax_kind']}" for r in reports
+                     if r.get("fmax_kind", "routed") != "routed"})
     notes += sorted({f"{r['target']}: Yosys failed an assertion; synthesized after "
                      f"`{r['yosys_prelude']}` (its workaround, which costs area)"
                      for r in reports if r.get("yosys_prelude")})

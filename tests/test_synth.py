@@ -90,3 +90,10 @@ def test_yosys_other_failure_is_not_retried(build_dir, monkeypatch):
     with pytest.raises(SynthError, match="syntax error"):
         run_synth("mac_lane", MAC16, "xilinx7", build_dir, progress=quiet)
     assert len(calls) == 1
+
+
+def test_no_route_reports_the_placement_estimate(build_dir):
+    report = run_synth("mac_lane", MAC16, "ecp5-25k", build_dir, progress=quiet, route=False)
+    assert report["fmax_kind"].startswith("placement estimate")
+    assert report["fmax_mhz"] > 0 and report["pnr_status"] == "ok"
+    assert "placement estimate" in (build_dir / "report.md").read_text()

@@ -44,6 +44,9 @@ def _common(p, suppress):
     p.add_argument("-o", "--out", default=default(None),
                    help="output folder (default: build/synth/DESIGN-TARGET; with --sweep "
                         f"{DEFAULT_SWEEP_DIR})")
+    p.add_argument("--no-route", action="store_true", default=default(False),
+                   help="stop nextpnr after placement: its Fmax estimate, not routed (the "
+                        "default unit's routing does not converge on an ECP5-25F here)")
     p.add_argument("--breakdown", action="store_true", default=default(False),
                    help="also count each submodule (one hierarchical Yosys run): `modules` in "
                         "report.json, a table in report.md")
@@ -139,7 +142,7 @@ def run(args) -> int:
     out = Path(args.out or Path("build") / "synth" / f"{design}-{args.target}")
     try:
         run_synth(design, params, args.target, out, freq_mhz=args.freq, seed=args.seed,
-                  component=component, breakdown=args.breakdown)
+                  component=component, breakdown=args.breakdown, route=not args.no_route)
     except SynthError as exc:
         print(f"sbpca synth: {exc}")
         return 1
