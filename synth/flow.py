@@ -1,15 +1,15 @@
 """FPGA synthesis flow: design -> serial shell -> Yosys -> nextpnr -> report.json + report.md.
 
 The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
-package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or
-RAM. Yosys runs the target's script; if it fails an assertion (Yosys 0.70's ABC9 on some
-netlists), the run is repeated after :data:`synth.targets.PRELUDE` (``splitnets -ports``, which
-avoids it but costs area) and the report says so (``yosys_prelude``). nextpnr runs with
-``--timing-allow-fail``: a missed frequency is reported (``timing_met`` false), not raised; with
-``route=False`` (``sbpca synth --no-route``) it stops after placement and the Fmax is its
-estimate (``fmax_kind``). A design that does not fit or fails to place is reported with its
-status and the log path. ``pnr`` chooses whether nextpnr runs: ``"always"``, ``"if_fits"`` (only when the synthesized counts are within the device's capacity;
-a sweep does not spend a place-and-route on a design that cannot fit) or ``"never"``. With
+package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or RAM.
+Yosys runs the target's script; if it fails an assertion (Yosys 0.70's ABC9 on some netlists), the
+run is repeated after :data:`synth.targets.PRELUDE` (``splitnets -ports``, which avoids it but costs
+area) and the report says so (``yosys_prelude``). nextpnr runs with ``--timing-allow-fail``: a
+missed frequency is reported (``timing_met`` false), not raised; with ``route=False`` (``sbpca synth
+--no-route``) it stops after placement and the Fmax is its estimate (``fmax_kind``). A design that
+does not fit or fails to place is reported with its status and the log path. ``pnr`` chooses whether
+nextpnr runs: ``"always"``, ``"if_fits"`` (only when the synthesized counts are within the device's
+capacity; a sweep does not spend a place-and-route on a design that cannot fit) or ``"never"``. With
 ``breakdown`` the report also lists the resources of each submodule (:mod:`synth.breakdown`:
 ``modules`` in report.json, a table in report.md).
 """
@@ -75,11 +75,11 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
               pnr: str = "always", route: bool = True) -> dict:
     """Synthesize ``design`` for ``target`` into ``out_dir`` and write ``report.json``/``.md``.
 
-    ``component`` may pass the already built design (built from ``params`` otherwise).
-    ``breakdown`` adds the per-module resources (``modules``, :mod:`synth.breakdown`); ``pnr``
-    is one of :data:`PNR_MODES`; ``route=False`` stops nextpnr after placement
-    (``--no-route``: its Fmax is the post-placement estimate, ``fmax_kind``). Returns the report dict. Raises ``ValueError`` for bad
-    parameters or target, :class:`SynthError` if Yosys fails.
+    ``component`` may pass the already built design (built from ``params`` otherwise). ``breakdown``
+    adds the per-module resources (``modules``, :mod:`synth.breakdown`); ``pnr`` is one of
+    :data:`PNR_MODES`; ``route=False`` stops nextpnr after placement (``--no-route``: its Fmax is
+    the post-placement estimate, ``fmax_kind``). Returns the report dict. Raises ``ValueError`` for
+    bad parameters or target, :class:`SynthError` if Yosys fails.
     """
     tgt = get_target(target)
     if pnr not in PNR_MODES:
