@@ -139,8 +139,10 @@ def read_fmax(path) -> dict:
                                  and fmax > 0):
         raise ValueError(f"synth={str(path)!r}: fmax_mhz={fmax!r} is not a frequency")
     status = doc.get("pnr_status", "")
+    kind = doc.get("fmax_kind", "routed")
+    measured = "measured" if kind == "routed" else f"measured: {kind}"
     return {**fields, "device": doc.get("device"), "source": str(file),
-            "status": "measured" if fmax is not None else f"not measured ({status})"}
+            "status": measured if fmax is not None else f"not measured ({status})"}
 
 
 def _at(figures: dict, fmax: dict) -> dict:
@@ -205,7 +207,8 @@ def markdown(report: dict) -> str:
             elif at["fmax_mhz"] is None:
                 tail = [f"{at['status']} ({at['target']})", "-", "-"]
             else:
-                tail = [f"{at['fmax_mhz']:.1f} ({at['target']})", _n(at["samples_per_s"]),
+                est = "" if at["status"] == "measured" else ", after placement, not routed"
+                tail = [f"{at['fmax_mhz']:.1f} ({at['target']}{est})", _n(at["samples_per_s"]),
                         _n(at["updates_per_s"])]
             lines.append("| " + " | ".join(base + tail) + " |")
     d = report["driver"]
