@@ -136,6 +136,20 @@ def rtl_session(rp, rows, inputs, plan, cases, *, seed):
     return out
 
 
+def check_session(rp, rows, inputs, plan, cases, *, seed):
+    """Run ``plan`` on the RTL and on the golden model: every pass takes ``cycles_for`` cycles and
+    gives the model's outputs, every bank ends with the model's rows. Returns the model's
+    passes."""
+    got = rtl_session(rp, rows, inputs, plan, cases, seed=seed)
+    want, final = ref_session(rp, rows, inputs, plan, cases)
+    for index, ((mode, bank, _), res, ref) in enumerate(zip(plan, got["passes"], want)):
+        assert res["cycles"] == rp.cycles_for(mode, bank), f"pass {index}: {mode=} {bank=}"
+        assert {key: res[key] for key in ref} == ref, f"pass {index}: {mode=} {bank=}"
+    for bank in range(len(rows)):
+        assert np.array_equal(got["rows"][bank], final[bank]), f"bank {bank}"
+    return want
+
+
 @pytest.mark.parametrize("banks, k, lanes, words", [
     ((5, 3), 2, 2, 1),
     ((7,), 1, 3, 3),                 # one bank (the single-matrix engine), k = 1 idle beats
@@ -156,13 +170,7 @@ def test_passes_match_golden(banks, k, lanes, words):
         case.a = np.zeros(k, np.int64)        # written-back rows may use the full word
     rows = [random_rows(n, k, rp.vec_width, cases[b].a, rng) for b, n in enumerate(banks)]
     inputs = [random_inputs(rp, rng), random_inputs(rp, rng)]
-    got = rtl_session(rp, rows, inputs, plan, cases, seed=lanes + k)
-    want, final = ref_session(rp, rows, inputs, plan, cases)
-    for index, ((mode, bank, _), res, ref) in enumerate(zip(plan, got["passes"], want)):
-        assert res["cycles"] == rp.cycles_for(mode, bank), f"pass {index}"
-        assert {key: res[key] for key in ref} == ref, f"pass {index}: {mode=} {bank=}"
-    for bank in range(nb):
-        assert np.array_equal(got["rows"][bank], final[bank]), f"bank {bank}"
+    want = check_session(rp, rows, inputs, plan, cases, seed=lanes + k)
     assert want[nb]["saturated"]
 
 
@@ -190,13 +198,7 @@ def test_slot_corners_back_to_back(banks, k, lanes, words):
         case.a = np.zeros(k, np.int64)        # written-back rows may use the full word
     rows = [random_rows(n, k, rp.vec_width, cases[0].a, rng) for n in banks]
     inputs = [random_inputs(rp, rng), random_inputs(rp, rng)]
-    got = rtl_session(rp, rows, inputs, plan, cases, seed=k)
-    want, final = ref_session(rp, rows, inputs, plan, cases)
-    for index, ((mode, bank, _), res, ref) in enumerate(zip(plan, got["passes"], want)):
-        assert res["cycles"] == rp.cycles_for(mode, bank), f"pass {index}: {mode=} {bank=}"
-        assert {key: res[key] for key in ref} == ref, f"pass {index}: {mode=} {bank=}"
-    for bank in range(nb):
-        assert np.array_equal(got["rows"][bank], final[bank]), f"bank {bank}"
+    want = check_session(rp, rows, inputs, plan, cases, seed=k)
     assert any(w["norm2"] for w in want) and any(any(w["gram"]) for w in want)
 
 
