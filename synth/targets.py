@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 
 __all__ = ["Target", "TARGETS", "PRELUDE", "get_target", "categorize"]
 
-#: Run before every target's synthesis command ({top} filled in). ``splitnets -ports`` avoids
-#: Yosys 0.70's ABC9 reintegration assertions (``count_id(wire->name) == 0``, ``GetSize(
-#: conn.first) == GetSize(conn.second)`` in rtlil.cc; YosysHQ/yosys#4349), seen on the unit
-#: both unflattened and, with the k x k pipeline stages, flattened.
+#: Yosys steps ({top} filled in) before a target's script: always for the unflattened breakdown
+#: run, and for the flattened run only as a retry after an assertion (:mod:`synth.flow`: it costs
+#: area). ``splitnets -ports`` avoids Yosys 0.70's ABC9 reintegration assertions
+#: (``count_id(wire->name) == 0``, ``GetSize(conn.first) == GetSize(conn.second)`` in rtlil.cc;
+#: YosysHQ/yosys#4349), seen on the unit both unflattened and, with k x k pipeline stages,
+#: flattened.
 PRELUDE = "hierarchy -top {top}; proc; splitnets -ports"
 
 
