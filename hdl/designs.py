@@ -211,6 +211,8 @@ DESIGNS = {
                   "and its clamp (0..1; ~+45 cycles a sample)", minimum=0),
             Param("alu_stages", int, 0, "k x k engine: ALU pipeline registers (0..2; "
                   "+6 / +17 cycles a sample)", minimum=0),
+            Param("operand_banks", int, 1, "k x k engine: lane operands read from LUT RAM "
+                  "banks instead of register multiplexers (0..1; same cycles)", minimum=0),
         ),
         builder=SBPCAUnit,
     ),

@@ -55,6 +55,7 @@ from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
 from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
+from .kxk_banks import BANK, FIELDS, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
@@ -136,7 +137,7 @@ class KxkEngine(wiring.Component):
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
                  sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
                  used_lanes=None, movers=1, general=None, shift_lead=0, post_stages=0,
-                 alu_stages=0):
+                 alu_stages=0, operand_banks=0):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -154,6 +155,7 @@ class KxkEngine(wiring.Component):
         self._shift_lead = check_int("shift_lead", shift_lead, 0, min(1, lane_latency))
         self._post_stages = check_int("post_stages", post_stages, 0, 1)
         self._alu_stages = check_int("alu_stages", alu_stages, 0, 2)
+        self._operand_banks = check_int("operand_banks", operand_banks, 0, 1)
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -206,6 +208,7 @@ class KxkEngine(wiring.Component):
     shift_lead = property(lambda self: self._shift_lead)
     post_stages = property(lambda self: self._post_stages)
     alu_stages = property(lambda self: self._alu_stages)
+    operand_banks = property(lambda self: self._operand_banks)
 
     @property
     def word_width(self) -> int:
@@ -219,6 +222,21 @@ class KxkEngine(wiring.Component):
     @property
     def schedule(self):
         return self._sched
+
+    @property
+    def persistent(self) -> set:
+        """The word registers ``load`` writes from ``state_in`` (never in an operand bank)."""
+        k = self._k
+        return ({f"T{s}.{i}.{j}" for s in "xd" for i in range(k) for j in range(i, k)}
+                | {f"{n}.{r}" for n in ("sig", "r") for r in range(k)})
+
+    @property
+    def banks(self) -> dict:
+        """``{(lane, field): [register, ...]}``: the lane operands' banks
+        (:func:`hdl.kxk_banks.plan_banks`; empty without ``operand_banks``)."""
+        if not self._operand_banks:
+            return {}
+        return plan_banks(self._sched, self._prog.words, persistent=self.persistent)
 
     def cycles_for(self, segment: str) -> int:
         """Cycles from ``start`` to ``done`` of a segment (start + words; the first word is
@@ -343,7 +361,9 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        image = RomImage(sched, lanes=self._used, alus=self._alus)
+        banks = self.banks
+        check_plan(sched, banks)
+        image = RomImage(sched, lanes=self._used, alus=self._alus, banks=banks)
         lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
         rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
@@ -426,11 +446,24 @@ class KxkEngine(wiring.Component):
             return (lambda v: self._reg(m, v, name)) if P else None
 
         # ---- lanes: beats out, posts in
+        writers = []                             # (live, dst, {register: dst code}, word)
+        bank_ports = {}                          # (lane, field): ({register: address}, port)
         for l, tab in enumerate(lanes_t):
             b = word[f"b{l}"]
             beat = self.lane_i[l]
-            a_vals = [value(n) for n in tab["a"]]
-            b_vals = [value(n) for n in tab["b"]]
+            vals = {}
+            for f in FIELDS:
+                read = None
+                if f + "a" in tab:               # the operand's bank: entry 0 reads it
+                    addrs = tab[f + "a"]
+                    mem = Memory(shape=signed(W), depth=len(addrs), init=[])
+                    m.submodules[f"bank{l}{f}"] = mem
+                    rd = mem.read_port(domain="comb")
+                    m.d.comb += rd.addr.eq(b[f + "a"])
+                    bank_ports[(l, f)] = (addrs, mem.write_port())
+                    read = rd.data
+                vals[f] = [read if n == BANK else value(n) for n in tab[f]]
+            a_vals, b_vals = vals["a"], vals["b"]
             m.d.comb += [
                 beat.valid.eq(run & b.valid),
                 beat.a.eq(Array(a_vals)[b.a]),
@@ -489,6 +522,7 @@ class KxkEngine(wiring.Component):
                             else:
                                 m.d.sync += regs[name].eq(flags[name])
             clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
+            writers.append((live, p.dst, tab["d"], rword))
 
         # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
         # accumulator is cleared by the next sum on it): left idle, their constant port makes
@@ -589,10 +623,33 @@ class KxkEngine(wiring.Component):
                                         m.d.sync += regs[name].eq(out["seed"])
                                     with m.Case(AluOp.SELECT):
                                         m.d.sync += regs[name].eq(out["select"])
+            aluword = Signal(signed(W), name=f"alu{u}_word")
+            m.d.comb += aluword.eq(Mux(op == AluOp.MOVE, aword,
+                                       Mux(op == AluOp.SEED, out["seed"], out["select"])))
+            writers.append((out["live"], out["dst"], alu_t["d"], aluword))
             alu_clamp = Signal(name=f"alu{u}_alu_clamp")
             m.d.comb += alu_clamp.eq(out["live"] & (((op == AluOp.MOVE) & aclamped)
                                                     | ((op == AluOp.SEED) & out["seed_clamp"])))
             clamps.append(alu_clamp)
+
+        # ---- operand banks: each takes the writes of its registers (at most one a cycle)
+        for (l, f), (addrs, wp) in bank_ports.items():
+            hits = []
+            for i, (live, dst, dsts, val) in enumerate(writers):
+                names = [n for n in dsts if n in addrs]
+                if not names:
+                    continue
+                hit = Signal(name=f"bank{l}{f}_hit{i}")
+                addr = Signal(range(max(2, len(addrs))), name=f"bank{l}{f}_addr{i}")
+                with m.Switch(dst):
+                    for n in names:
+                        with m.Case(dsts[n]):
+                            m.d.comb += [hit.eq(live), addr.eq(addrs[n])]
+                hits.append((hit, addr, val))
+            en, a_sel, d_sel = Const(0), Const(0), Const(0)
+            for hit, addr, val in hits:
+                en, a_sel, d_sel = en | hit, Mux(hit, addr, a_sel), Mux(hit, val, d_sel)
+            m.d.comb += [wp.en.eq(en), wp.addr.eq(a_sel), wp.data.eq(d_sel)]
 
         # ---- flag, load, outputs
         with m.If(Cat(*clamps).any()):

@@ -26,6 +26,7 @@ from amaranth.hdl import signed
 from amaranth.lib import data, enum
 
 from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
+from .kxk_banks import BANK, FIELDS
 
 __all__ = ["AluOp", "RomImage", "index_bits"]
 
@@ -90,8 +91,9 @@ class RomImage:
         first (the ALUs' shift fields of its cycle 0); empty words otherwise.
     """
 
-    def __init__(self, sched, *, lanes: int, alus: int):
+    def __init__(self, sched, *, lanes: int, alus: int, banks=None):
         self._sched = sched
+        self.banks = dict(banks or {})
         self.lanes, self.alus = self._tables(lanes, alus)
         self.layout = self._layout()
         self.words, self.base, self.lead = self._words()
@@ -117,9 +119,15 @@ class RomImage:
                         exps += [e for _, e in op.var]
                         dsts.append(op.dst)
                         shifts.add(op.shift)
-            lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
-                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"]),
-                          "s": sorted(shifts)})
+            tab = {"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
+                   "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"]),
+                   "s": sorted(shifts)}
+            for f in FIELDS:                     # entry 0 reads the bank, addressed by f + "a"
+                bank = self.banks.get((l, f))
+                if bank:
+                    tab[f + "a"] = _index(bank)
+                    tab[f] = _index([BANK] + [n for n in tab[f] if n not in tab[f + "a"]])
+            lanes.append(tab)
         alus = []
         for u in range(n_alus):
             alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
@@ -150,7 +158,8 @@ class RomImage:
         for l, t in enumerate(self.lanes):
             fields[f"b{l}"] = data.StructLayout({
                 "valid": 1, "a": bits(len(t["a"])), "b": bits(len(t["b"])),
-                "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1})
+                "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1,
+                **{f + "a": bits(len(t[f + "a"])) for f in FIELDS if f + "a" in t}})
             fields[f"p{l}"] = data.StructLayout({
                 "valid": 1, "kind": PostOp, "shift": signed(8), "v1": bits(len(t["e"])),
                 "v1n": 1, "v2": bits(len(t["e"])), "v2n": 1, "dst": bits(len(t["d"]))})
@@ -183,11 +192,14 @@ class RomImage:
                         op, j = beat
                         add = op.addend if j == 0 else None
                         add = tuple(add) if isinstance(add, (tuple, list)) else add
-                        word[f"b{l}"] = {"valid": 1, "a": tab["a"][op.terms[j][0]],
-                                         "b": tab["b"][op.terms[j][1]],
-                                         "c": tab["c"][add], "clear": int(j == 0),
-                                         "last": int(j == len(op.terms) - 1),
-                                         "sub": int(op.sub)}
+                        beat = {"valid": 1, "c": tab["c"][add], "clear": int(j == 0),
+                                "last": int(j == len(op.terms) - 1), "sub": int(op.sub)}
+                        for f, reg in zip(FIELDS, op.terms[j]):
+                            if reg in tab.get(f + "a", ()):
+                                beat |= {f: tab[f][BANK], f + "a": tab[f + "a"][reg]}
+                            else:
+                                beat[f] = tab[f][reg]
+                        word[f"b{l}"] = beat
                     op = seg.posts[t][l]
                     if op:
                         if t < lead:

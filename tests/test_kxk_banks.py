@@ -1,0 +1,109 @@
+# amaranth: UnusedElaboratable=no
+"""Operand banks of the k x k engine (``hdl/kxk_banks.py``): the plan's rules, checked from the
+schedule itself, and the engine bit-exact with and without banks."""
+
+from collections import Counter
+
+import pytest
+from amaranth.hdl import Fragment
+from amaranth.lib.memory import Memory
+
+from golden.sbpca_unit import UnitFormats
+from hdl.kxk_banks import BANK, check_plan, plan_banks
+from hdl.kxk_engine import KxkEngine
+from hdl.kxk_rom import RomImage
+
+from test_kxk_engine import SUM, ACC, _engine, _recorded_run, play
+
+F16 = UnitFormats.for_width(16)
+
+
+def _writes(sched):
+    """``Counter`` of (segment, cycle, register) writes, from the schedule's slots directly."""
+    out = Counter()
+    for name, seg in sched.segments.items():
+        for t in range(seg.cycles):
+            for op in seg.posts[t]:
+                if op is not None:
+                    out[(name, t + sched.post_stages, op.dst)] += 1
+            for op in seg.alu[t]:
+                if op is not None:
+                    out[(name, t + sched.alu_stages, op.dst)] += 1
+    return out
+
+
+@pytest.mark.parametrize("k, lanes, pipe", [
+    (4, 8, {}), (4, 8, dict(shift_lead=1, post_stages=1, alu_stages=2)), (2, 4, {}), (1, 1, {}),
+])
+def test_plan_follows_its_rules(k, lanes, pipe):
+    eng = _engine(F16, k, lanes, operand_banks=1, **pipe)
+    sched, prog, banks = eng.schedule, eng.program, eng.banks
+    writes = _writes(sched)
+    written = {r for _, _, r in writes}
+    assert sum(map(len, banks.values())) > 0
+    for (lane, field), regs in banks.items():
+        f = "ab".index(field)
+        reads = {op.terms[j][f] for seg in sched.segments.values() for beats in seg.beats
+                 if beats[lane] is not None for op, j in [beats[lane]]}
+        assert len(set(regs)) == len(regs)
+        for r in regs:
+            assert r in prog.words and r in written and r in reads, (lane, field, r)
+            assert r not in eng.persistent, (lane, field, r)
+        per_cycle = Counter((s, w) for (s, w, r), n in writes.items() if r in regs
+                            for _ in range(n))
+        assert regs and max(per_cycle.values()) == 1, (lane, field)
+    check_plan(sched, banks)
+
+
+def test_check_plan_catches_two_writes_in_a_cycle():
+    eng = _engine(F16, 4, 8)
+    writes = _writes(eng.schedule)
+    by_cycle = {}
+    for s, w, r in writes:
+        by_cycle.setdefault((s, w), []).append(r)
+    two = next(regs for regs in by_cycle.values() if len(regs) >= 2)
+    with pytest.raises(ValueError, match="both written in cycle"):
+        check_plan(eng.schedule, {(0, "a"): two[:2]})
+
+
+def test_rom_reads_banked_operands_through_entry_zero():
+    eng = _engine(F16, 4, 8, operand_banks=1)
+    image = RomImage(eng.schedule, lanes=eng.used_lanes, alus=eng.alus, banks=eng.banks)
+    for (lane, field), regs in eng.banks.items():
+        tab = image.lanes[lane]
+        assert tab[field][BANK] == 0 and list(tab[field + "a"]) == regs
+        assert not set(regs) & set(tab[field])
+    assert "aa" in image.layout["b0"].shape.members
+
+
+def _memories(eng):
+    frag = Fragment.get(eng, None)
+    return [name for _, name, _ in frag.subfragments if name and name.startswith("bank")]
+
+
+def test_banks_are_off_by_default_and_memories_when_on():
+    assert _engine(F16, 4, 8).operand_banks == 0 and _engine(F16, 4, 8).banks == {}
+    assert _memories(_engine(F16, 4, 8)) == []
+    on = _engine(F16, 4, 8, operand_banks=1)
+    assert sorted(_memories(on)) == sorted(f"bank{l}{f}" for l, f in on.banks)
+
+
+@pytest.mark.parametrize("bad, error", [(2, ValueError), (True, TypeError)])
+def test_operand_banks_is_validated(bad, error):
+    with pytest.raises(error, match=f"operand_banks={bad}"):
+        _engine(F16, 2, 2, operand_banks=bad)
+
+
+@pytest.mark.parametrize("n_in, n_out, k, lanes, pipe", [
+    (16, 8, 4, 8, {}),
+    (16, 8, 4, 8, dict(shift_lead=1, post_stages=1, alu_stages=2)),
+    (20, 9, 3, 3, dict(used_lanes=2, alus=3, movers=2, shift_lead=1)),
+    (12, 6, 1, 1, {}),
+])
+def test_banked_engine_equals_interpreter(n_in, n_out, k, lanes, pipe):
+    """With banks the engine is bit-exact and takes the same cycles (``play`` checks both)."""
+    F, ref, initial, runs = _recorded_run(n_in, n_out, k, 2, seed=n_in + k, ns_steps=6)
+    eng = _engine(F, k, lanes, 6, operand_banks=1, **pipe)
+    plain = _engine(F, k, lanes, 6, **pipe)
+    assert all(eng.cycles_for(s) == plain.cycles_for(s) for s in eng.schedule.segments)
+    play(eng, initial, runs)
