@@ -9,13 +9,15 @@ the generated netlist reads instead of a multiplexer input, and Yosys removes th
 nobody else reads. Reads and writes keep the register file's timing: a write at the end of
 cycle ``w`` is seen by reads from ``w + 1`` (asynchronous read, synchronous write).
 
-A register can go into ``X``'s bank when:
-
-* the micro-program writes it (scratch or a coefficient): registers the unit loads from
-  ``state_in`` (``persistent``) stay in flip-flops, since ``load`` writes them all in one cycle;
-* no other register of the bank is written in the same cycle (one write port): this plan is
-  made after scheduling, so where two writes of ``X``'s registers land in one cycle, all but
-  the first stay in flip-flops for ``X`` (greedy, in cycle order).
+A register can go into one of ``X``'s banks when the micro-program writes it (scratch or a
+coefficient): registers the unit loads from ``state_in`` (``persistent``) stay in flip-flops,
+since ``load`` writes them all in one cycle. Each bank has one write port, so no two registers
+of a bank may be written in the same cycle. The plan is made after scheduling: ``X``'s
+candidates are coloured, the register sharing write cycles with the most others first, each into
+the first bank where it shares none, opening up to ``max_banks`` banks; a bank that ends up
+with fewer than ``min_size`` registers costs more than the multiplexer inputs it saves and is
+given back to flip-flops. All of ``X``'s banks are read at one address (a ROM field); its
+multiplexer picks the bank.
 
 Nothing here changes the schedule or the cycle counts.
 """
@@ -24,40 +26,47 @@ from __future__ import annotations
 
 from golden.unit_program import SEGMENTS
 
-__all__ = ["FIELDS", "BANK", "plan_banks", "check_plan", "write_cycles"]
+__all__ = ["FIELDS", "bank_entry", "plan_banks", "check_plan", "write_cycles"]
 
 #: The lane operands that get banks.
 FIELDS = ("a", "b")
 
-#: The operand-table entry (index 0) that stands for the bank's read port.
-BANK = "@bank"
+def bank_entry(i: int) -> str:
+    """The operand-table entry that stands for bank ``i``'s read port."""
+    return f"@bank{i}"
 
 
-def write_cycles(sched, words) -> list:
+def write_cycles(sched, words, *, writers=False) -> list:
     """``[(segment, cycle, register)]``: every write of a register in ``words`` (lanes' posts
-    ``post_stages`` after their result, ALU operations ``alu_stages`` after issue)."""
+    ``post_stages`` after their result, ALU operations ``alu_stages`` after issue); with
+    ``writers``, ``(segment, cycle, register, writer)``, the writer ``("lane", l)`` or
+    ``("alu", u)``."""
     out = []
     for name in SEGMENTS:
         seg = sched.segments[name]
         for t in range(seg.cycles):
-            for op in seg.posts[t]:
-                if op is not None and op.dst in words:
-                    out.append((name, t + sched.post_stages, op.dst))
-            for op in seg.alu[t]:
-                if op is not None and op.dst in words:
-                    out.append((name, t + sched.alu_stages, op.dst))
+            for kind, ops, delay in (("lane", seg.posts[t], sched.post_stages),
+                                     ("alu", seg.alu[t], sched.alu_stages)):
+                for i, op in enumerate(ops):
+                    if op is not None and op.dst in words:
+                        out.append((name, t + delay, op.dst) + (((kind, i),) if writers else ()))
     return out
 
 
-def plan_banks(sched, words, *, persistent=()) -> dict:
-    """``{(lane, field): [register, ...]}``: the registers each lane operand (``field`` in
-    :data:`FIELDS`) reads from its bank, in bank-address order (module docstring); operands
+def plan_banks(sched, words, *, persistent=(), max_banks=4, min_size=4,
+               max_writers=None) -> dict:
+    """``{(lane, field): [[register, ...], ...]}``: the banks of each lane operand (``field``
+    in :data:`FIELDS`), each a list of registers in address order (module docstring); operands
     without a bank are left out.
 
     ``words`` are the program's word registers, ``persistent`` those loaded from outside."""
     persistent = set(persistent)
-    writes = write_cycles(sched, set(words))
-    written = {r for _, _, r in writes}
+    cycles, writers = {}, {}
+    for seg, w, reg, who in write_cycles(sched, set(words), writers=True):
+        cycles.setdefault(reg, set()).add((seg, w))
+        writers.setdefault(reg, set()).add(who)
+    room = (lambda bank, r: True) if max_writers is None else (
+        lambda bank, r: len(set().union(writers[r], *(writers[q] for q in bank))) <= max_writers)
     plan = {}
     for lane in range(sched.lanes):
         for f, field in enumerate(FIELDS):
@@ -68,26 +77,34 @@ def plan_banks(sched, words, *, persistent=()) -> dict:
                     if beat is not None:
                         op, j = beat
                         reg = op.terms[j][f]
-                        if reg in written and reg not in persistent and reg not in reads:
+                        if reg in cycles and reg not in persistent and reg not in reads:
                             reads.append(reg)
-            bank = set(reads)
-            by_cycle = {}
-            for seg, w, reg in writes:
-                by_cycle.setdefault((seg, w), []).append(reg)
-            for regs in by_cycle.values():
-                hit = [r for r in regs if r in bank]
-                bank.difference_update(hit[1:])
-            if bank:
-                plan[(lane, field)] = [r for r in reads if r in bank]
+            clash = {r: {q for q in reads if q != r and cycles[r] & cycles[q]} for r in reads}
+            banks = []
+            for r in sorted(reads, key=lambda r: (-len(clash[r]), reads.index(r))):
+                home = next((b for b in banks if not clash[r] & set(b) and room(b, r)), None)
+                if home is None and len(banks) < max_banks:
+                    home = []
+                    banks.append(home)
+                if home is not None:
+                    home.append(r)
+            banks = [sorted(b, key=reads.index) for b in banks if len(b) >= min_size]
+            if banks:
+                plan[(lane, field)] = banks
     return plan
 
 
 def check_plan(sched, plan) -> None:
-    """Raise ``ValueError`` if a bank of ``plan`` takes two writes in one cycle."""
-    for key, regs in plan.items():
-        seen = {}
-        for seg, w, reg in write_cycles(sched, set(regs)):
-            if (seg, w) in seen and seen[(seg, w)] != reg:
-                raise ValueError(f"bank {key}: {seen[(seg, w)]} and {reg} both written in "
-                                 f"cycle {w} of {seg}")
-            seen[(seg, w)] = reg
+    """Raise ``ValueError`` if a bank of ``plan`` takes two writes in one cycle or a register
+    is in two banks of one operand."""
+    for key, banks in plan.items():
+        regs = [r for b in banks for r in b]
+        if len(set(regs)) != len(regs):
+            raise ValueError(f"operand {key}: a register in two banks")
+        for i, bank in enumerate(banks):
+            seen = {}
+            for seg, w, reg in write_cycles(sched, set(bank)):
+                if (seg, w) in seen and seen[(seg, w)] != reg:
+                    raise ValueError(f"bank {i} of operand {key}: {seen[(seg, w)]} and {reg} "
+                                     f"both written in cycle {w} of {seg}")
+                seen[(seg, w)] = reg

@@ -27,7 +27,10 @@ Timing: ``start`` with ``segment`` reads that segment's first ROM word in the sa
 plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
 writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
-unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT``, ``w``,
+unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. With
+``operand_banks``, each lane operand reads the registers the program writes (not the persistent
+ones) from a LUT RAM of its own, a mirror that takes every write of those registers
+(:mod:`hdl.kxk_banks`); its multiplexer keeps one input for the bank and the other registers. ``cT``, ``w``,
 ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
 
 Pipeline (for the clock rate; each option's latency is carried by the schedule, so the program's
@@ -55,7 +58,7 @@ from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
 from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
-from .kxk_banks import BANK, FIELDS, check_plan, plan_banks
+from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
@@ -108,6 +111,9 @@ class KxkEngine(wiring.Component):
     alu_stages : int
         0..2: registers after the ALUs' operand selection (1) and in their post-operation (2)
         (default 0).
+    operand_banks : int
+        0 or 1: the lane operands read the registers the program writes from LUT RAM banks
+        (module docstring; default 0). Same schedule, cycles and results.
 
     Raises
     ------
@@ -232,7 +238,7 @@ class KxkEngine(wiring.Component):
 
     @property
     def banks(self) -> dict:
-        """``{(lane, field): [register, ...]}``: the lane operands' banks
+        """``{(lane, field): [[register, ...], ...]}``: the lane operands' banks
         (:func:`hdl.kxk_banks.plan_banks`; empty without ``operand_banks``)."""
         if not self._operand_banks:
             return {}
@@ -447,22 +453,22 @@ class KxkEngine(wiring.Component):
 
         # ---- lanes: beats out, posts in
         writers = []                             # (live, dst, {register: dst code}, word)
-        bank_ports = {}                          # (lane, field): ({register: address}, port)
+        bank_ports = {}                          # name: ({register: address}, write port)
         for l, tab in enumerate(lanes_t):
             b = word[f"b{l}"]
             beat = self.lane_i[l]
             vals = {}
             for f in FIELDS:
-                read = None
-                if f + "a" in tab:               # the operand's bank: entry 0 reads it
-                    addrs = tab[f + "a"]
-                    mem = Memory(shape=signed(W), depth=len(addrs), init=[])
-                    m.submodules[f"bank{l}{f}"] = mem
+                reads = {}                       # the operand's banks, all read at b[f + "a"]
+                for i, members in enumerate(banks.get((l, f), ())):
+                    mem = Memory(shape=signed(W), depth=len(members), init=[])
+                    m.submodules[f"bank{l}{f}{i}"] = mem
                     rd = mem.read_port(domain="comb")
                     m.d.comb += rd.addr.eq(b[f + "a"])
-                    bank_ports[(l, f)] = (addrs, mem.write_port())
-                    read = rd.data
-                vals[f] = [read if n == BANK else value(n) for n in tab[f]]
+                    bank_ports[f"bank{l}{f}{i}"] = ({r: a for a, r in enumerate(members)},
+                                                    mem.write_port())
+                    reads[bank_entry(i)] = rd.data
+                vals[f] = [reads[n] if n in reads else value(n) for n in tab[f]]
             a_vals, b_vals = vals["a"], vals["b"]
             m.d.comb += [
                 beat.valid.eq(run & b.valid),
@@ -633,14 +639,14 @@ class KxkEngine(wiring.Component):
             clamps.append(alu_clamp)
 
         # ---- operand banks: each takes the writes of its registers (at most one a cycle)
-        for (l, f), (addrs, wp) in bank_ports.items():
+        for bname, (addrs, wp) in bank_ports.items():
             hits = []
             for i, (live, dst, dsts, val) in enumerate(writers):
                 names = [n for n in dsts if n in addrs]
                 if not names:
                     continue
-                hit = Signal(name=f"bank{l}{f}_hit{i}")
-                addr = Signal(range(max(2, len(addrs))), name=f"bank{l}{f}_addr{i}")
+                hit = Signal(name=f"{bname}_hit{i}")
+                addr = Signal(range(max(2, len(addrs))), name=f"{bname}_addr{i}")
                 with m.Switch(dst):
                     for n in names:
                         with m.Case(dsts[n]):

@@ -10,6 +10,10 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
              p<l>: lane l's result  {valid, kind (PostOp), shift, v1, v1n, v2, v2n, dst}
              alu<u>: ALU u          {op (AluOp), src, shift, v1, v1n, v2, v2n, w1, w2, e, f, dst} }
 
+With operand banks (:mod:`hdl.kxk_banks`), a banked operand's table starts with one entry per
+bank (:func:`hdl.kxk_banks.bank_entry`, its read port) and its beat has one more field, ``aa``
+or ``ba``: the register's address in its bank (all the operand's banks read at it).
+
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
 ``shift`` (the ops' ``var`` terms; ``shift`` holds one more per subtracted exponent, the engine
 adding its complement); the post-operation codes are :class:`golden.unit_program.PostOp`
@@ -26,7 +30,7 @@ from amaranth.hdl import signed
 from amaranth.lib import data, enum
 
 from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
-from .kxk_banks import BANK, FIELDS
+from .kxk_banks import FIELDS, bank_entry
 
 __all__ = ["AluOp", "RomImage", "index_bits"]
 
@@ -77,7 +81,8 @@ class RomImage:
     ----------
     lanes, alus : list of dict
         Per lane ``{"a", "b", "c", "e", "d"}`` (and ``"s"``, the sorted constant shifts of
-        its results) and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
+        its results; ``"aa"``/``"ba"``, ``{register: address}`` of a banked operand, and
+        ``"ak"``/``"bk"``, ``{register: bank}``) and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
         ``{operand: index}`` tables (register names, ``"#value"`` constants, ``None`` or
         ``"-"`` for nothing) in the order the engine builds its muxes.
     layout : data.StructLayout
@@ -86,6 +91,9 @@ class RomImage:
         The ROM's contents, segments in :data:`golden.unit_program.SEGMENTS` order.
     base : dict
         ``{segment: address of its first word}``.
+    banks : dict
+        ``{(lane, field): [[register, ...], ...]}``, the operand banks
+        (:func:`hdl.kxk_banks.plan_banks`; none by default).
     lead : dict
         ``{segment: word}``: with a shift lead, the fields of the word before the segment's
         first (the ALUs' shift fields of its cycle 0); empty words otherwise.
@@ -122,11 +130,13 @@ class RomImage:
             tab = {"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
                    "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"]),
                    "s": sorted(shifts)}
-            for f in FIELDS:                     # entry 0 reads the bank, addressed by f + "a"
-                bank = self.banks.get((l, f))
-                if bank:
-                    tab[f + "a"] = _index(bank)
-                    tab[f] = _index([BANK] + [n for n in tab[f] if n not in tab[f + "a"]])
+            for f in FIELDS:                     # the first entries read the banks (f + "a")
+                banks = self.banks.get((l, f))
+                if banks:
+                    tab[f + "a"] = {r: i for bank in banks for i, r in enumerate(bank)}
+                    tab[f + "k"] = {r: i for i, bank in enumerate(banks) for r in bank}
+                    tab[f] = _index([bank_entry(i) for i in range(len(banks))]
+                                    + [n for n in tab[f] if n not in tab[f + "a"]])
             lanes.append(tab)
         alus = []
         for u in range(n_alus):
@@ -159,7 +169,8 @@ class RomImage:
             fields[f"b{l}"] = data.StructLayout({
                 "valid": 1, "a": bits(len(t["a"])), "b": bits(len(t["b"])),
                 "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1,
-                **{f + "a": bits(len(t[f + "a"])) for f in FIELDS if f + "a" in t}})
+                **{f + "a": bits(max(t[f + "a"].values()) + 1) for f in FIELDS
+                   if f + "a" in t}})
             fields[f"p{l}"] = data.StructLayout({
                 "valid": 1, "kind": PostOp, "shift": signed(8), "v1": bits(len(t["e"])),
                 "v1n": 1, "v2": bits(len(t["e"])), "v2n": 1, "dst": bits(len(t["d"]))})
@@ -196,7 +207,8 @@ class RomImage:
                                 "last": int(j == len(op.terms) - 1), "sub": int(op.sub)}
                         for f, reg in zip(FIELDS, op.terms[j]):
                             if reg in tab.get(f + "a", ()):
-                                beat |= {f: tab[f][BANK], f + "a": tab[f + "a"][reg]}
+                                beat |= {f: tab[f][bank_entry(tab[f + "k"][reg])],
+                                         f + "a": tab[f + "a"][reg]}
                             else:
                                 beat[f] = tab[f][reg]
                         word[f"b{l}"] = beat

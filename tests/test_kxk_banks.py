@@ -9,7 +9,7 @@ from amaranth.hdl import Fragment
 from amaranth.lib.memory import Memory
 
 from golden.sbpca_unit import UnitFormats
-from hdl.kxk_banks import BANK, check_plan, plan_banks
+from hdl.kxk_banks import bank_entry, check_plan, plan_banks
 from hdl.kxk_engine import KxkEngine
 from hdl.kxk_rom import RomImage
 
@@ -41,21 +41,24 @@ def test_plan_follows_its_rules(k, lanes, pipe):
     writes = _writes(sched)
     written = {r for _, _, r in writes}
     assert sum(map(len, banks.values())) > 0
-    for (lane, field), regs in banks.items():
+    for (lane, field), regs_by_bank in banks.items():
         f = "ab".index(field)
         reads = {op.terms[j][f] for seg in sched.segments.values() for beats in seg.beats
                  if beats[lane] is not None for op, j in [beats[lane]]}
-        assert len(set(regs)) == len(regs)
-        for r in regs:
-            assert r in prog.words and r in written and r in reads, (lane, field, r)
-            assert r not in eng.persistent, (lane, field, r)
-        per_cycle = Counter((s, w) for (s, w, r), n in writes.items() if r in regs
-                            for _ in range(n))
-        assert regs and max(per_cycle.values()) == 1, (lane, field)
+        every = [r for regs in regs_by_bank for r in regs]
+        assert len(set(every)) == len(every), (lane, field)
+        for regs in regs_by_bank:
+            assert len(regs) >= 4, (lane, field, regs)       # min_size
+            for r in regs:
+                assert r in prog.words and r in written and r in reads, (lane, field, r)
+                assert r not in eng.persistent, (lane, field, r)
+            per_cycle = Counter((s, w) for (s, w, r), n in writes.items() if r in regs
+                                for _ in range(n))
+            assert max(per_cycle.values()) == 1, (lane, field, regs)
     check_plan(sched, banks)
 
 
-def test_check_plan_catches_two_writes_in_a_cycle():
+def test_check_plan_catches_two_writes_in_a_cycle_and_a_register_twice():
     eng = _engine(F16, 4, 8)
     writes = _writes(eng.schedule)
     by_cycle = {}
@@ -63,16 +66,34 @@ def test_check_plan_catches_two_writes_in_a_cycle():
         by_cycle.setdefault((s, w), []).append(r)
     two = next(regs for regs in by_cycle.values() if len(regs) >= 2)
     with pytest.raises(ValueError, match="both written in cycle"):
-        check_plan(eng.schedule, {(0, "a"): two[:2]})
+        check_plan(eng.schedule, {(0, "a"): [two[:2]]})
+    check_plan(eng.schedule, {(0, "a"): [two[:1], two[1:2]]})
+    with pytest.raises(ValueError, match="a register in two banks"):
+        check_plan(eng.schedule, {(0, "a"): [two[:1], two[:1]]})
 
 
-def test_rom_reads_banked_operands_through_entry_zero():
+def test_more_banks_take_more_registers():
+    eng = _engine(F16, 4, 8)
+    args = (eng.schedule, eng.program.words)
+    count = lambda plan: sum(len(b) for banks in plan.values() for b in banks)
+    one = plan_banks(*args, persistent=eng.persistent, max_banks=1, min_size=1)
+    four = plan_banks(*args, persistent=eng.persistent)
+    assert all(len(banks) == 1 for banks in one.values())
+    assert count(four) > count(one) and any(len(banks) > 1 for banks in four.values())
+    # without persistent registers excluded, the loaded ones would be banked too
+    assert count(plan_banks(*args, max_banks=1, min_size=1)) > count(one)
+
+
+def test_rom_reads_banked_operands_through_the_first_entries():
     eng = _engine(F16, 4, 8, operand_banks=1)
     image = RomImage(eng.schedule, lanes=eng.used_lanes, alus=eng.alus, banks=eng.banks)
-    for (lane, field), regs in eng.banks.items():
+    for (lane, field), banks in eng.banks.items():
         tab = image.lanes[lane]
-        assert tab[field][BANK] == 0 and list(tab[field + "a"]) == regs
-        assert not set(regs) & set(tab[field])
+        for i, regs in enumerate(banks):
+            assert tab[field][bank_entry(i)] == i
+            assert all(tab[field + "a"][r] == a and tab[field + "k"][r] == i
+                       for a, r in enumerate(regs))
+            assert not set(regs) & set(tab[field])
     assert "aa" in image.layout["b0"].shape.members
 
 
@@ -85,7 +106,8 @@ def test_banks_are_off_by_default_and_memories_when_on():
     assert _engine(F16, 4, 8).operand_banks == 0 and _engine(F16, 4, 8).banks == {}
     assert _memories(_engine(F16, 4, 8)) == []
     on = _engine(F16, 4, 8, operand_banks=1)
-    assert sorted(_memories(on)) == sorted(f"bank{l}{f}" for l, f in on.banks)
+    assert sorted(_memories(on)) == sorted(f"bank{l}{f}{i}" for (l, f), banks in on.banks.items()
+                                           for i in range(len(banks)))
 
 
 @pytest.mark.parametrize("bad, error", [(2, ValueError), (True, TypeError)])
