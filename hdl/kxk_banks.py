@@ -14,10 +14,12 @@ coefficient): registers the unit loads from ``state_in`` (``persistent``) stay i
 since ``load`` writes them all in one cycle. Each bank has one write port, so no two registers
 of a bank may be written in the same cycle. The plan is made after scheduling: ``X``'s
 candidates are coloured, the register sharing write cycles with the most others first, each into
-the first bank where it shares none, opening up to ``max_banks`` banks; a bank that ends up
-with fewer than ``min_size`` registers costs more than the multiplexer inputs it saves and is
-given back to flip-flops. All of ``X``'s banks are read at one address (a ROM field); its
-multiplexer picks the bank.
+the first bank where it shares none, opening up to ``max_banks`` banks (default 1: on the
+default unit more banks took 23 more registers but saved no LUTs on Xilinx 7, their write ports'
+multiplexers costing what the read side saved); a bank that ends up with fewer than
+``min_size`` registers costs more than the multiplexer inputs it saves and is given back to
+flip-flops. All of ``X``'s banks are read at one address (a ROM field); its multiplexer picks
+the bank.
 
 Nothing here changes the schedule or the cycle counts.
 """
@@ -53,7 +55,7 @@ def write_cycles(sched, words, *, writers=False) -> list:
     return out
 
 
-def plan_banks(sched, words, *, persistent=(), max_banks=4, min_size=4,
+def plan_banks(sched, words, *, persistent=(), max_banks=1, min_size=4,
                max_writers=None) -> dict:
     """``{(lane, field): [[register, ...], ...]}``: the banks of each lane operand (``field``
     in :data:`FIELDS`), each a list of registers in address order (module docstring); operands

@@ -77,7 +77,9 @@ def test_more_banks_take_more_registers():
     args = (eng.schedule, eng.program.words)
     count = lambda plan: sum(len(b) for banks in plan.values() for b in banks)
     one = plan_banks(*args, persistent=eng.persistent, max_banks=1, min_size=1)
-    four = plan_banks(*args, persistent=eng.persistent)
+    four = plan_banks(*args, persistent=eng.persistent, max_banks=4)
+    assert plan_banks(*args, persistent=eng.persistent) == {
+        key: banks for key, banks in one.items() if len(banks[0]) >= 4}      # the defaults
     assert all(len(banks) == 1 for banks in one.values())
     assert count(four) > count(one) and any(len(banks) > 1 for banks in four.values())
     # without persistent registers excluded, the loaded ones would be banked too
