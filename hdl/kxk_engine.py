@@ -30,7 +30,8 @@ The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`
 unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. With
 ``operand_banks``, each lane operand reads the registers the program writes (not the persistent
 ones) from a LUT RAM of its own, a mirror that takes every write of those registers
-(:mod:`hdl.kxk_banks`); its multiplexer keeps one input for the bank and the other registers. ``cT``, ``w``,
+(:mod:`hdl.kxk_banks`); its multiplexer keeps one input for the bank and the other registers.
+Each bank's write (enable, writer, address) is a field of the ROM word of that cycle. ``cT``, ``w``,
 ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
 
 Pipeline (for the clock rate; each option's latency is carried by the schedule, so the program's
@@ -452,8 +453,8 @@ class KxkEngine(wiring.Component):
             return (lambda v: self._reg(m, v, name)) if P else None
 
         # ---- lanes: beats out, posts in
-        writers = []                             # (live, dst, {register: dst code}, word)
-        bank_ports = {}                          # name: ({register: address}, write port)
+        writers = {}                             # ("lane", l) / ("alu", u): the word written
+        bank_ports = {}                          # (lane, field, bank): write port
         for l, tab in enumerate(lanes_t):
             b = word[f"b{l}"]
             beat = self.lane_i[l]
@@ -465,8 +466,7 @@ class KxkEngine(wiring.Component):
                     m.submodules[f"bank{l}{f}{i}"] = mem
                     rd = mem.read_port(domain="comb")
                     m.d.comb += rd.addr.eq(b[f + "a"])
-                    bank_ports[f"bank{l}{f}{i}"] = ({r: a for a, r in enumerate(members)},
-                                                    mem.write_port())
+                    bank_ports[(l, f, i)] = mem.write_port()
                     reads[bank_entry(i)] = rd.data
                 vals[f] = [reads[n] if n in reads else value(n) for n in tab[f]]
             a_vals, b_vals = vals["a"], vals["b"]
@@ -528,7 +528,7 @@ class KxkEngine(wiring.Component):
                             else:
                                 m.d.sync += regs[name].eq(flags[name])
             clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
-            writers.append((live, p.dst, tab["d"], rword))
+            writers[("lane", l)] = rword
 
         # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
         # accumulator is cleared by the next sum on it): left idle, their constant port makes
@@ -632,30 +632,18 @@ class KxkEngine(wiring.Component):
             aluword = Signal(signed(W), name=f"alu{u}_word")
             m.d.comb += aluword.eq(Mux(op == AluOp.MOVE, aword,
                                        Mux(op == AluOp.SEED, out["seed"], out["select"])))
-            writers.append((out["live"], out["dst"], alu_t["d"], aluword))
+            writers[("alu", u)] = aluword
             alu_clamp = Signal(name=f"alu{u}_alu_clamp")
             m.d.comb += alu_clamp.eq(out["live"] & (((op == AluOp.MOVE) & aclamped)
                                                     | ((op == AluOp.SEED) & out["seed_clamp"])))
             clamps.append(alu_clamp)
 
-        # ---- operand banks: each takes the writes of its registers (at most one a cycle)
-        for bname, (addrs, wp) in bank_ports.items():
-            hits = []
-            for i, (live, dst, dsts, val) in enumerate(writers):
-                names = [n for n in dsts if n in addrs]
-                if not names:
-                    continue
-                hit = Signal(name=f"{bname}_hit{i}")
-                addr = Signal(range(max(2, len(addrs))), name=f"{bname}_addr{i}")
-                with m.Switch(dst):
-                    for n in names:
-                        with m.Case(dsts[n]):
-                            m.d.comb += [hit.eq(live), addr.eq(addrs[n])]
-                hits.append((hit, addr, val))
-            en, a_sel, d_sel = Const(0), Const(0), Const(0)
-            for hit, addr, val in hits:
-                en, a_sel, d_sel = en | hit, Mux(hit, addr, a_sel), Mux(hit, val, d_sel)
-            m.d.comb += [wp.en.eq(en), wp.addr.eq(a_sel), wp.data.eq(d_sel)]
+        # ---- operand banks: the ROM word of a write's cycle says which writer, where
+        for (l, f, i), wp in bank_ports.items():
+            ctl = word[f"w{l}{f}{i}"]
+            values = [writers[w] for w in image.bank_writers[(l, f, i)]]
+            m.d.comb += [wp.en.eq(run & ctl.en), wp.addr.eq(ctl.addr),
+                         wp.data.eq(Array(values)[ctl.sel])]
 
         # ---- flag, load, outputs
         with m.If(Cat(*clamps).any()):

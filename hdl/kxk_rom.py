@@ -12,7 +12,10 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
 
 With operand banks (:mod:`hdl.kxk_banks`), a banked operand's table starts with one entry per
 bank (:func:`hdl.kxk_banks.bank_entry`, its read port) and its beat has one more field, ``aa``
-or ``ba``: the register's address in its bank (all the operand's banks read at it).
+or ``ba``: the register's address in its bank (all the operand's banks read at it). Each bank
+``i`` of lane ``l``'s operand ``f`` has a write field ``w<l><f><i>`` = ``{en, sel, addr}`` in the
+word of the cycle its registers' results are written: ``sel`` picks the writer
+(:attr:`RomImage.bank_writers`), so the engine decodes no destination for the banks.
 
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
 ``shift`` (the ops' ``var`` terms; ``shift`` holds one more per subtracted exponent, the engine
@@ -30,7 +33,7 @@ from amaranth.hdl import signed
 from amaranth.lib import data, enum
 
 from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
-from .kxk_banks import FIELDS, bank_entry
+from .kxk_banks import FIELDS, bank_entry, write_cycles
 
 __all__ = ["AluOp", "RomImage", "index_bits"]
 
@@ -94,6 +97,9 @@ class RomImage:
     banks : dict
         ``{(lane, field): [[register, ...], ...]}``, the operand banks
         (:func:`hdl.kxk_banks.plan_banks`; none by default).
+    bank_writers : dict
+        ``{(lane, field, bank): [writer, ...]}``: the writers of each bank (``("lane", l)``,
+        ``("alu", u)``) in the order of the write field's ``sel`` codes.
     lead : dict
         ``{segment: word}``: with a shift lead, the fields of the word before the segment's
         first (the ALUs' shift fields of its cycle 0); empty words otherwise.
@@ -103,6 +109,7 @@ class RomImage:
         self._sched = sched
         self.banks = dict(banks or {})
         self.lanes, self.alus = self._tables(lanes, alus)
+        self.bank_writers = self._bank_writers()
         self.layout = self._layout()
         self.words, self.base, self.lead = self._words()
 
@@ -162,6 +169,16 @@ class RomImage:
                          "d": _index(alu_d or ["-"]), "v": _index(alu_v)})
         return lanes, alus
 
+    def _bank_writers(self):
+        """``{(lane, field, bank): [writer, ...]}``: who writes each bank's registers
+        (``("lane", l)``, ``("alu", u)``), in the order of its ``sel`` codes."""
+        words = {r for banks in self.banks.values() for bank in banks for r in bank}
+        who = {}
+        for _, _, reg, writer in write_cycles(self._sched, words, writers=True):
+            who.setdefault(reg, set()).add(writer)
+        return {(l, f, i): sorted(set().union(*(who[r] for r in bank)))
+                for (l, f), banks in self.banks.items() for i, bank in enumerate(banks)}
+
     def _layout(self):
         bits = index_bits
         fields = {}
@@ -181,6 +198,9 @@ class RomImage:
                 "w1": bits(len(alu["w"])), "w2": bits(len(alu["w"])),
                 "e": bits(len(alu["e"])), "f": bits(len(alu["f"])),
                 "dst": bits(len(alu["d"]))})
+        for (l, f, i), writers in self.bank_writers.items():
+            fields[f"w{l}{f}{i}"] = data.StructLayout({
+                "en": 1, "sel": bits(len(writers)), "addr": bits(len(self.banks[(l, f)][i]))})
         return data.StructLayout(fields)
 
     def _words(self):
@@ -188,11 +208,25 @@ class RomImage:
         lead = getattr(sched, "shift_lead", 0)
         alu_lead = lead if getattr(sched, "alu_stages", 0) == 0 else 0
         words, base, first = [], {}, {}
+        homes = {}                               # register: [(lane, field, bank, address)]
+        for (l, f), banks in self.banks.items():
+            for i, bank in enumerate(banks):
+                for a, r in enumerate(bank):
+                    homes.setdefault(r, []).append((l, f, i, a))
+        writes = write_cycles(sched, set(homes), writers=True)
         for name in SEGMENTS:
             seg = sched.segments[name]
             base[name] = len(words)
             # word t - lead holds the fields of cycle t read a cycle ahead
             seg_words = [{} for _ in range(seg.cycles + 1)]
+            for _, w, reg, writer in (x for x in writes if x[0] == name):
+                for l, f, i, a in homes[reg]:    # the bank writes land with the result
+                    key = f"w{l}{f}{i}"
+                    if key in seg_words[w + 1]:
+                        raise ValueError(f"bank {i} of lane {l}'s {f}: two writes in cycle {w} "
+                                         f"of {name}")
+                    seg_words[w + 1][key] = {
+                        "en": 1, "sel": self.bank_writers[(l, f, i)].index(writer), "addr": a}
             for t in range(seg.cycles):
                 word = seg_words[t + 1]
                 early = seg_words[t + 1 - lead]
