@@ -113,8 +113,9 @@ class KxkEngine(wiring.Component):
         0..2: registers after the ALUs' operand selection (1) and in their post-operation (2)
         (default 0).
     operand_banks : int
-        0 or 1: the lane operands read the registers the program writes from LUT RAM banks
-        (module docstring; default 0). Same schedule, cycles and results.
+        0: register multiplexers only (default); 1: the lane operands read the registers the
+        program writes from LUT RAM banks (module docstring); 2: from block RAM banks (read a
+        cycle ahead, the address a ROM word early). Same schedule, cycles and results.
 
     Raises
     ------
@@ -162,7 +163,7 @@ class KxkEngine(wiring.Component):
         self._shift_lead = check_int("shift_lead", shift_lead, 0, min(1, lane_latency))
         self._post_stages = check_int("post_stages", post_stages, 0, 1)
         self._alu_stages = check_int("alu_stages", alu_stages, 0, 2)
-        self._operand_banks = check_int("operand_banks", operand_banks, 0, 1)
+        self._operand_banks = check_int("operand_banks", operand_banks, 0, 2)
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -370,7 +371,9 @@ class KxkEngine(wiring.Component):
         prog, sched = self._prog, self._sched
         banks = self.banks
         check_plan(sched, banks)
-        image = RomImage(sched, lanes=self._used, alus=self._alus, banks=banks)
+        bram = self._operand_banks == 2          # block RAM: read a cycle ahead
+        image = RomImage(sched, lanes=self._used, alus=self._alus, banks=banks,
+                         bank_read_lead=int(bram))
         lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
         rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
@@ -432,7 +435,7 @@ class KxkEngine(wiring.Component):
         lead, P, A = self._shift_lead, self._post_stages, self._alu_stages
         alu_lead = lead if A == 0 else 0
         ahead = None
-        if lead:
+        if lead or bram:
             ahead = Signal(image.layout)
             lead_word = Signal(image.layout)
             with m.Switch(self.segment):
@@ -462,11 +465,16 @@ class KxkEngine(wiring.Component):
             for f in FIELDS:
                 reads = {}                       # the operand's banks, all read at b[f + "a"]
                 for i, members in enumerate(banks.get((l, f), ())):
-                    mem = Memory(shape=signed(W), depth=len(members), init=[])
+                    mem = Memory(shape=signed(W), depth=len(members), init=[],
+                                 attrs={"ram_style": "block"} if bram else None)
                     m.submodules[f"bank{l}{f}{i}"] = mem
-                    rd = mem.read_port(domain="comb")
-                    m.d.comb += rd.addr.eq(b[f + "a"])
-                    bank_ports[(l, f, i)] = mem.write_port()
+                    wp = bank_ports[(l, f, i)] = mem.write_port()
+                    if bram:                     # the address a word early, written data through
+                        rd = mem.read_port(transparent_for=(wp,))
+                        m.d.comb += [rd.addr.eq(ahead[f"r{l}"][f + "a"]), rd.en.eq(1)]
+                    else:
+                        rd = mem.read_port(domain="comb")
+                        m.d.comb += rd.addr.eq(b[f + "a"])
                     reads[bank_entry(i)] = rd.data
                 vals[f] = [reads[n] if n in reads else value(n) for n in tab[f]]
             a_vals, b_vals = vals["a"], vals["b"]

@@ -12,7 +12,9 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
 
 With operand banks (:mod:`hdl.kxk_banks`), a banked operand's table starts with one entry per
 bank (:func:`hdl.kxk_banks.bank_entry`, its read port) and its beat has one more field, ``aa``
-or ``ba``: the register's address in its bank (all the operand's banks read at it). Each bank
+or ``ba``: the register's address in its bank (all the operand's banks read at it); for banks
+read synchronously (``bank_read_lead`` = 1, block RAM) these addresses are a word early, in the
+field ``r<l>`` (of cycle 0: in :attr:`RomImage.lead`). Each bank
 ``i`` of lane ``l``'s operand ``f`` has a write field ``w<l><f><i>`` = ``{en, sel, addr}`` in the
 word of the cycle its registers' results are written: ``sel`` picks the writer
 (:attr:`RomImage.bank_writers`), so the engine decodes no destination for the banks.
@@ -101,13 +103,16 @@ class RomImage:
         ``{(lane, field, bank): [writer, ...]}``: the writers of each bank (``("lane", l)``,
         ``("alu", u)``) in the order of the write field's ``sel`` codes.
     lead : dict
-        ``{segment: word}``: with a shift lead, the fields of the word before the segment's
-        first (the ALUs' shift fields of its cycle 0); empty words otherwise.
+        ``{segment: word}``: with a shift lead or ``bank_read_lead``, the fields of the word
+        before the segment's first (its cycle 0's early fields); empty words otherwise.
     """
 
-    def __init__(self, sched, *, lanes: int, alus: int, banks=None):
+    def __init__(self, sched, *, lanes: int, alus: int, banks=None, bank_read_lead=0):
         self._sched = sched
         self.banks = dict(banks or {})
+        if bank_read_lead not in (0, 1):
+            raise ValueError(f"bank_read_lead={bank_read_lead!r}: must be 0 or 1")
+        self.bank_read_lead = bank_read_lead
         self.lanes, self.alus = self._tables(lanes, alus)
         self.bank_writers = self._bank_writers()
         self.layout = self._layout()
@@ -183,11 +188,14 @@ class RomImage:
         bits = index_bits
         fields = {}
         for l, t in enumerate(self.lanes):
+            addrs = {f + "a": bits(max(t[f + "a"].values()) + 1) for f in FIELDS
+                     if f + "a" in t}
             fields[f"b{l}"] = data.StructLayout({
                 "valid": 1, "a": bits(len(t["a"])), "b": bits(len(t["b"])),
                 "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1,
-                **{f + "a": bits(max(t[f + "a"].values()) + 1) for f in FIELDS
-                   if f + "a" in t}})
+                **({} if self.bank_read_lead else addrs)})
+            if self.bank_read_lead and addrs:
+                fields[f"r{l}"] = data.StructLayout(addrs)
             fields[f"p{l}"] = data.StructLayout({
                 "valid": 1, "kind": PostOp, "shift": signed(8), "v1": bits(len(t["e"])),
                 "v1n": 1, "v2": bits(len(t["e"])), "v2n": 1, "dst": bits(len(t["d"]))})
@@ -241,8 +249,12 @@ class RomImage:
                                 "last": int(j == len(op.terms) - 1), "sub": int(op.sub)}
                         for f, reg in zip(FIELDS, op.terms[j]):
                             if reg in tab.get(f + "a", ()):
-                                beat |= {f: tab[f][bank_entry(tab[f + "k"][reg])],
-                                         f + "a": tab[f + "a"][reg]}
+                                beat[f] = tab[f][bank_entry(tab[f + "k"][reg])]
+                                addr = {f + "a": tab[f + "a"][reg]}
+                                if self.bank_read_lead:      # a synchronous read: a word early
+                                    seg_words[t].setdefault(f"r{l}", {}).update(addr)
+                                else:
+                                    beat |= addr
                             else:
                                 beat[f] = tab[f][reg]
                         word[f"b{l}"] = beat

@@ -112,22 +112,24 @@ def test_banks_are_off_by_default_and_memories_when_on():
                                            for i in range(len(banks)))
 
 
-@pytest.mark.parametrize("bad, error", [(2, ValueError), (True, TypeError)])
+@pytest.mark.parametrize("bad, error", [(3, ValueError), (-1, ValueError), (True, TypeError)])
 def test_operand_banks_is_validated(bad, error):
     with pytest.raises(error, match=f"operand_banks={bad}"):
         _engine(F16, 2, 2, operand_banks=bad)
 
 
+@pytest.mark.parametrize("banks", [1, 2], ids=["lutram", "bram"])
 @pytest.mark.parametrize("n_in, n_out, k, lanes, pipe", [
     (16, 8, 4, 8, {}),
     (16, 8, 4, 8, dict(shift_lead=1, post_stages=1, alu_stages=2)),
     (20, 9, 3, 3, dict(used_lanes=2, alus=3, movers=2, shift_lead=1)),
     (12, 6, 1, 1, {}),
 ])
-def test_banked_engine_equals_interpreter(n_in, n_out, k, lanes, pipe):
-    """With banks the engine is bit-exact and takes the same cycles (``play`` checks both)."""
+def test_banked_engine_equals_interpreter(n_in, n_out, k, lanes, pipe, banks):
+    """With banks (LUT RAM read combinationally, or block RAM read a cycle ahead) the engine is
+    bit-exact and takes the same cycles (``play`` checks both)."""
     F, ref, initial, runs = _recorded_run(n_in, n_out, k, 2, seed=n_in + k, ns_steps=6)
-    eng = _engine(F, k, lanes, 6, operand_banks=1, **pipe)
+    eng = _engine(F, k, lanes, 6, operand_banks=banks, **pipe)
     plain = _engine(F, k, lanes, 6, **pipe)
     assert all(eng.cycles_for(s) == plain.cycles_for(s) for s in eng.schedule.segments)
     play(eng, initial, runs)
