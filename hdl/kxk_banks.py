@@ -1,13 +1,14 @@
-"""Operand banks of the k x k engine: which registers each lane operand reads from a LUT RAM.
+"""Operand banks of the k x k engine: which registers each lane operand reads from a memory.
 
 The engine's largest logic is its lane operand multiplexers (``a`` and ``b`` of each used lane,
 each selecting among the few dozen registers its operations read). A register ``r`` that operand
-``X`` reads can instead be kept in a small memory owned by ``X`` (its *bank*): one combinational
-read port addressed from the ROM, one write port that takes every write of the registers in the
-bank. The flip-flop copy stays the master (exports, other readers); the bank is a mirror that
+``X`` reads can instead be kept in a small memory owned by ``X`` (its *bank*): one read port
+addressed from the ROM, one write port that takes every write of the registers in the bank
+(which writer and where: a ROM field of the write's cycle, :class:`hdl.kxk_rom.RomImage`). The flip-flop copy stays the master (exports, other readers); the bank is a mirror that
 the generated netlist reads instead of a multiplexer input, and Yosys removes the flip-flops
 nobody else reads. Reads and writes keep the register file's timing: a write at the end of
-cycle ``w`` is seen by reads from ``w + 1`` (asynchronous read, synchronous write).
+cycle ``w`` is seen by reads from ``w + 1`` (LUT RAM: asynchronous read, synchronous write;
+block RAM: the address a cycle ahead, the word being written passed through).
 
 A register can go into one of ``X``'s banks when the micro-program writes it (scratch or a
 coefficient): registers the unit loads from ``state_in`` (``persistent``) stay in flip-flops,
@@ -15,8 +16,8 @@ since ``load`` writes them all in one cycle. Each bank has one write port, so no
 of a bank may be written in the same cycle. The plan is made after scheduling: ``X``'s
 candidates are coloured, the register sharing write cycles with the most others first, each into
 the first bank where it shares none, opening up to ``max_banks`` banks (default 1: on the
-default unit more banks took 23 more registers but saved no LUTs on Xilinx 7, their write ports'
-multiplexers costing what the read side saved); a bank that ends up with fewer than
+default unit four banks an operand took 23 more registers but saved no LUTs on Xilinx 7, their
+write ports' multiplexers costing what the read side saved); a bank that ends up with fewer than
 ``min_size`` registers costs more than the multiplexer inputs it saves and is given back to
 flip-flops. All of ``X``'s banks are read at one address (a ROM field); its multiplexer picks
 the bank.

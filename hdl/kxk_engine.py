@@ -29,10 +29,12 @@ writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
 unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. With
 ``operand_banks``, each lane operand reads the registers the program writes (not the persistent
-ones) from a LUT RAM of its own, a mirror that takes every write of those registers
-(:mod:`hdl.kxk_banks`); its multiplexer keeps one input for the bank and the other registers.
-Each bank's write (enable, writer, address) is a field of the ROM word of that cycle. ``cT``, ``w``,
-``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
+ones) from a small memory of its own (LUT RAM read combinationally, or block RAM read a cycle
+ahead with the written word passed through), a mirror that takes every write of those
+registers (:mod:`hdl.kxk_banks`); its multiplexer keeps one input for the bank and the other
+registers. Each bank's write (enable, writer, address) is a field of the ROM word of that cycle.
+``cT``, ``w``, ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from
+``load``.
 
 Pipeline (for the clock rate; each option's latency is carried by the schedule, so the program's
 results are the same, only ``cycles_for`` changes)::
