@@ -211,6 +211,9 @@ DESIGNS = {
                   "and its clamp (0..1; ~+45 cycles a sample)", minimum=0),
             Param("alu_stages", int, 0, "k x k engine: ALU pipeline registers (0..2; "
                   "+6 / +17 cycles a sample)", minimum=0),
+            Param("operand_banks", int, 2, "k x k engine: lane operands read the registers "
+                  "the program writes from block RAM (2), LUT RAM (1) or register "
+                  "multiplexers (0); same cycles", minimum=0),
         ),
         builder=SBPCAUnit,
     ),

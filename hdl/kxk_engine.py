@@ -27,8 +27,14 @@ Timing: ``start`` with ``segment`` reads that segment's first ROM word in the sa
 plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
 writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
-unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. ``cT``, ``w``,
-``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from ``load``.
+unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. With
+``operand_banks``, each lane operand reads the registers the program writes (not the persistent
+ones) from a small memory of its own (LUT RAM read combinationally, or block RAM read a cycle
+ahead with the written word passed through), a mirror that takes every write of those
+registers (:mod:`hdl.kxk_banks`); its multiplexer keeps one input for the bank and the other
+registers. Each bank's write (enable, writer, address) is a field of the ROM word of that cycle.
+``cT``, ``w``, ``ax``, ``ad`` feed the row pass's coefficients. ``overflow`` is sticky from
+``load``.
 
 Pipeline (for the clock rate; each option's latency is carried by the schedule, so the program's
 results are the same, only ``cycles_for`` changes)::
@@ -55,6 +61,7 @@ from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
 from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
+from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
@@ -107,6 +114,10 @@ class KxkEngine(wiring.Component):
     alu_stages : int
         0..2: registers after the ALUs' operand selection (1) and in their post-operation (2)
         (default 0).
+    operand_banks : int
+        0: register multiplexers only (default); 1: the lane operands read the registers the
+        program writes from LUT RAM banks (module docstring); 2: from block RAM banks (read a
+        cycle ahead, the address a ROM word early). Same schedule, cycles and results.
 
     Raises
     ------
@@ -136,7 +147,7 @@ class KxkEngine(wiring.Component):
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
                  sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
                  used_lanes=None, movers=1, general=None, shift_lead=0, post_stages=0,
-                 alu_stages=0):
+                 alu_stages=0, operand_banks=0):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -154,6 +165,7 @@ class KxkEngine(wiring.Component):
         self._shift_lead = check_int("shift_lead", shift_lead, 0, min(1, lane_latency))
         self._post_stages = check_int("post_stages", post_stages, 0, 1)
         self._alu_stages = check_int("alu_stages", alu_stages, 0, 2)
+        self._operand_banks = check_int("operand_banks", operand_banks, 0, 2)
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -206,6 +218,7 @@ class KxkEngine(wiring.Component):
     shift_lead = property(lambda self: self._shift_lead)
     post_stages = property(lambda self: self._post_stages)
     alu_stages = property(lambda self: self._alu_stages)
+    operand_banks = property(lambda self: self._operand_banks)
 
     @property
     def word_width(self) -> int:
@@ -219,6 +232,21 @@ class KxkEngine(wiring.Component):
     @property
     def schedule(self):
         return self._sched
+
+    @property
+    def persistent(self) -> set:
+        """The word registers ``load`` writes from ``state_in`` (never in an operand bank)."""
+        k = self._k
+        return ({f"T{s}.{i}.{j}" for s in "xd" for i in range(k) for j in range(i, k)}
+                | {f"{n}.{r}" for n in ("sig", "r") for r in range(k)})
+
+    @property
+    def banks(self) -> dict:
+        """``{(lane, field): [[register, ...], ...]}``: the lane operands' banks
+        (:func:`hdl.kxk_banks.plan_banks`; empty without ``operand_banks``)."""
+        if not self._operand_banks:
+            return {}
+        return plan_banks(self._sched, self._prog.words, persistent=self.persistent)
 
     def cycles_for(self, segment: str) -> int:
         """Cycles from ``start`` to ``done`` of a segment (start + words; the first word is
@@ -343,7 +371,11 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        image = RomImage(sched, lanes=self._used, alus=self._alus)
+        banks = self.banks
+        check_plan(sched, banks)
+        bram = self._operand_banks == 2          # block RAM: read a cycle ahead
+        image = RomImage(sched, lanes=self._used, alus=self._alus, banks=banks,
+                         bank_read_lead=int(bram))
         lanes_t, alus_t, words, base = image.lanes, image.alus, image.words, image.base
         rom = Memory(shape=image.layout, depth=max(1, len(words)), init=words)
         m.submodules.rom = rom
@@ -405,7 +437,7 @@ class KxkEngine(wiring.Component):
         lead, P, A = self._shift_lead, self._post_stages, self._alu_stages
         alu_lead = lead if A == 0 else 0
         ahead = None
-        if lead:
+        if lead or bram:
             ahead = Signal(image.layout)
             lead_word = Signal(image.layout)
             with m.Switch(self.segment):
@@ -426,11 +458,28 @@ class KxkEngine(wiring.Component):
             return (lambda v: self._reg(m, v, name)) if P else None
 
         # ---- lanes: beats out, posts in
+        writers = {}                             # ("lane", l) / ("alu", u): the word written
+        bank_ports = {}                          # (lane, field, bank): write port
         for l, tab in enumerate(lanes_t):
             b = word[f"b{l}"]
             beat = self.lane_i[l]
-            a_vals = [value(n) for n in tab["a"]]
-            b_vals = [value(n) for n in tab["b"]]
+            vals = {}
+            for f in FIELDS:
+                reads = {}                       # the operand's banks, all read at b[f + "a"]
+                for i, members in enumerate(banks.get((l, f), ())):
+                    mem = Memory(shape=signed(W), depth=len(members), init=[],
+                                 attrs={"ram_style": "block"} if bram else None)
+                    m.submodules[f"bank{l}{f}{i}"] = mem
+                    wp = bank_ports[(l, f, i)] = mem.write_port()
+                    if bram:                     # the address a word early, written data through
+                        rd = mem.read_port(transparent_for=(wp,))
+                        m.d.comb += [rd.addr.eq(ahead[f"r{l}"][f + "a"]), rd.en.eq(1)]
+                    else:
+                        rd = mem.read_port(domain="comb")
+                        m.d.comb += rd.addr.eq(b[f + "a"])
+                    reads[bank_entry(i)] = rd.data
+                vals[f] = [reads[n] if n in reads else value(n) for n in tab[f]]
+            a_vals, b_vals = vals["a"], vals["b"]
             m.d.comb += [
                 beat.valid.eq(run & b.valid),
                 beat.a.eq(Array(a_vals)[b.a]),
@@ -489,6 +538,7 @@ class KxkEngine(wiring.Component):
                             else:
                                 m.d.sync += regs[name].eq(flags[name])
             clamps.append(live & (p.kind == PostOp.ROUND) & clamped)
+            writers[("lane", l)] = rword
 
         # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
         # accumulator is cleared by the next sum on it): left idle, their constant port makes
@@ -589,10 +639,21 @@ class KxkEngine(wiring.Component):
                                         m.d.sync += regs[name].eq(out["seed"])
                                     with m.Case(AluOp.SELECT):
                                         m.d.sync += regs[name].eq(out["select"])
+            aluword = Signal(signed(W), name=f"alu{u}_word")
+            m.d.comb += aluword.eq(Mux(op == AluOp.MOVE, aword,
+                                       Mux(op == AluOp.SEED, out["seed"], out["select"])))
+            writers[("alu", u)] = aluword
             alu_clamp = Signal(name=f"alu{u}_alu_clamp")
             m.d.comb += alu_clamp.eq(out["live"] & (((op == AluOp.MOVE) & aclamped)
                                                     | ((op == AluOp.SEED) & out["seed_clamp"])))
             clamps.append(alu_clamp)
+
+        # ---- operand banks: the ROM word of a write's cycle says which writer, where
+        for (l, f, i), wp in bank_ports.items():
+            ctl = word[f"w{l}{f}{i}"]
+            values = [writers[w] for w in image.bank_writers[(l, f, i)]]
+            m.d.comb += [wp.en.eq(run & ctl.en), wp.addr.eq(ctl.addr),
+                         wp.data.eq(Array(values)[ctl.sel])]
 
         # ---- flag, load, outputs
         with m.If(Cat(*clamps).any()):

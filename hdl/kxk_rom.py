@@ -10,6 +10,15 @@ lane or ALU ever touches, so each operand mux is only as wide as it needs to be:
              p<l>: lane l's result  {valid, kind (PostOp), shift, v1, v1n, v2, v2n, dst}
              alu<u>: ALU u          {op (AluOp), src, shift, v1, v1n, v2, v2n, w1, w2, e, f, dst} }
 
+With operand banks (:mod:`hdl.kxk_banks`), a banked operand's table starts with one entry per
+bank (:func:`hdl.kxk_banks.bank_entry`, its read port) and its beat has one more field, ``aa``
+or ``ba``: the register's address in its bank (all the operand's banks read at it); for banks
+read synchronously (``bank_read_lead`` = 1, block RAM) these addresses are a word early, in the
+field ``r<l>`` (of cycle 0: in :attr:`RomImage.lead`). Each bank
+``i`` of lane ``l``'s operand ``f`` has a write field ``w<l><f><i>`` = ``{en, sel, addr}`` in the
+word of the cycle its registers' results are written: ``sel`` picks the writer
+(:attr:`RomImage.bank_writers`), so the engine decodes no destination for the banks.
+
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
 ``shift`` (the ops' ``var`` terms; ``shift`` holds one more per subtracted exponent, the engine
 adding its complement); the post-operation codes are :class:`golden.unit_program.PostOp`
@@ -26,6 +35,7 @@ from amaranth.hdl import signed
 from amaranth.lib import data, enum
 
 from golden.unit_program import SEGMENTS, Expo, ExpoFn, Move, PostOp, Seed, Select
+from .kxk_banks import FIELDS, bank_entry, write_cycles
 
 __all__ = ["AluOp", "RomImage", "index_bits"]
 
@@ -76,7 +86,8 @@ class RomImage:
     ----------
     lanes, alus : list of dict
         Per lane ``{"a", "b", "c", "e", "d"}`` (and ``"s"``, the sorted constant shifts of
-        its results) and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
+        its results; ``"aa"``/``"ba"``, ``{register: address}`` of a banked operand, and
+        ``"ak"``/``"bk"``, ``{register: bank}``) and per ALU ``{"src", "w", "e", "f", "d", "v"}``:
         ``{operand: index}`` tables (register names, ``"#value"`` constants, ``None`` or
         ``"-"`` for nothing) in the order the engine builds its muxes.
     layout : data.StructLayout
@@ -85,14 +96,25 @@ class RomImage:
         The ROM's contents, segments in :data:`golden.unit_program.SEGMENTS` order.
     base : dict
         ``{segment: address of its first word}``.
+    banks : dict
+        ``{(lane, field): [[register, ...], ...]}``, the operand banks
+        (:func:`hdl.kxk_banks.plan_banks`; none by default).
+    bank_writers : dict
+        ``{(lane, field, bank): [writer, ...]}``: the writers of each bank (``("lane", l)``,
+        ``("alu", u)``) in the order of the write field's ``sel`` codes.
     lead : dict
-        ``{segment: word}``: with a shift lead, the fields of the word before the segment's
-        first (the ALUs' shift fields of its cycle 0); empty words otherwise.
+        ``{segment: word}``: with a shift lead or ``bank_read_lead``, the fields of the word
+        before the segment's first (its cycle 0's early fields); empty words otherwise.
     """
 
-    def __init__(self, sched, *, lanes: int, alus: int):
+    def __init__(self, sched, *, lanes: int, alus: int, banks=None, bank_read_lead=0):
         self._sched = sched
+        self.banks = dict(banks or {})
+        if bank_read_lead not in (0, 1):
+            raise ValueError(f"bank_read_lead={bank_read_lead!r}: must be 0 or 1")
+        self.bank_read_lead = bank_read_lead
         self.lanes, self.alus = self._tables(lanes, alus)
+        self.bank_writers = self._bank_writers()
         self.layout = self._layout()
         self.words, self.base, self.lead = self._words()
 
@@ -117,9 +139,17 @@ class RomImage:
                         exps += [e for _, e in op.var]
                         dsts.append(op.dst)
                         shifts.add(op.shift)
-            lanes.append({"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
-                          "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"]),
-                          "s": sorted(shifts)})
+            tab = {"a": _index(ops_a or ["#0"]), "b": _index(ops_b or ["#0"]),
+                   "c": _index(adds), "e": _index(exps), "d": _index(dsts or ["-"]),
+                   "s": sorted(shifts)}
+            for f in FIELDS:                     # the first entries read the banks (f + "a")
+                banks = self.banks.get((l, f))
+                if banks:
+                    tab[f + "a"] = {r: i for bank in banks for i, r in enumerate(bank)}
+                    tab[f + "k"] = {r: i for i, bank in enumerate(banks) for r in bank}
+                    tab[f] = _index([bank_entry(i) for i in range(len(banks))]
+                                    + [n for n in tab[f] if n not in tab[f + "a"]])
+            lanes.append(tab)
         alus = []
         for u in range(n_alus):
             alu_src, alu_w, alu_e, alu_f, alu_d, alu_v = [], [], [], [], [], [None]
@@ -144,13 +174,28 @@ class RomImage:
                          "d": _index(alu_d or ["-"]), "v": _index(alu_v)})
         return lanes, alus
 
+    def _bank_writers(self):
+        """``{(lane, field, bank): [writer, ...]}``: who writes each bank's registers
+        (``("lane", l)``, ``("alu", u)``), in the order of its ``sel`` codes."""
+        words = {r for banks in self.banks.values() for bank in banks for r in bank}
+        who = {}
+        for _, _, reg, writer in write_cycles(self._sched, words, writers=True):
+            who.setdefault(reg, set()).add(writer)
+        return {(l, f, i): sorted(set().union(*(who[r] for r in bank)))
+                for (l, f), banks in self.banks.items() for i, bank in enumerate(banks)}
+
     def _layout(self):
         bits = index_bits
         fields = {}
         for l, t in enumerate(self.lanes):
+            addrs = {f + "a": bits(max(t[f + "a"].values()) + 1) for f in FIELDS
+                     if f + "a" in t}
             fields[f"b{l}"] = data.StructLayout({
                 "valid": 1, "a": bits(len(t["a"])), "b": bits(len(t["b"])),
-                "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1})
+                "c": bits(len(t["c"])), "clear": 1, "last": 1, "sub": 1,
+                **({} if self.bank_read_lead else addrs)})
+            if self.bank_read_lead and addrs:
+                fields[f"r{l}"] = data.StructLayout(addrs)
             fields[f"p{l}"] = data.StructLayout({
                 "valid": 1, "kind": PostOp, "shift": signed(8), "v1": bits(len(t["e"])),
                 "v1n": 1, "v2": bits(len(t["e"])), "v2n": 1, "dst": bits(len(t["d"]))})
@@ -161,6 +206,9 @@ class RomImage:
                 "w1": bits(len(alu["w"])), "w2": bits(len(alu["w"])),
                 "e": bits(len(alu["e"])), "f": bits(len(alu["f"])),
                 "dst": bits(len(alu["d"]))})
+        for (l, f, i), writers in self.bank_writers.items():
+            fields[f"w{l}{f}{i}"] = data.StructLayout({
+                "en": 1, "sel": bits(len(writers)), "addr": bits(len(self.banks[(l, f)][i]))})
         return data.StructLayout(fields)
 
     def _words(self):
@@ -168,11 +216,25 @@ class RomImage:
         lead = getattr(sched, "shift_lead", 0)
         alu_lead = lead if getattr(sched, "alu_stages", 0) == 0 else 0
         words, base, first = [], {}, {}
+        homes = {}                               # register: [(lane, field, bank, address)]
+        for (l, f), banks in self.banks.items():
+            for i, bank in enumerate(banks):
+                for a, r in enumerate(bank):
+                    homes.setdefault(r, []).append((l, f, i, a))
+        writes = write_cycles(sched, set(homes), writers=True)
         for name in SEGMENTS:
             seg = sched.segments[name]
             base[name] = len(words)
             # word t - lead holds the fields of cycle t read a cycle ahead
             seg_words = [{} for _ in range(seg.cycles + 1)]
+            for _, w, reg, writer in (x for x in writes if x[0] == name):
+                for l, f, i, a in homes[reg]:    # the bank writes land with the result
+                    key = f"w{l}{f}{i}"
+                    if key in seg_words[w + 1]:
+                        raise ValueError(f"bank {i} of lane {l}'s {f}: two writes in cycle {w} "
+                                         f"of {name}")
+                    seg_words[w + 1][key] = {
+                        "en": 1, "sel": self.bank_writers[(l, f, i)].index(writer), "addr": a}
             for t in range(seg.cycles):
                 word = seg_words[t + 1]
                 early = seg_words[t + 1 - lead]
@@ -183,11 +245,19 @@ class RomImage:
                         op, j = beat
                         add = op.addend if j == 0 else None
                         add = tuple(add) if isinstance(add, (tuple, list)) else add
-                        word[f"b{l}"] = {"valid": 1, "a": tab["a"][op.terms[j][0]],
-                                         "b": tab["b"][op.terms[j][1]],
-                                         "c": tab["c"][add], "clear": int(j == 0),
-                                         "last": int(j == len(op.terms) - 1),
-                                         "sub": int(op.sub)}
+                        beat = {"valid": 1, "c": tab["c"][add], "clear": int(j == 0),
+                                "last": int(j == len(op.terms) - 1), "sub": int(op.sub)}
+                        for f, reg in zip(FIELDS, op.terms[j]):
+                            if reg in tab.get(f + "a", ()):
+                                beat[f] = tab[f][bank_entry(tab[f + "k"][reg])]
+                                addr = {f + "a": tab[f + "a"][reg]}
+                                if self.bank_read_lead:      # a synchronous read: a word early
+                                    seg_words[t].setdefault(f"r{l}", {}).update(addr)
+                                else:
+                                    beat |= addr
+                            else:
+                                beat[f] = tab[f][reg]
+                        word[f"b{l}"] = beat
                     op = seg.posts[t][l]
                     if op:
                         if t < lead:

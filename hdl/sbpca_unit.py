@@ -85,11 +85,17 @@ class SBPCAUnit(wiring.Component):
         lead only (one cycle a sample; the k x k engine's ECP5 estimate 22.9 -> 37.0 MHz);
         the post and ALU stages (+45 and +6/+17 cycles a sample, 52.9 MHz with all three)
         make the default unit too large to place on an ECP5-25F.
+    operand_banks : int
+        Where the k x k engine's lane operands read the registers the program writes
+        (:mod:`hdl.kxk_banks`): 2 (default) small block RAMs read a cycle ahead, 1 LUT RAMs,
+        0 register multiplexers only. Same cycles and results. The default unit on Xilinx 7:
+        15,210 LUTs with 0, about 14,100 with 1 or 2; on ECP5 the k x k engine's LUT4 count
+        barely moves (12,990 -> about 12,790) and LUT RAM takes logic cells, block RAM does not.
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
-                 b_max=64, shift_lead=1, post_stages=0, alu_stages=0):
+                 b_max=64, shift_lead=1, post_stages=0, alu_stages=0, operand_banks=2):
         self._n_in = check_int("n_in", n_in, 1, 1 << 16)
         self._n_out = check_int("n_out", n_out, 1, 1 << 16)
         self._k = check_int("k", k, 1, min(16, n_in, n_out))
@@ -116,7 +122,8 @@ class SBPCAUnit(wiring.Component):
                               recip_steps=recip_steps, acc_width=self._rows.acc_width,
                               sum_width=self._rows.sum_width,
                               lane_latency=self._rows.lane_latency, shift_lead=shift_lead,
-                              post_stages=post_stages, alu_stages=alu_stages)
+                              post_stages=post_stages, alu_stages=alu_stages,
+                              operand_banks=operand_banks)
         row = data.ArrayLayout(signed(F.vec.width), k)
         super().__init__({
             "samples": In(stream.Signature(data.ArrayLayout(signed(F.x.width), words))),

@@ -157,9 +157,10 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     elif tgt.nextpnr:
         progress(f"[synth] {tgt.nextpnr[0]} at {freq_mhz:g} MHz ...")
         t1 = time.monotonic()
-        cmd = [venv_tool(tgt.nextpnr[0]), *tgt.nextpnr[1:], "--json", "netlist.json",
-               "--freq", f"{freq_mhz:g}", "--timing-allow-fail", "--seed", str(seed),
-               "--report", "pnr_report.json"] + ([] if route else ["--no-route"])
+        cmd = ([venv_tool(tgt.nextpnr[0]), *tgt.nextpnr[1:], "--json", "netlist.json",
+                "--freq", f"{freq_mhz:g}", "--timing-allow-fail", "--seed", str(seed),
+                "--report", "pnr_report.json", "--detailed-timing-report"]
+               + ([] if route else ["--no-route"]))
         report["fmax_kind"] = "routed" if route else "placement estimate (not routed)"
         rc = _run(cmd, out / "nextpnr.log", out)
         report["logs"]["nextpnr"] = str(out / "nextpnr.log")

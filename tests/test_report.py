@@ -26,7 +26,8 @@ def sbpca(*args):
 def unit_params(n_in, n_out, k, lanes, words):
     return {"n_in": n_in, "n_out": n_out, "k": k, "lanes": lanes, "words": words, "width": 16,
             "scalar_width": 18, "schedule": "harmonic", "shift_s": 3, "ns_steps": 6,
-            "recip_steps": 2, "b_max": 64, "shift_lead": 1, "post_stages": 0, "alu_stages": 0}
+            "recip_steps": 2, "b_max": 64, "shift_lead": 1, "post_stages": 0, "alu_stages": 0,
+            "operand_banks": 2}
 
 
 def memory_words(n_in, n_out, k, lanes):
