@@ -214,6 +214,10 @@ DESIGNS = {
             Param("operand_banks", int, 2, "k x k engine: lane operands read the registers "
                   "the program writes from block RAM (2), LUT RAM (1) or register "
                   "multiplexers (0); same cycles", minimum=0),
+            Param("alus", int, 1, "k x k engine: ALUs, operations without a multiply a cycle "
+                  "(1..16)", minimum=1),
+            Param("general", int, 1, "k x k engine: lanes with a variable-shift post-operation "
+                  "unit (1..4)", minimum=1),
         ),
         builder=SBPCAUnit,
     ),
