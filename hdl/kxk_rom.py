@@ -14,10 +14,10 @@ With operand banks (:mod:`hdl.kxk_banks`), a banked operand's table starts with 
 bank (:func:`hdl.kxk_banks.bank_entry`, its read port) and its beat has one more field, ``aa``
 or ``ba``: the register's address in its bank (all the operand's banks read at it); for banks
 read synchronously (``bank_read_lead`` = 1, block RAM) these addresses are a word early, in the
-field ``r<l>`` (of cycle 0: in :attr:`RomImage.lead`). Each bank
-``i`` of lane ``l``'s operand ``f`` has a write field ``w<l><f><i>`` = ``{en, sel, addr}`` in the
-word of the cycle its registers' results are written: ``sel`` picks the writer
-(:attr:`RomImage.bank_writers`), so the engine decodes no destination for the banks.
+field ``r<l>`` (of cycle 0: in :attr:`RomImage.lead`). Each bank ``i`` of lane ``l``'s operand
+``f`` has a write field ``w<l><f><i>`` = ``{en, sel, addr}`` in the word of the cycle its
+registers' results are written: ``sel`` picks the writer (:attr:`RomImage.bank_writers`), so
+the engine decodes no destination for the banks.
 
 ``v1``/``v2`` name up to two exponent registers added to (``v1n``: subtracted from) the constant
 ``shift`` (the ops' ``var`` terms; ``shift`` holds one more per subtracted exponent, the engine
