@@ -95,8 +95,9 @@ class SBPCAUnit(wiring.Component):
         The k x k engine's ALUs (operations without a multiply a cycle, 1..16) and its lanes
         with a general post-operation unit (variable shift, leading-one detect, range test;
         1..4 of the lanes it uses): each one more costs a variable shifter and multiplexers.
-        Default 1 and 1; the default unit with 2 and 2: 3,621 instead of 3,645 cycles a sample
-        for about 1,800 more LUT4 on ECP5 (20,775 against 18,997) and 700 more LUTs on Xilinx 7.
+        Default 1 and 1; the default unit with 2 and 2 (both without the post and ALU stages):
+        3,621 instead of 3,645 cycles a sample for about 1,800 more LUT4 on ECP5 (20,775
+        against 18,997) and 700 more LUTs on Xilinx 7.
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
