@@ -81,10 +81,10 @@ class SBPCAUnit(wiring.Component):
     b_max : int
         Largest batch.
     shift_lead, post_stages, alu_stages : int
-        The k x k engine's pipeline (:class:`hdl.kxk_engine.KxkEngine`). Default: the shift
-        lead only (one cycle a sample; the k x k engine's ECP5 estimate 22.9 -> 37.0 MHz);
-        the post and ALU stages (+45 and +6/+17 cycles a sample, 52.9 MHz with all three)
-        make the default unit too large to place on an ECP5-25F.
+        The k x k engine's pipeline (:class:`hdl.kxk_engine.KxkEngine`). Default: all three
+        (1, 1, 2): on the default unit 3,700 cycles a sample instead of 3,645 without the post
+        and ALU stages, 42.7 instead of 39.0 MHz (ECP5-25F placement estimate) for 407 more
+        LUT4.
     operand_banks : int
         Where the k x k engine's lane operands read the registers the program writes
         (:mod:`hdl.kxk_banks`): 2 (default) small block RAMs read a cycle ahead, 1 LUT RAMs,
@@ -95,13 +95,14 @@ class SBPCAUnit(wiring.Component):
         The k x k engine's ALUs (operations without a multiply a cycle, 1..16) and its lanes
         with a general post-operation unit (variable shift, leading-one detect, range test;
         1..4 of the lanes it uses): each one more costs a variable shifter and multiplexers.
-        Default 1 and 1; the default unit with 2 and 2: 3,621 instead of 3,645 cycles a sample
-        for about 1,800 more LUT4 on ECP5 (20,775 against 18,997) and 700 more LUTs on Xilinx 7.
+        Default 1 and 1; the default unit with 2 and 2 (both without the post and ALU stages):
+        3,621 instead of 3,645 cycles a sample for about 1,800 more LUT4 on ECP5 (20,775
+        against 18,997) and 700 more LUTs on Xilinx 7.
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
-                 b_max=64, shift_lead=1, post_stages=0, alu_stages=0, operand_banks=2, alus=1, general=1):
+                 b_max=64, shift_lead=1, post_stages=1, alu_stages=2, operand_banks=2, alus=1, general=1):
         self._n_in = check_int("n_in", n_in, 1, 1 << 16)
         self._n_out = check_int("n_out", n_out, 1, 1 << 16)
         self._k = check_int("k", k, 1, min(16, n_in, n_out))
