@@ -34,6 +34,7 @@ __all__ = ["FIELDS", "bank_entry", "plan_banks", "check_plan", "write_cycles"]
 #: The lane operands that get banks.
 FIELDS = ("a", "b")
 
+
 def bank_entry(i: int) -> str:
     """The operand-table entry that stands for bank ``i``'s read port."""
     return f"@bank{i}"
@@ -56,20 +57,17 @@ def write_cycles(sched, words, *, writers=False) -> list:
     return out
 
 
-def plan_banks(sched, words, *, persistent=(), max_banks=1, min_size=4,
-               max_writers=None) -> dict:
+def plan_banks(sched, words, *, persistent=(), max_banks=1, min_size=4) -> dict:
     """``{(lane, field): [[register, ...], ...]}``: the banks of each lane operand (``field``
     in :data:`FIELDS`), each a list of registers in address order (module docstring); operands
     without a bank are left out.
 
-    ``words`` are the program's word registers, ``persistent`` those loaded from outside."""
+    ``words`` are the program's word registers, ``persistent`` those loaded from outside;
+    ``max_banks`` banks at most an operand, each of at least ``min_size`` registers."""
     persistent = set(persistent)
-    cycles, writers = {}, {}
-    for seg, w, reg, who in write_cycles(sched, set(words), writers=True):
+    cycles = {}
+    for seg, w, reg in write_cycles(sched, set(words)):
         cycles.setdefault(reg, set()).add((seg, w))
-        writers.setdefault(reg, set()).add(who)
-    room = (lambda bank, r: True) if max_writers is None else (
-        lambda bank, r: len(set().union(writers[r], *(writers[q] for q in bank))) <= max_writers)
     plan = {}
     for lane in range(sched.lanes):
         for f, field in enumerate(FIELDS):
@@ -85,7 +83,7 @@ def plan_banks(sched, words, *, persistent=(), max_banks=1, min_size=4,
             clash = {r: {q for q in reads if q != r and cycles[r] & cycles[q]} for r in reads}
             banks = []
             for r in sorted(reads, key=lambda r: (-len(clash[r]), reads.index(r))):
-                home = next((b for b in banks if not clash[r] & set(b) and room(b, r)), None)
+                home = next((b for b in banks if not clash[r] & set(b)), None)
                 if home is None and len(banks) < max_banks:
                     home = []
                     banks.append(home)
