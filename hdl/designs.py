@@ -208,9 +208,9 @@ DESIGNS = {
             Param("shift_lead", int, 1, "k x k engine: variable shifts computed a cycle ahead "
                   "(0..1; +1 cycle a sample)", minimum=0),
             Param("post_stages", int, 1, "k x k engine: registers between a result's shift "
-                  "and its clamp (0..1; ~+40 cycles a sample)", minimum=0),
+                  "and its clamp (0..1; +42 cycles a sample on the default unit)", minimum=0),
             Param("alu_stages", int, 2, "k x k engine: ALU pipeline registers (0..2; "
-                  "about +6 / +12 cycles a sample)", minimum=0),
+                  "+5 / +12 cycles a sample on the default unit)", minimum=0),
             Param("operand_banks", int, 2, "k x k engine: lane operands read the registers "
                   "the program writes from block RAM (2), LUT RAM (1) or register "
                   "multiplexers (0); same cycles", minimum=0),

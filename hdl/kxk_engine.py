@@ -180,6 +180,9 @@ class KxkEngine(wiring.Component):
                                        alus=self._alus, movers=self._movers,
                                        general=self._general, post_stages=post_stages,
                                        alu_stages=alu_stages, shift_lead=shift_lead)
+        self._banks = (plan_banks(self._sched, self._prog.words, persistent=self.persistent)
+                       if operand_banks else {})
+        check_plan(self._sched, self._banks)
         self._word = self._prog.word_width
         fm, fb = formats.mat.frac, formats.bound.frac
         self._cc_width = 2 * self._word - (2 * fm - 2 * fb) + 1
@@ -243,10 +246,9 @@ class KxkEngine(wiring.Component):
     @property
     def banks(self) -> dict:
         """``{(lane, field): [[register, ...], ...]}``: the lane operands' banks
-        (:func:`hdl.kxk_banks.plan_banks`; empty without ``operand_banks``)."""
-        if not self._operand_banks:
-            return {}
-        return plan_banks(self._sched, self._prog.words, persistent=self.persistent)
+        (:func:`hdl.kxk_banks.plan_banks`, planned once at construction; empty without
+        ``operand_banks``)."""
+        return self._banks
 
     def cycles_for(self, segment: str) -> int:
         """Cycles from ``start`` to ``done`` of a segment (start + words; the first word is
@@ -371,8 +373,7 @@ class KxkEngine(wiring.Component):
         m = Module()
         F, k, L, W = self._F, self._k, self._lanes, self._word
         prog, sched = self._prog, self._sched
-        banks = self.banks
-        check_plan(sched, banks)
+        banks = self._banks
         bram = self._operand_banks == 2          # block RAM: read a cycle ahead
         image = RomImage(sched, lanes=self._used, alus=self._alus, banks=banks,
                          bank_read_lead=int(bram))

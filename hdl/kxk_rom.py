@@ -114,6 +114,10 @@ class RomImage:
             raise ValueError(f"bank_read_lead={bank_read_lead!r}: must be 0 or 1")
         self.bank_read_lead = bank_read_lead
         self.lanes, self.alus = self._tables(lanes, alus)
+        # every write of a banked register, with its writer: the banks' writers and write fields
+        self._bank_writes = write_cycles(
+            sched, {r for banks in self.banks.values() for bank in banks for r in bank},
+            writers=True)
         self.bank_writers = self._bank_writers()
         self.layout = self._layout()
         self.words, self.base, self.lead = self._words()
@@ -177,9 +181,8 @@ class RomImage:
     def _bank_writers(self):
         """``{(lane, field, bank): [writer, ...]}``: who writes each bank's registers
         (``("lane", l)``, ``("alu", u)``), in the order of its ``sel`` codes."""
-        words = {r for banks in self.banks.values() for bank in banks for r in bank}
         who = {}
-        for _, _, reg, writer in write_cycles(self._sched, words, writers=True):
+        for _, _, reg, writer in self._bank_writes:
             who.setdefault(reg, set()).add(writer)
         return {(l, f, i): sorted(set().union(*(who[r] for r in bank)))
                 for (l, f), banks in self.banks.items() for i, bank in enumerate(banks)}
@@ -221,13 +224,12 @@ class RomImage:
             for i, bank in enumerate(banks):
                 for a, r in enumerate(bank):
                     homes.setdefault(r, []).append((l, f, i, a))
-        writes = write_cycles(sched, set(homes), writers=True)
         for name in SEGMENTS:
             seg = sched.segments[name]
             base[name] = len(words)
             # word t - lead holds the fields of cycle t read a cycle ahead
             seg_words = [{} for _ in range(seg.cycles + 1)]
-            for _, w, reg, writer in (x for x in writes if x[0] == name):
+            for _, w, reg, writer in (x for x in self._bank_writes if x[0] == name):
                 for l, f, i, a in homes[reg]:    # the bank writes land with the result
                     key = f"w{l}{f}{i}"
                     if key in seg_words[w + 1]:

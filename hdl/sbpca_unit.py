@@ -102,7 +102,8 @@ class SBPCAUnit(wiring.Component):
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
-                 b_max=64, shift_lead=1, post_stages=1, alu_stages=2, operand_banks=2, alus=1, general=1):
+                 b_max=64, shift_lead=1, post_stages=1, alu_stages=2, operand_banks=2, alus=1,
+                 general=1):
         self._n_in = check_int("n_in", n_in, 1, 1 << 16)
         self._n_out = check_int("n_out", n_out, 1, 1 << 16)
         self._k = check_int("k", k, 1, min(16, n_in, n_out))
