@@ -30,22 +30,29 @@ every slot plays one program's list of beats on all lanes in lockstep (``hdl/row
 
     start --> [pass control: phase, slot j, beat]  (hdl/row_pass_control.py)
                    |  entry             |  fetch address, slot end
-                   v                    v
-              [beat table, decoder] --> lane 0 .. L-1 (hdl/row_pass_lane.py): row and input
-                   (shared cT, w)       memories, operand mux, operand register, MACLane, rounding,
+                   v                    |
+              [beat table, decoder]     |
+                   (shared cT, w)       v
+                   +--------------> [issue register] (the lanes run one cycle behind)
+                                        v
+                                    lane 0 .. L-1 (hdl/row_pass_lane.py): row and input
+                                        memories, operand mux, operand register, MACLane, rounding,
                                         lane sums in LUT RAM    <-- lane_i / --> lane_o
                                             |
     row_w, row_o, inp_w --> [host pointers] (hdl/row_pass_host.py)
                                             v
-              from lane_latency + 1 cycles into the last slot: each produced sum is added over the
+              from pass_latency + 1 cycles into the last slot: each produced sum is added over the
               lanes (one sum per cycle, in the order the last slot wrote them)
               --> gram, proj, norm2, done
 
 Timing: a pass over bank ``b`` takes, from ``start`` to ``done`` (:meth:`RowPass.cycles_for`),
-``cycles = 1 + 1 + lead_b + (lane_latency + 1) + nred`` cycles: the start cycle, the prefetch of
+``cycles = 1 + 1 + lead_b + (pass_latency + 1) + nred + 1`` cycles: the start cycle, the prefetch of
 row 0, the slots before the last one (``lead_b``), the last slot's first beat until its result is
-in the lane sums, and the reduction of the ``nred`` sums the program produces (``done`` is high
-in the cycle after)::
+in the lane sums (``pass_latency`` = 4: the issue register, which puts the lanes one cycle behind
+the pass control and cuts the shared decoder off the lanes' operand paths, then the lane port's
+``lane_latency``), the reduction of the ``nred`` sums the program produces, one a cycle, and the
+adder tree of the last one (its read and the tree over the lanes are a cycle each; ``done`` is
+high in the cycle after)::
 
     mode      lead_b                               nred
     UPDATE    first_b + (rows_b - 1) * slot        k(k+1)/2 + k          (U = k(k+1)/2 + k)
@@ -86,8 +93,9 @@ from golden.check import check_int
 from golden.fixed import FixedFormat
 from . import lane_port
 from .row_pass_banks import MAX_BANKS, BankMap, check_banks
-from .row_pass_beats import IDLE_BEAT, BeatDecoder, PassMode, beat_table
-from .row_pass_control import PassControl
+from .row_pass_beats import (IDLE_BEAT, ISSUE_STAGES, BeatDecoder, IssueRegister, PassMode,
+                             beat_table)
+from .row_pass_control import REDUCE_STAGES, PassControl
 from .row_pass_host import HostPorts
 from .row_pass_lane import Lane
 
@@ -315,9 +323,15 @@ class RowPass(wiring.Component):
         """Cycles from a beat on ``lane_i`` to its result on ``lane_o``: operand register + lane."""
         return self._latency
 
+    @property
+    def pass_latency(self) -> int:
+        """Cycles from the pass control's beat to its result in a lane: the issue register
+        (``hdl/row_pass_beats.IssueRegister``), the operand register and the MAC lane."""
+        return ISSUE_STAGES + self._latency
+
     def cycles_for(self, mode: int, bank: int) -> int:
         """Cycles from ``start`` to ``done`` of a pass of program ``mode`` over ``bank``
-        (module docstring: ``1 + 1 + lead_b + (lane_latency + 1) + nred``)."""
+        (module docstring: ``1 + 1 + lead_b + (pass_latency + 1) + nred + 1``)."""
         mode = check_int("mode", mode, UPDATE, NORM)
         rows = self.rows_per_lane(bank)
         lead = (rows - 1) * self._slots[mode]
@@ -325,7 +339,7 @@ class RowPass(wiring.Component):
             lead += self.first_slot_for(bank)
         first, last = self._reduced
         nred = last[mode] - first[mode] + 1
-        return 1 + 1 + lead + (self._latency + 1) + nred
+        return 1 + 1 + lead + (self.pass_latency + 1) + nred + REDUCE_STAGES
 
     def useful_macs_for(self, mode: int, bank: int) -> int:
         """Multiplies on real rows: ``n_b (k^2 + 3k)``, ``n_b (k + 1)`` or ``n_b``."""
@@ -407,7 +421,9 @@ class RowPass(wiring.Component):
                           ctl=ctl)
         ctl.slots(m)
         dec.issue(m, ctl)
-        lanes = [Lane(m, self, lane, ctl=ctl, dec=dec, host=host, depth=banks.depth, nsum=nsum)
+        issue = IssueRegister(m, dec=dec, ctl=ctl)
+        lanes = [Lane(m, self, lane, ctl=issue, dec=issue, host=host, depth=banks.depth,
+                      nsum=nsum)
                  for lane in range(self._lanes)]
         host.elaborate(m, busy=ctl.busy, bank_sel=bank_sel,
                        read_ports=[lane.read_port for lane in lanes])

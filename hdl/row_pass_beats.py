@@ -27,7 +27,8 @@ A table entry is ``(kind, opa, opb, clear, last, dest)``:
 from amaranth.hdl import Array, Const, Mux, Signal, signed, unsigned
 from amaranth.lib import enum
 
-__all__ = ["PassMode", "BeatKind", "beat_table", "BeatDecoder", "IDLE_BEAT"]
+__all__ = ["PassMode", "BeatKind", "beat_table", "BeatDecoder", "IssueRegister", "ISSUE_STAGES",
+           "IDLE_BEAT"]
 
 
 class PassMode(enum.IntEnum, shape=2):
@@ -98,7 +99,9 @@ class BeatDecoder:
     ``last_j`` and slot flags). Attributes: ``kind``, ``opa``, ``opb``, ``clear``, ``last``,
     ``dest``, ``shared_coef`` (U beats' ``opb``), ``live`` (a beat is issued on a real row),
     ``first_use`` (the pass's first touch of a lane sum: it starts from 0), ``q_sel`` and
-    ``a_q`` (the stored column a U beat reads, and its exponent).
+    ``a_q`` (the stored column a U beat reads, and its exponent), and the lanes' multiplexer
+    selects ``opa_col`` (opa is ``S[q_sel] << a_q``), ``opa_alt`` (else ``opa - k``), ``g_sel``,
+    ``p_sel`` (the G and P/N opb), ``is_u``, ``is_g``.
     """
 
     def __init__(self, m, *, table, coefs, k, nsum, coef_width, a_bits, params, ctl):
@@ -118,15 +121,20 @@ class BeatDecoder:
                              Array(Const(int(t[4]), 1) for t in table)[entry])),
         ]
         beat_dest = Array(Const(t[5], range(max(nsum, k) + 1)) for t in table)[entry]
+        # U beats are UPDATE's first entries and index the coefficients in their order: select
+        # by the beat counter, not by the table's opb (one lookup less in front of the register)
+        span = len(table) // 4
+        assert all(t[2] == i for i, t in enumerate(table[:span]) if t[0] == BeatKind.U)
         shared_coef = Signal(signed(coef_width))
-        m.d.comb += shared_coef.eq(Array(coef_vals)[beat_opb])
+        m.d.comb += shared_coef.eq(Array(coef_vals + [0] * (span - len(coef_vals)))[ctl.beat])
         self.kind, self.opa, self.opb = beat_kind, beat_opa, beat_opb
         self.clear, self.last, self.dest = beat_clear, beat_last, beat_dest
         self.shared_coef = shared_coef
-        self._k, self._a_bits, self._params = k, a_bits, params
+        self._k, self._a_bits, self._params, self._table = k, a_bits, params, table
 
     def issue(self, m, ctl):
-        """Build ``live``, ``first_use``, ``q_sel`` and ``a_q`` (after the slot flags)."""
+        """Build ``live``, ``first_use``, ``q_sel``, ``a_q`` and the lanes' multiplexer selects
+        (after the slot flags)."""
         beat_kind, j, k = self.kind, ctl.j, self._k
         # a beat is issued on the lanes whose slot half is for a real row address (U, P, N
         # read the current row, G the previous one)
@@ -140,9 +148,66 @@ class BeatDecoder:
                                  | ((beat_kind == BeatKind.P) & (j == 0))
                                  | (beat_kind == BeatKind.N))
         self.live, self.first_use = live, first_use
-        # the stored column the U beat reads, and its exponent
+        # the stored column the U beat reads, and its exponent: U beats are UPDATE's first
+        # entries, so both are selected by the beat counter alone (one lookup deep)
+        span = len(self._table) // 4
+        u_col = [t[1] if t[0] == BeatKind.U and t[1] < k else 0 for t in self._table[:span]]
         q_sel = Signal(range(max(k, 2)))
-        m.d.comb += q_sel.eq(Mux(self.opa < k, self.opa, 0))
+        m.d.comb += q_sel.eq(Array(Const(q, q_sel.shape()) for q in u_col)[ctl.beat])
         a_q = Signal(unsigned(self._a_bits))
-        m.d.comb += a_q.eq(Array(self._params.a[q] for q in range(k))[q_sel])
+        m.d.comb += a_q.eq(Array(self._params.a[q] for q in u_col)[ctl.beat])
         self.q_sel, self.a_q = q_sel, a_q
+        # the lanes' multiplexer selects, each its own constant table over the entry (not
+        # comparators behind a lookup), so that the issue register holds them and the lanes'
+        # operand paths start at a register
+        def rom(shape, f):
+            sig = Signal(shape)
+            m.d.comb += sig.eq(Array(Const(int(f(t)), shape) for t in self._table)[ctl.entry])
+            return sig
+        # opa is a shifted stored column (q_sel, a_q); else inp << gw, new_prev[q], inp_prev, inp
+        self.opa_col = rom(1, lambda t: t[1] < k)
+        self.opa_alt = rom(range(k + 3), lambda t: t[1] - k if t[1] >= k else 0)
+        # G beats' opb: new_prev[g_sel]; P, N beats': S[p_sel] or inp (k)
+        self.g_sel = rom(range(max(k, 2)), lambda t: t[2] if t[2] < k else 0)
+        self.p_sel = rom(range(k + 1), lambda t: t[2] if t[2] <= k else 0)
+        self.is_u = rom(1, lambda t: t[0] == BeatKind.U)
+        self.is_g = rom(1, lambda t: t[0] == BeatKind.G)
+
+
+class IssueRegister:
+    """The decoded beat and the pass control's lane-side flags, one cycle later.
+
+    The decoder (a table lookup and the shared coefficient's multiplexer) and the control's
+    comparators are shared by every lane: in front of the lanes' operand multiplexers they made
+    the engine's critical path (the beat counter to every lane's operand register, mostly routing).
+    The lanes (``hdl/row_pass_lane.py``) read this register instead, so they run
+    :data:`ISSUE_STAGES` cycle behind the pass control: their timing relative to each other is
+    unchanged, and the reduction, which reads the lane sums from the control's side, waits one
+    cycle more (``RowPass.pass_latency``).
+
+    Attributes: those of ``dec`` (``kind``, ``clear``, ``last``, ``dest``, ``shared_coef``,
+    ``live``, ``first_use``, ``q_sel``, ``a_q`` and the multiplexer selects ``opa_col``,
+    ``opa_alt``, ``g_sel``, ``p_sel``, ``is_u``, ``is_g``) and of ``ctl`` (``fetch``,
+    ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``, ``fetch_tail``, ``row_full``, ``row_tail``,
+    ``slot_end``, ``row_done``, ``late``, ``done_j``), registered; ``busy``, ``mode``,
+    ``tail_mask`` and ``row_base`` are the control's own (held through a pass).
+    """
+
+    _DEC = ("kind", "clear", "last", "dest", "shared_coef", "live", "first_use", "q_sel", "a_q",
+            "opa_col", "opa_alt", "g_sel", "p_sel", "is_u", "is_g")
+    _CTL = ("fetch", "fetch_addr", "fetch_iaddr", "fetch_full", "fetch_tail", "row_full",
+            "row_tail", "slot_end", "row_done", "late", "done_j")
+
+    def __init__(self, m, *, dec, ctl):
+        for names, src in ((self._DEC, dec), (self._CTL, ctl)):
+            for name in names:
+                value = getattr(src, name)
+                reg = Signal.like(value, name=f"issue_{name}")
+                m.d.sync += reg.eq(value)
+                setattr(self, name, reg)
+        self.busy, self.mode, self.tail_mask, self.row_base = (ctl.busy, ctl.mode, ctl.tail_mask,
+                                                               ctl.row_base)
+
+
+#: Cycles from the decoder and pass control to the lanes (:class:`IssueRegister`).
+ISSUE_STAGES = 1

@@ -14,11 +14,13 @@ A pass runs through three phases (:class:`Phase`) from ``start`` to ``done``::
     DRAIN     to the end    no beats; the reduction finishes
 
 The reduction (one produced sum a cycle added over the lanes into ``gram``, ``proj``, ``norm2``;
-the sums the program does not produce are 0 from ``start``) begins ``lane_latency + 1`` cycles
-after the last slot's first beat, while that slot still runs: the last slot touches the sums in
+the sums the program does not produce are 0 from ``start``) begins ``pass_latency + 1`` cycles
+after the last slot's first beat (the lanes run ``ISSUE_STAGES`` behind this control,
+``hdl/row_pass_beats.IssueRegister``), while that slot still runs: the last slot touches the sums in
 the order they are reduced, one a beat, so each is read in the cycle after its last result is
-written. It reduces ``k(k+1)/2 + k`` sums (UPDATE), ``k + 1`` (PROJECT) or 1 (NORM), and
-``done`` follows its last cycle.
+written. It reduces ``k(k+1)/2 + k`` sums (UPDATE), ``k + 1`` (PROJECT) or 1 (NORM), each in
+two steps (``REDUCE_STAGES``: read into a register, then added over the lanes), and ``done``
+follows its last sum's addition.
 
 ``start`` (idle, no readout running) latches ``params``, ``mode`` (3 runs ``UPDATE``), the bank
 on ``bank`` (its base address, last address and tail mask) and the input buffer ``buf``. The
@@ -31,7 +33,11 @@ from amaranth.lib import enum
 
 from .row_pass_beats import PassMode
 
-__all__ = ["PassControl", "Phase"]
+__all__ = ["PassControl", "Phase", "REDUCE_STAGES"]
+
+#: Cycles from reading a sum in the lanes to its total (the register between the lane sums' read
+#: and the adder tree over the lanes).
+REDUCE_STAGES = 1
 
 
 def _tree_sum(values):
@@ -79,7 +85,7 @@ class PassControl:
         m.d.comb += slot.eq(Array(Const(v, range(width + 1)) for v in slots + (1,))[mode])
         entry = Signal(range(4 * span))
         m.d.comb += entry.eq(Cat(beat, mode) if span > 1 else mode)
-        tail = Signal(range(rp.lane_latency + 2))   # cycles into the last slot
+        tail = Signal(range(rp.pass_latency + 2))   # cycles into the last slot
         params = Signal(rp.params_layout)
         m.d.comb += rp.busy.eq(busy)
         # the pass's bank and input buffer, latched at start
@@ -173,7 +179,10 @@ class PassControl:
         m.d.sync += rp.done.eq(0)
         totals = [Signal(signed(rp.sum_width), name=f"total{i}") for i in range(nsum)]
         red_idx = Signal(range(nsum + 1))
-        reducing = Signal()
+        reducing = Signal()                   # from the first read to the last sum's total
+        red_read, red_take = Signal(), Signal()
+        red_dst = Signal(range(nsum))
+        red_data = [Signal(signed(rp.acc_width), name=f"red_data{lane}") for lane in range(L)]
         # the sums each program produces, in the order its last slot writes them
         first, last = rp.reduced_sums
         red_first = Array(Const(v, range(nsum)) for v in first + (0,))[mode]
@@ -181,7 +190,7 @@ class PassControl:
         with m.If(rp.start & ~busy & ~reading):
             base = per_bank(banks.bases, bank_sel, row_base.shape())
             m.d.sync += [busy.eq(1), phase.eq(Phase.PREFETCH), j.eq(0), beat.eq(0),
-                         tail.eq(0), reducing.eq(0),
+                         tail.eq(0), reducing.eq(0), red_read.eq(0), red_take.eq(0),
                          params.eq(rp.params),
                          mode.eq(Mux(rp.mode <= PassMode.NORM, rp.mode, PassMode.UPDATE)),
                          row_base.eq(base),
@@ -203,18 +212,23 @@ class PassControl:
                             m.d.sync += phase.eq(Phase.DRAIN)
                     with m.Else():
                         m.d.sync += beat.eq(beat + 1)
-            # the reduction: lane_latency + 1 cycles after the last slot's first beat
+            # the reduction: pass_latency + 1 cycles after the last slot's first beat, one sum a
+            # cycle: the lanes' sums are read into a register (the read and the adder tree
+            # over the lanes in one cycle were the critical path), then added into its total
             with m.If(~reducing & ((self.issuing & self.last_slot) | (phase == Phase.DRAIN))):
                 m.d.sync += tail.eq(tail + 1)
-                with m.If(tail == rp.lane_latency):
-                    m.d.sync += [reducing.eq(1), red_idx.eq(red_first)]
-            with m.If(reducing):                                    # add one sum over lanes
-                across = Signal(signed(rp.sum_width))
+                with m.If(tail == rp.pass_latency):
+                    m.d.sync += [reducing.eq(1), red_read.eq(1), red_idx.eq(red_first)]
+            m.d.sync += red_take.eq(0)
+            with m.If(red_read):                                    # read one sum in each lane
                 m.d.comb += [port.addr.eq(red_idx) for port in lane_sums]
-                m.d.comb += across.eq(_tree_sum([port.data for port in lane_sums]))
-                m.d.sync += Array(totals)[red_idx].eq(across)
-                m.d.sync += red_idx.eq(red_idx + 1)
+                m.d.sync += [r.eq(port.data) for r, port in zip(red_data, lane_sums)]
+                m.d.sync += [red_dst.eq(red_idx), red_take.eq(1), red_idx.eq(red_idx + 1)]
                 with m.If(red_idx == red_last):
+                    m.d.sync += red_read.eq(0)
+            with m.If(red_take):                                    # add it over the lanes
+                m.d.sync += Array(totals)[red_dst].eq(_tree_sum(red_data))
+                with m.If(red_dst == red_last):
                     m.d.sync += [busy.eq(0), reducing.eq(0), rp.done.eq(1)]
         m.d.comb += [rp.gram[i].eq(totals[i]) for i in range(npairs)]
         m.d.comb += [rp.proj[r].eq(totals[npairs + r]) for r in range(k)]

@@ -1,7 +1,9 @@
 """One lane of the row-pass engine: its memories, operand mux, MAC lane and result paths.
 
 Every lane ``l`` holds rows ``l, l + L, ...`` of each bank (``hdl/row_pass_banks.py``) and runs
-the beat decoded for the cycle (``hdl/row_pass_beats.py``) on them::
+the beat decoded for the cycle (``hdl/row_pass_beats.py``) on them; the beat, its decoded
+multiplexer selects and the control's flags come from the issue register (``IssueRegister``), one
+cycle behind the pass control::
 
     row memory (k words a row) --> s_cur ----+                    lane sums (LUT RAM, nsum words)
     input memory (1 word a row) --> inp_cur -+ (read data: rows past n_b read 0)   |  read at issue
@@ -92,22 +94,21 @@ class Lane:
         m.d.comb += s_word.eq(Array(s_cur[q] for q in range(k))[dec.q_sel])
         s_shifted = Signal(signed(cw))
         m.d.comb += s_shifted.eq(s_word << dec.a_q)
-        # in the order of the beat table's opa codes (hdl/row_pass_beats.py), as opb below
-        opa_choices = ([s_shifted] * k + [inp_cur << rp.gw]
-                       + [new_prev[q] for q in range(k)] + [inp_prev, inp_cur])
+        # the beat table's opa codes (hdl/row_pass_beats.py): the shifted column, else the others
+        # in order (opa - k); the selects come decoded from the issue register
+        opa_alt = Array([inp_cur << rp.gw] + [new_prev[q] for q in range(k)]
+                        + [inp_prev, inp_cur])[dec.opa_alt]
         opa = Signal(signed(cw))
-        m.d.comb += opa.eq(Array(opa_choices)[dec.opa])
+        m.d.comb += opa.eq(Mux(dec.opa_col, s_shifted, opa_alt))
         opb = Signal(signed(cw))
-        g_opb = Array(new_prev[q] for q in range(k))[Mux(dec.opb < k, dec.opb, 0)]
-        p_opb = Array([s_cur[r] for r in range(k)] + [inp_cur])[
-            Mux(dec.opb <= k, dec.opb, 0)]
-        m.d.comb += opb.eq(Mux(dec.kind == BeatKind.U, dec.shared_coef,
-                               Mux(dec.kind == BeatKind.G, g_opb, p_opb)))
+        g_opb = Array(new_prev[q] for q in range(k))[dec.g_sel]
+        p_opb = Array([s_cur[r] for r in range(k)] + [inp_cur])[dec.p_sel]
+        m.d.comb += opb.eq(Mux(dec.is_u, dec.shared_coef, Mux(dec.is_g, g_opb, p_opb)))
         # U beats start from half an LSB of the stored word: the rounding's adder is the lane's
         cval = Signal(signed(rp.acc_width))
         m.d.comb += [
             s_issue.addr.eq(dec.dest),
-            cval.eq(Mux(dec.kind == BeatKind.U, half_lsb(rp.shift, rp.acc_width),
+            cval.eq(Mux(dec.is_u, half_lsb(rp.shift, rp.acc_width),
                         Mux(dec.first_use, 0, s_issue.data))),
         ]
         # the operand register takes the pass's beat while busy, the lane port's otherwise

@@ -315,18 +315,18 @@ def test_derived_counts():
     assert [rp.rows_per_lane(b) for b in (0, 1)] == [98, 13]
     assert [rp.bank_base(b) for b in (0, 1)] == [0, 98]
     assert [rp.input_beats(b) for b in (0, 1)] == [98, 13]
-    assert rp.slot_beats == 28 and rp.lane_latency == 3
+    assert rp.slot_beats == 28 and rp.lane_latency == 3 and rp.pass_latency == 4
     assert rp.useful_macs_for(UPDATE, 0) == 784 * 28
     assert rp.useful_macs_for(UPDATE, 0) / (rp.lanes * rp.cycles_for(UPDATE, 0)) > 0.98
     assert rp.useful_macs_for(PROJECT, 1) == 100 * 5 and rp.useful_macs_for(NORM, 0) == 784
     assert rp.useful_macs_for(NORM, 0) / (rp.lanes * rp.cycles_for(NORM, 0)) > 0.8
     assert rp.first_slot_lengths == (14 + 3 + 1, 14) and rp.row0_beat == 3
     assert rp.reduced_sums == ((0, 10, 14), (13, 14, 14))
-    # start, prefetch, first slot, 12 full slots, the last slot's first result, 14 sums
-    assert rp.cycles_for(UPDATE, 1) == 1 + 1 + 14 + 12 * 28 + (3 + 1) + 14
-    assert rp.cycles_for(UPDATE, 0) == 1 + 1 + 14 + 97 * 28 + (3 + 1) + 14
-    assert rp.cycles_for(PROJECT, 1) == 1 + 1 + 12 * 5 + (3 + 1) + 5
-    assert rp.cycles_for(NORM, 0) == 1 + 1 + 97 + (3 + 1) + 1
+    # start, prefetch, first slot, 12 full slots, the last slot's first result, 14 sums, the tree
+    assert rp.cycles_for(UPDATE, 1) == 1 + 1 + 14 + 12 * 28 + (4 + 1) + 14 + 1
+    assert rp.cycles_for(UPDATE, 0) == 1 + 1 + 14 + 97 * 28 + (4 + 1) + 14 + 1
+    assert rp.cycles_for(PROJECT, 1) == 1 + 1 + 12 * 5 + (4 + 1) + 5 + 1
+    assert rp.cycles_for(NORM, 0) == 1 + 1 + 97 + (4 + 1) + 1 + 1
     assert rp.sum_width == rp.acc_width + 4
 
 
