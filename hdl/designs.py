@@ -218,6 +218,8 @@ DESIGNS = {
                   "(1..16)", minimum=1),
             Param("general", int, 1, "k x k engine: lanes with a variable-shift post-operation "
                   "unit (1..4)", minimum=1),
+            Param("rom_stage", int, 1, "k x k engine: a register after its ROM (0..1; +1 cycle "
+                  "a segment, +4 a sample)", minimum=0),
         ),
         builder=SBPCAUnit,
     ),

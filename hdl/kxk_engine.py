@@ -118,6 +118,10 @@ class KxkEngine(wiring.Component):
         0: register multiplexers only (default); 1: the lane operands read the registers the
         program writes from LUT RAM banks (module docstring); 2: from block RAM banks (read a
         cycle ahead, the address a ROM word early). Same schedule, cycles and results.
+    rom_stage : int
+        0 or 1: a register after the ROM's read data (a block RAM's clock-to-output, about 6 ns
+        on ECP5, then no longer starts every path that reads a ROM field); each segment then
+        starts a cycle later, ``cycles_for`` one more (default 0).
 
     Raises
     ------
@@ -147,7 +151,7 @@ class KxkEngine(wiring.Component):
     def __init__(self, *, formats: UnitFormats, k, lanes, ns_steps, recip_steps, acc_width,
                  sum_width, lane_latency=lane_port.LATENCY, a_bits=5, alus=None,
                  used_lanes=None, movers=1, general=None, shift_lead=0, post_stages=0,
-                 alu_stages=0, operand_banks=0):
+                 alu_stages=0, operand_banks=0, rom_stage=0):
         self._F = check_instance("formats", formats, UnitFormats)
         formats.check()
         self._k = check_int("k", k, 1, 16)
@@ -166,6 +170,7 @@ class KxkEngine(wiring.Component):
         self._post_stages = check_int("post_stages", post_stages, 0, 1)
         self._alu_stages = check_int("alu_stages", alu_stages, 0, 2)
         self._operand_banks = check_int("operand_banks", operand_banks, 0, 2)
+        self._rom_stage = check_int("rom_stage", rom_stage, 0, 1)
         word = formats.mat.width
         need = lane_port.lane_acc_width(word, k)
         self._acc_width = check_int("acc_width", acc_width, minimum=1)
@@ -222,6 +227,7 @@ class KxkEngine(wiring.Component):
     post_stages = property(lambda self: self._post_stages)
     alu_stages = property(lambda self: self._alu_stages)
     operand_banks = property(lambda self: self._operand_banks)
+    rom_stage = property(lambda self: self._rom_stage)
 
     @property
     def word_width(self) -> int:
@@ -251,9 +257,9 @@ class KxkEngine(wiring.Component):
         return self._banks
 
     def cycles_for(self, segment: str) -> int:
-        """Cycles from ``start`` to ``done`` of a segment (start + words; the first word is
-        read from the ROM in the cycle ``start`` is taken)."""
-        return self._sched.segments[segment].cycles + 1
+        """Cycles from ``start`` to ``done`` of a segment (start + words, + 1 with a
+        ``rom_stage``; the first word is read from the ROM in the cycle ``start`` is taken)."""
+        return self._sched.segments[segment].cycles + 1 + self._rom_stage
 
     @property
     def cc_width(self) -> int:
@@ -408,28 +414,44 @@ class KxkEngine(wiring.Component):
             return sources[name] if name in sources else regs[name]
 
         # ---- sequencing
+        RS = self._rom_stage
         busy = Signal()
+        pre = Signal()                           # rom_stage: the first word is in the register
         pc = Signal(range(len(words) + 2))
         left = Signal(range(max(s.cycles for s in sched.segments.values()) + 2))
         go = Signal()                            # start taken: the first word is read now
-        m.d.comb += [self.busy.eq(busy), go.eq(self.start & ~busy), rp.en.eq(1)]
+        m.d.comb += [self.busy.eq(busy | pre), go.eq(self.start & ~busy & ~pre), rp.en.eq(1)]
         first = Array(Const(base[s]) for s in SEGMENTS)[self.segment]
         m.d.comb += rp.addr.eq(Mux(go, first, pc))
         m.d.sync += self.done.eq(0)
-        run = Signal()                           # the ROM word on rp.data is live this cycle
+        run = Signal()                           # the ROM word (``word``) is live this cycle
         m.d.comb += run.eq(busy)
         with m.If(go):
             count = Array(Const(sched.segments[s].cycles) for s in SEGMENTS)[self.segment]
             m.d.sync += [pc.eq(first + 1), left.eq(count)]
-            with m.If(count == 0):
-                m.d.sync += self.done.eq(1)
-            with m.Else():
-                m.d.sync += busy.eq(1)
+            if RS:
+                m.d.sync += pre.eq(1)
+            else:
+                with m.If(count == 0):
+                    m.d.sync += self.done.eq(1)
+                with m.Else():
+                    m.d.sync += busy.eq(1)
+        if RS:
+            with m.If(pre):
+                m.d.sync += [pre.eq(0), pc.eq(pc + 1)]
+                with m.If(left == 0):
+                    m.d.sync += self.done.eq(1)
+                with m.Else():
+                    m.d.sync += busy.eq(1)
         with m.If(busy):
             m.d.sync += [pc.eq(pc + 1), left.eq(left - 1)]
             with m.If(left == 1):
                 m.d.sync += [busy.eq(0), self.done.eq(1)]
-        word = rp.data
+        if RS:                                   # the ROM's read data registered
+            word = Signal(image.layout, name="rom_word")
+            m.d.sync += word.eq(rp.data)
+        else:
+            word = rp.data
         flag = Signal()
         clamps = []
 
@@ -441,11 +463,16 @@ class KxkEngine(wiring.Component):
         if lead or bram:
             ahead = Signal(image.layout)
             lead_word = Signal(image.layout)
-            with m.Switch(self.segment):
+            segment = self.segment
+            if RS:                               # the first word's leads a cycle after start
+                segment = Signal.like(self.segment, name="segment_q")
+                with m.If(go):
+                    m.d.sync += segment.eq(self.segment)
+            with m.Switch(segment):
                 for i, name in enumerate(SEGMENTS):
                     with m.Case(i):
                         m.d.comb += lead_word.eq(image.layout.const(image.lead[name]))
-            m.d.comb += ahead.eq(Mux(go, lead_word, rp.data))
+            m.d.comb += ahead.eq(Mux(pre if RS else go, lead_word, word))
 
         def var_shift(f, evals, name):
             """``shift +- v1 +- v2`` of the shift fields ``f`` (exponents read now): ``-v`` is

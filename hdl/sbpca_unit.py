@@ -98,12 +98,16 @@ class SBPCAUnit(wiring.Component):
         Default 1 and 1; the default unit with 2 and 2 (both without the post and ALU stages):
         3,621 instead of 3,645 cycles a sample for about 1,800 more LUT4 on ECP5 (20,775
         against 18,997) and 700 more LUTs on Xilinx 7.
+    rom_stage : int
+        1 (default): a register after the k x k engine's ROM (its block RAM's clock-to-output
+        no longer starts the engine's paths), one cycle more for each of its four segments a
+        sample; 0: none.
     """
 
     def __init__(self, *, n_in, n_out, k, lanes, width=16, scalar_width=18, words=1,
                  schedule="harmonic", shift_s=3, ns_steps=DEFAULT_NS_STEPS, recip_steps=2,
                  b_max=64, shift_lead=1, post_stages=1, alu_stages=2, operand_banks=2, alus=1,
-                 general=1):
+                 general=1, rom_stage=1):
         self._n_in = check_int("n_in", n_in, 1, 1 << 16)
         self._n_out = check_int("n_out", n_out, 1, 1 << 16)
         self._k = check_int("k", k, 1, min(16, n_in, n_out))
@@ -131,7 +135,8 @@ class SBPCAUnit(wiring.Component):
                               sum_width=self._rows.sum_width,
                               lane_latency=self._rows.lane_latency, shift_lead=shift_lead,
                               post_stages=post_stages, alu_stages=alu_stages,
-                              operand_banks=operand_banks, alus=alus, general=general)
+                              operand_banks=operand_banks, alus=alus, general=general,
+                              rom_stage=rom_stage)
         row = data.ArrayLayout(signed(F.vec.width), k)
         super().__init__({
             "samples": In(stream.Signature(data.ArrayLayout(signed(F.x.width), words))),

@@ -102,7 +102,8 @@ def test_generate_unit_writes_its_ports_and_parameters(tmp_path):
                                  "width": 16, "scalar_width": 18, "schedule": "harmonic",
                                  "shift_s": 3, "ns_steps": 6, "recip_steps": 2, "b_max": 5,
                                  "shift_lead": 1, "post_stages": 1, "alu_stages": 2,
-                                 "operand_banks": 2, "alus": 1, "general": 1}
+                                 "operand_banks": 2, "alus": 1, "general": 1,
+                                 "rom_stage": 1}
     widths = {p["name"]: p["width"] for p in doc["ports"]}
     assert widths["samples__payload"] == 2 * 16          # words x width
     assert widths["batch__payload"] == 3                 # holds b_max = 5
