@@ -65,10 +65,15 @@ from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage, index_bits
 from .kxk_schedule import schedule_program
 
-__all__ = ["KxkEngine", "E_BITS"]
+__all__ = ["KxkEngine", "E_BITS", "default_used_lanes"]
 
 #: Width of the exponent registers (signed).
 E_BITS = 8
+
+
+def default_used_lanes(lanes: int) -> int:
+    """The lanes the micro-program runs on by default, of ``lanes`` borrowed: at most 4."""
+    return min(lanes, 4)
 
 
 class KxkEngine(wiring.Component):
@@ -161,7 +166,7 @@ class KxkEngine(wiring.Component):
         self._lane_latency = check_int("lane_latency", lane_latency, 1, 16)
         self._a_bits = check_int("a_bits", a_bits, 1, E_BITS - 1)
         self._alus = min(k, 2) if alus is None else check_int("alus", alus, 1, 16)
-        self._used = (min(lanes, 4) if used_lanes is None
+        self._used = (default_used_lanes(lanes) if used_lanes is None
                       else check_int("used_lanes", used_lanes, 1, lanes))
         self._movers = check_int("movers", movers, 1, self._alus)
         self._general = (min(self._used, 2) if general is None
@@ -569,8 +574,9 @@ class KxkEngine(wiring.Component):
             writers[("lane", l)] = rword
 
         # lanes past the used ones repeat a used lane's beats, their results ignored (a lane's
-        # accumulator is cleared by the next sum on it): left idle, their constant port makes
-        # Yosys 0.70's synth_ecp5 (ABC9 reintegration) fail an assertion on the unit
+        # accumulator is cleared by the next sum on it): left idle, their constant port made
+        # Yosys 0.70's synth_ecp5 (ABC9 reintegration) fail an assertion on the unit, which now
+        # gives only the used lanes a port (RowPass(port_lanes=...))
         for l in range(self._used, L):
             m.d.comb += self.lane_i[l].eq(self.lane_i[l % self._used])
 

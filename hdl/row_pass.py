@@ -133,6 +133,9 @@ class RowPass(wiring.Component):
         Bits of each column exponent ``a[q]``.
     words : int
         Input words per ``inp_w`` beat: ``1 <= words <= lanes`` and ``words`` divides ``lanes``.
+    port_lanes : int
+        Lanes with a lane port (``lane_i``/``lane_o``), the first ``1..lanes`` (default all):
+        the others take no external beats and have no operand multiplexer for them.
 
     Members
     -------
@@ -165,7 +168,7 @@ class RowPass(wiring.Component):
         cycle (a beat transferred in the same cycle still belongs to the previous fill).
     mode : In(PassMode)
         Program of the next pass: ``UPDATE`` (0), ``PROJECT`` (1) or ``NORM`` (2; 3 runs UPDATE).
-    lane_i : In(ArrayLayout(beat_layout, lanes))
+    lane_i : In(ArrayLayout(beat_layout, port_lanes))
         External beats ``{valid, a, b, c, clear, last, sub}`` for each lane (``MACLane``
         semantics). Taken into lane ``l``'s operand register in every cycle ``busy`` is low
         (also the cycle ``start`` is taken in); ignored while ``busy`` is high. A pass may start
@@ -174,7 +177,7 @@ class RowPass(wiring.Component):
         cycles, and the pass is not disturbed (its sums all start with ``clear``). The
         accumulator is shared: an external sum begun before a pass must start again (``clear``)
         after it.
-    lane_o : Out(ArrayLayout(lane_result_layout, lanes))
+    lane_o : Out(ArrayLayout(lane_result_layout, port_lanes))
         ``{valid, value}``: the accumulator after an external ``last`` beat, ``valid`` for one
         cycle, ``lane_latency`` cycles after the beat was presented. Never valid for pass beats.
     busy, done : Out(1)
@@ -189,13 +192,16 @@ class RowPass(wiring.Component):
         Some stored word of the last pass was clamped.
     """
 
-    def __init__(self, *, banks, k, lanes, vec_width, coef_width, shift, gw, a_bits=5, words=1):
+    def __init__(self, *, banks, k, lanes, vec_width, coef_width, shift, gw, a_bits=5, words=1,
+                 port_lanes=None):
         self._banks = check_banks(banks)
         self._k = check_int("k", k, 1, 16)
         self._lanes = check_int("lanes", lanes, 1, max(self._banks))
         self._words = check_int("words", words, 1, lanes)
         if lanes % words:
             raise ValueError(f"words={words}: must divide lanes={lanes}")
+        self._port_lanes = lanes if port_lanes is None else check_int("port_lanes", port_lanes,
+                                                                      1, lanes)
         self._vec_width = check_int("vec_width", vec_width, 2, 32)
         self._gw = check_int("gw", gw, 0, 32)
         self._coef_width = check_int("coef_width", coef_width, 2, 32)
@@ -242,8 +248,8 @@ class RowPass(wiring.Component):
             "readout": In(1),
             "start": In(1),
             "mode": In(PassMode),
-            "lane_i": In(data.ArrayLayout(self.beat_layout, lanes)),
-            "lane_o": Out(data.ArrayLayout(self.lane_result_layout, lanes)),
+            "lane_i": In(data.ArrayLayout(self.beat_layout, self._port_lanes)),
+            "lane_o": Out(data.ArrayLayout(self.lane_result_layout, self._port_lanes)),
             "busy": Out(1),
             "done": Out(1),
             "gram": Out(data.ArrayLayout(signed(self._sum_width), npairs)),
@@ -257,6 +263,7 @@ class RowPass(wiring.Component):
     banks = property(lambda self: self._banks)
     k = property(lambda self: self._k)
     lanes = property(lambda self: self._lanes)
+    port_lanes = property(lambda self: self._port_lanes)
     words = property(lambda self: self._words)
     vec_width = property(lambda self: self._vec_width)
     coef_width = property(lambda self: self._coef_width)

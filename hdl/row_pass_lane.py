@@ -111,28 +111,22 @@ class Lane:
             cval.eq(Mux(dec.is_u, half_lsb(rp.shift, rp.acc_width),
                         Mux(dec.first_use, 0, s_issue.data))),
         ]
-        # the operand register takes the pass's beat while busy, the lane port's otherwise
-        ext = rp.lane_i[lane]
-        with m.If(busy):
-            m.d.sync += [
-                mac.i.valid.eq(dec.live),
-                mac.i.payload.a.eq(opa),
-                mac.i.payload.b.eq(opb),
-                mac.i.payload.c.eq(cval),
-                mac.i.payload.clear.eq(dec.clear),
-                mac.i.payload.last.eq(dec.last),
-                mac.i.payload.sub.eq(0),
-            ]
-        with m.Else():
-            m.d.sync += [
-                mac.i.valid.eq(ext.valid),
-                mac.i.payload.a.eq(ext.a),
-                mac.i.payload.b.eq(ext.b),
-                mac.i.payload.c.eq(ext.c),
-                mac.i.payload.clear.eq(ext.clear),
-                mac.i.payload.last.eq(ext.last),
-                mac.i.payload.sub.eq(ext.sub),
-            ]
+        # the operand register takes the pass's beat while busy, the lane port's otherwise; a
+        # lane without a port takes the pass's operands always (they matter only when valid)
+        ported = lane < rp.port_lanes
+        pass_beat = {"a": opa, "b": opb, "c": cval, "clear": dec.clear, "last": dec.last,
+                     "sub": 0}
+        if ported:
+            ext = rp.lane_i[lane]
+            with m.If(busy):
+                m.d.sync += mac.i.valid.eq(dec.live)
+                m.d.sync += [getattr(mac.i.payload, f).eq(v) for f, v in pass_beat.items()]
+            with m.Else():
+                m.d.sync += mac.i.valid.eq(ext.valid)
+                m.d.sync += [getattr(mac.i.payload, f).eq(getattr(ext, f)) for f in pass_beat]
+        else:
+            m.d.sync += mac.i.valid.eq(busy & dec.live)
+            m.d.sync += [getattr(mac.i.payload, f).eq(v) for f, v in pass_beat.items()]
         m.d.comb += mac.o.ready.eq(1)
 
         # ---- tag delay line: (kind, dest) of pass results and the external flag,
@@ -144,15 +138,16 @@ class Lane:
         tag_ext = [Signal(name=f"tag_ext{lane}_{t}") for t in range(latency)]
         m.d.sync += [tag_kind[0].eq(Mux(dec.live & dec.last, dec.kind, BeatKind.IDLE)),
                      tag_dest[0].eq(dec.dest),
-                     tag_ext[0].eq(~busy & ext.valid & ext.last)]
+                     tag_ext[0].eq(~busy & ext.valid & ext.last if ported else 0)]
         for t in range(1, latency):
             m.d.sync += [tag_kind[t].eq(tag_kind[t - 1]), tag_dest[t].eq(tag_dest[t - 1]),
                          tag_ext[t].eq(tag_ext[t - 1])]
         kind_out, dest_out = tag_kind[-1], tag_dest[-1]
 
         value = mac.o.payload.value
-        m.d.comb += [rp.lane_o[lane].valid.eq(mac.o.valid & tag_ext[-1]),
-                     rp.lane_o[lane].value.eq(value)]
+        if ported:
+            m.d.comb += [rp.lane_o[lane].valid.eq(mac.o.valid & tag_ext[-1]),
+                         rp.lane_o[lane].value.eq(value)]
         word, clamped = round_shift_saturate(m, value, rp.shift, rp.word_format,
                                              name=f"round{lane}", half_added=True)
         with m.If(mac.o.valid & (kind_out == BeatKind.U)):

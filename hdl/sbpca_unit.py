@@ -47,7 +47,7 @@ from enum import IntEnum
 from golden.check import check_choice, check_int
 from golden.sbpca_unit import DEFAULT_NS_STEPS, SCHEDULES, SBPCAUnitModel, UnitFormats
 from golden.unit_program import SEGMENTS
-from .kxk_engine import KxkEngine
+from .kxk_engine import KxkEngine, default_used_lanes
 from .row_pass import NORM, PROJECT, UPDATE, RowPass
 
 __all__ = ["SBPCAUnit", "Bank"]
@@ -125,7 +125,7 @@ class SBPCAUnit(wiring.Component):
         F = self._formats
         self._rows = RowPass(banks=(n_in, n_out), k=k, lanes=lanes, vec_width=F.vec.width,
                              coef_width=F.mat.width, shift=F.mat.frac, gw=F.gw, a_bits=5,
-                             words=words)
+                             words=words, port_lanes=default_used_lanes(lanes))
         if self._rows.sum_width > 63:
             raise ValueError(f"scalar_width={scalar_width}: the lane sums would need "
                              f"{self._rows.sum_width} bits, beyond the 63-bit integers of the "
@@ -212,7 +212,8 @@ class SBPCAUnit(wiring.Component):
         tp = tab.read_port()
 
         # lanes: the engine drives them whenever it runs (the row pass ignores them when busy)
-        m.d.comb += [rp.lane_i.eq(kx.lane_i), kx.lane_o.eq(rp.lane_o)]
+        for l in range(rp.port_lanes):          # the lanes the k x k program runs on
+            m.d.comb += [rp.lane_i[l].eq(kx.lane_i[l]), kx.lane_o[l].eq(rp.lane_o[l])]
         m.d.comb += [kx.gram.eq(rp.gram), kx.proj.eq(rp.proj), kx.norm2.eq(rp.norm2),
                      kx.c.eq(tp.data.c), kx.oc.eq(tp.data.oc), kx.cc.eq(tp.data.cc)]
         bank = Signal()                 # the bank of the pass in progress

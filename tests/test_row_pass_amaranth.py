@@ -217,15 +217,18 @@ def test_input_words_of_a_bank_start_on_a_fresh_beat():
     assert [{key: r[key] for key in w} for r, w in zip(got["passes"], want)] == want
 
 
-def test_lane_port_matches_mac_model():
-    """Random external beats (sub, clear/last patterns, idle cycles) on every lane against the
-    lane model; results arrive ``lane_latency`` cycles after the beat; a pass started right after
-    the last beat delivers the results in flight, ignores beats while busy, and is bit-exact."""
-    rp = RowPass(banks=(6, 3), k=2, lanes=3, words=3, **WIDTHS)
+@pytest.mark.parametrize("port_lanes", [None, 2])
+def test_lane_port_matches_mac_model(port_lanes):
+    """Random external beats (sub, clear/last patterns, idle cycles) on every lane with a port
+    against the lane model; results arrive ``lane_latency`` cycles after the beat; a pass started
+    right after the last beat delivers the results in flight, ignores beats while busy, and is
+    bit-exact (also when a lane has no port)."""
+    rp = RowPass(banks=(6, 3), k=2, lanes=3, words=3, port_lanes=port_lanes, **WIDTHS)
     assert rp.lane_latency == 3
+    assert rp.port_lanes == (port_lanes or 3) and len(rp.lane_i) == rp.port_lanes
     fa, fb, facc = rp.lane_formats
     rng = np.random.default_rng(11)
-    L = rp.lanes
+    L = rp.port_lanes
 
     def random_beat(valid, clear=None):
         return {"valid": int(valid), "a": int(rng.integers(fa.min_raw, fa.max_raw + 1)),
@@ -339,6 +342,8 @@ def test_derived_counts():
     (dict(words=3), ValueError, "words=3: must be in \\[1, 2\\]"),
     (dict(lanes=3, words=2), ValueError, "words=2: must divide lanes=3"),
     (dict(words=1.0), TypeError, "words=1.0: must be an integer"),
+    (dict(port_lanes=0), ValueError, "port_lanes=0: must be in \\[1, 2\\]"),
+    (dict(port_lanes=3), ValueError, "port_lanes=3: must be in \\[1, 2\\]"),
     (dict(banks=()), ValueError, "banks=\\(\\): must hold 1 to 4 row counts"),
     (dict(banks=(8, 4, 2, 2, 1)), ValueError, "banks=\\(8, 4, 2, 2, 1\\): must hold 1 to 4"),
     (dict(banks=(8, 0)), ValueError, "banks=\\(8, 0\\): row counts must be at least 1"),
