@@ -46,7 +46,7 @@ from .linalg import ns_global_shift
 from .sbpca_unit import UnitFormats, row_pass, row_project
 
 __all__ = ["PostOp", "ExpoFn", "Dot", "Move", "Expo", "Seed", "Select", "Program", "SEGMENTS",
-           "build_program", "run_segment", "exponent", "expo_fn", "ProgramUnit"]
+           "build_program", "run_segment", "exponent", "expo_fn", "seed_word", "ProgramUnit"]
 
 SEGMENTS = ("norm_x", "pre_x", "post_x", "post_d")
 
@@ -137,6 +137,15 @@ def expo_fn(fn: ExpoFn, e: int) -> int:
     if fn == ExpoFn.A:
         return max(-(e // 2 + 1), 0)
     return max((e + 1) // 2 + 1, 0)
+
+
+def seed_word(fmt, e: int, sig: int) -> tuple:
+    """``(word, clamped)`` of a ``Seed``: ``sign(sig) 2**-(e + 1)`` as a raw word of ``fmt`` (the
+    reciprocal format), saturated to ``fmt.max_raw`` or flushed to 0 (``clamped``) outside it."""
+    shift = fmt.frac - (e + 1)
+    over, under = shift >= fmt.width - 1, shift < 0
+    raw = fmt.max_raw if over else (0 if under else 1 << shift)
+    return (0 if sig == 0 else (raw if sig > 0 else -raw)), over or under
 
 
 @dataclass
@@ -382,13 +391,8 @@ def run_segment(prog: Program, segment: str, regs: dict, inputs: dict, F: UnitFo
         elif isinstance(op, Expo):
             regs[op.dst] = expo_fn(op.fn, regs[op.src])
         elif isinstance(op, Seed):
-            fmt = F.recip
-            shift = fmt.frac - (regs[op.exp] + 1)
-            over, under = shift >= fmt.width - 1, shift < 0
-            flag |= over or under
-            raw = fmt.max_raw if over else (0 if under else 1 << shift)
-            sig = regs[op.sig]
-            regs[op.dst] = 0 if sig == 0 else (raw if sig > 0 else -raw)
+            regs[op.dst], clamped = seed_word(F.recip, regs[op.exp], regs[op.sig])
+            flag |= clamped
         elif isinstance(op, Select):
             regs[op.dst] = regs[op.a] if regs[op.flag] else regs[op.b]
     return flag

@@ -62,7 +62,7 @@ from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
 from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
 from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
-from .kxk_rom import AluOp, RomImage, index_bits
+from .kxk_rom import AluOp, RomImage
 from .kxk_schedule import schedule_program
 
 __all__ = ["KxkEngine", "E_BITS", "default_used_lanes"]
@@ -330,6 +330,28 @@ class KxkEngine(wiring.Component):
         m.d.comb += [lod.eq(nodes[0][1]), zero.eq(~nodes[0][0])]
         return lod, zero
 
+    def seed(self, m, e, sig, name):
+        """``(word, clamped)`` of a ``Seed`` of the exponent ``e`` and the word ``sig``
+        (:func:`golden.unit_program.seed_word`: ``sign(sig) 2**s`` in the reciprocal format,
+        ``s = frac - (e + 1)``, saturated or flushed outside ``0 <= s < width - 1``) without an
+        adder: ``s`` is never formed; each bit of ``2**s`` (``s == i``) and of ``-2**s`` (the
+        bits from ``s`` up, ``i >= s``) is a comparison of ``e`` with a constant, where
+        ``frac - (e + 1)`` then comparisons then a negation chained three carry chains."""
+        fmt, W = self._F.recip, self._word
+        fr, rw = fmt.frac, fmt.width
+        over, under = Signal(name=f"{name}_over"), Signal(name=f"{name}_under")
+        power = Signal(signed(W), name=f"{name}_power")           # 2**s, 0 outside the range
+        tail = Signal(signed(W), name=f"{name}_tail")             # -2**s inside the range
+        m.d.comb += [over.eq(e <= fr - rw), under.eq(e >= fr),   # s >= rw - 1, s < 0
+                     power.eq(Cat(*(e == fr - 1 - i for i in range(rw - 1)))),
+                     tail.eq(Cat(*(e >= fr - 1 - i for i in range(W))))]
+        pos, neg = Signal(signed(W), name=f"{name}_pos"), Signal(signed(W), name=f"{name}_neg")
+        m.d.comb += [pos.eq(Mux(over, fmt.max_raw, power)),
+                     neg.eq(Mux(under, 0, Mux(over, Const(-fmt.max_raw, signed(W)), tail)))]
+        word = Signal(signed(W), name=f"{name}_seed")
+        m.d.comb += word.eq(Mux(sig == 0, 0, Mux(sig > 0, pos, neg)))
+        return word, over | under
+
     def _round_by(self, m, value, shift, shifts, name, stage=None):
         """Round-and-saturate ``value`` into a word by one of the constant right shifts
         ``shifts`` (each at least 1), the one equal to ``shift``: an exact floor shift by
@@ -581,7 +603,6 @@ class KxkEngine(wiring.Component):
             m.d.comb += self.lane_i[l].eq(self.lane_i[l % self._used])
 
         # ---- ALUs: issue (operands read), [stage], post-operation, [stage], write
-        fr, rw = F.recip.frac, F.recip.width
         for u, alu_t in enumerate(alus_t):
             a = word[f"alu{u}"]
             mover = u < self._movers
@@ -633,22 +654,12 @@ class KxkEngine(wiring.Component):
             es = Signal(name=f"alu{u}_es", shape=signed(E_BITS))
             m.d.comb += [ea.eq(-((e_in >> 1) + 1)), es.eq(((e_in + 1) >> 1) + 1),
                          expo_a.eq(Mux(ea < 0, 0, ea)), expo_s.eq(Mux(es < 0, 0, es))]
-            sshift = Signal(name=f"alu{u}_sshift", shape=signed(E_BITS + 2))
-            m.d.comb += sshift.eq(fr - (e_in + 1))
-            over = Signal(name=f"alu{u}_over")
-            under = Signal(name=f"alu{u}_under")
-            raw = Signal(name=f"alu{u}_raw", shape=signed(rw + 1))
-            one = Const(1, unsigned(rw))
-            m.d.comb += [over.eq(sshift >= rw - 1), under.eq(sshift < 0),
-                         raw.eq(Mux(over, F.recip.max_raw,
-                                    Mux(under, 0, one << sshift[:index_bits(rw)])))]
-            seed = Signal(name=f"alu{u}_seed", shape=signed(W))
-            m.d.comb += seed.eq(Mux(w1 == 0, 0, Mux(w1 > 0, raw, -raw)))
+            seed, seed_clamp = self.seed(m, e_in, w1, f"alu{u}")
             select = Signal(name=f"alu{u}_select", shape=signed(W))
             m.d.comb += select.eq(Mux(issue["fl"], w1, issue["w2"]))
             out = {"op": op, "dst": issue["dst"], "shift": issue["shift"], "live": issue["live"],
                    "alod": alod, "azero": azero, "expo_a": expo_a, "expo_s": expo_s,
-                   "seed": seed, "seed_clamp": over | under, "select": select}
+                   "seed": seed, "seed_clamp": seed_clamp, "select": select}
             if A >= 2:
                 out = self._regs(m, out, f"alu{u}_s2")
             op = out["op"]

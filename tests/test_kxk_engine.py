@@ -5,13 +5,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from amaranth.hdl import Elaboratable, Module
+from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from golden.fixed import FixedFormat
 from golden.linalg import qr_signfix
 from golden.sbpca_unit import SBPCAUnitModel, UnitFormats
-from golden.unit_program import SEGMENTS, Move, PostOp, ProgramUnit, build_program, run_segment
+from golden.unit_program import (SEGMENTS, Move, PostOp, ProgramUnit, build_program, run_segment,
+                                 seed_word)
 from hdl import kxk_engine, lane_port
 from hdl.kxk_engine import KxkEngine
 from hdl.mac_lane import MACLane
@@ -223,6 +224,38 @@ def test_engine_equals_interpreter(n_in, n_out, k, lanes, samples, scale, sigma0
     flag = play(eng, initial, runs)
     if scale > 1:
         assert flag, "saturating inputs must raise the flag"
+
+
+@pytest.mark.parametrize("width, scalar", [(16, 18), (12, 12), (24, 30)])
+def test_seed_equals_the_golden_seed_for_every_exponent(width, scalar):
+    """The ALU's adder-free seed against ``golden.unit_program.seed_word`` for every exponent
+    the 8-bit register holds (saturated, flushed and every power of two in between) and the
+    word's signs and zero (the range corners no recorded run reaches)."""
+    F = UnitFormats.for_width(width, scalar)
+    eng = KxkEngine(formats=F, k=2, lanes=2, ns_steps=6, recip_steps=2, acc_width=2 * scalar + 4,
+                    sum_width=2 * scalar + 8)
+    W = eng.word_width
+    m = Module()
+    e = Signal(signed(kxk_engine.E_BITS))
+    sig = Signal(signed(W))
+    word, clamped = eng.seed(m, e, sig, "t")
+    fmt = F.recip
+    cases = [(ev, sv) for ev in range(-128, 128) for sv in (-(1 << (W - 1)), -3, 0, 1, fmt.max_raw)]
+    seen = set()
+
+    async def tb(ctx):
+        for ev, sv in cases:
+            ctx.set(e, ev)
+            ctx.set(sig, sv)
+            want = seed_word(fmt, ev, sv)
+            got = (ctx.get(word), bool(ctx.get(clamped)))
+            assert got == want, (ev, sv, got, want)
+            seen.add(want[1])
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+    assert seen == {False, True}
 
 
 PIPELINES = [dict(shift_lead=1), dict(post_stages=1), dict(alu_stages=1), dict(alu_stages=2),
