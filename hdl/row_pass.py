@@ -430,7 +430,7 @@ class RowPass(wiring.Component):
         dec.issue(m, ctl)
         issue = IssueRegister(m, dec=dec, ctl=ctl)
         lanes = [Lane(m, self, lane, ctl=issue, dec=issue, host=host, depth=banks.depth,
-                      nsum=nsum)
+                      nsum=nsum, fetch=ctl)
                  for lane in range(self._lanes)]
         host.elaborate(m, busy=ctl.busy, bank_sel=bank_sel,
                        read_ports=[lane.read_port for lane in lanes])

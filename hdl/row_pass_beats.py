@@ -187,16 +187,15 @@ class IssueRegister:
 
     Attributes: those of ``dec`` (``kind``, ``clear``, ``last``, ``dest``, ``shared_coef``,
     ``live``, ``first_use``, ``q_sel``, ``a_q`` and the multiplexer selects ``opa_col``,
-    ``opa_alt``, ``g_sel``, ``p_sel``, ``is_u``, ``is_g``) and of ``ctl`` (``fetch``,
-    ``fetch_addr``, ``fetch_iaddr``, ``fetch_full``, ``fetch_tail``, ``row_full``, ``row_tail``,
-    ``slot_end``, ``row_done``, ``late``, ``done_j``), registered; ``busy``, ``mode``,
-    ``tail_mask`` and ``row_base`` are the control's own (held through a pass).
+    ``opa_alt``, ``g_sel``, ``p_sel``, ``is_u``, ``is_g``) and of ``ctl`` (``row_full``,
+    ``row_tail``, ``slot_end``, ``row_done``, ``late``, ``done_j``), registered; ``busy``,
+    ``mode``, ``tail_mask`` and ``row_base`` are the control's own (held through a pass). The
+    memories' fetches are the control's own too: the lanes register the read data instead.
     """
 
     _DEC = ("kind", "clear", "last", "dest", "shared_coef", "live", "first_use", "q_sel", "a_q",
             "opa_col", "opa_alt", "g_sel", "p_sel", "is_u", "is_g")
-    _CTL = ("fetch", "fetch_addr", "fetch_iaddr", "fetch_full", "fetch_tail", "row_full",
-            "row_tail", "slot_end", "row_done", "late", "done_j")
+    _CTL = ("row_full", "row_tail", "slot_end", "row_done", "late", "done_j")
 
     def __init__(self, m, *, dec, ctl):
         for names, src in ((self._DEC, dec), (self._CTL, ctl)):

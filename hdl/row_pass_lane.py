@@ -5,8 +5,8 @@ the beat decoded for the cycle (``hdl/row_pass_beats.py``) on them; the beat, it
 multiplexer selects and the control's flags come from the issue register (``IssueRegister``), one
 cycle behind the pass control::
 
-    row memory (k words a row) --> s_cur ----+                    lane sums (LUT RAM, nsum words)
-    input memory (1 word a row) --> inp_cur -+ (read data: rows past n_b read 0)   |  read at issue
+    row memory (k words a row) -->|| s_cur ---+                   lane sums (LUT RAM, nsum words)
+    input memory (1 word a row) -->|| inp_cur +  (|| registered; rows past n_b 0)  |  read at issue
                                              v                                     v
       opA mux (S[q] << a[q] | inp << gw | new_prev[q] | inp_prev | inp) ----+    c = half LSB (U),
       opB mux (shared cT[q][r] / w[r] | new_prev[r] | S[r] | inp) ---------+    0 (first use) or
@@ -45,7 +45,7 @@ class Lane:
     memory's read port, whose data the readout forwards).
     """
 
-    def __init__(self, m, rp, lane, *, ctl, dec, host, depth, nsum):
+    def __init__(self, m, rp, lane, *, ctl, dec, host, depth, nsum, fetch):
         k, vw, cw = rp.k, rp.vec_width, rp.coef_width
         W = rp.words
         busy, mode = ctl.busy, ctl.mode
@@ -75,19 +75,24 @@ class Lane:
         row_valid = Signal()
         m.d.comb += row_valid.eq(ctl.row_full | (ctl.row_tail & ctl.tail_mask[lane]))
 
+        # the memories are read on the pass control's fetch (``fetch``, a cycle ahead of the
+        # lanes' issue register) and their read data registered: the slot sees the row when it
+        # did with the issue register's fetch and the data unregistered, but the memories'
+        # clock-to-output (about 6 ns for an ECP5 block RAM) no longer starts the operand path
         m.d.comb += [
-            rdp.addr.eq(Mux(busy, ctl.fetch_addr, host.rd_addr)),
-            rdp.en.eq(Mux(busy, ctl.fetch, host.reading & (host.rd_lane == lane)
+            rdp.addr.eq(Mux(busy, fetch.fetch_addr, host.rd_addr)),
+            rdp.en.eq(Mux(busy, fetch.fetch, host.reading & (host.rd_lane == lane)
                           & ~host.rd_pending & (~rp.row_o.valid | rp.row_o.ready))),
-            irp.addr.eq(ctl.fetch_iaddr),
-            irp.en.eq(ctl.fetch),
+            irp.addr.eq(fetch.fetch_iaddr),
+            irp.en.eq(fetch.fetch),
         ]
         # the read data is what the slot uses; masked to zero for rows past n_b
         valid_next = Signal()
-        with m.If(ctl.fetch):
-            m.d.sync += valid_next.eq(ctl.fetch_full | (ctl.fetch_tail & ctl.tail_mask[lane]))
-        with m.If(valid_next):
-            m.d.comb += [s_cur.eq(rdp.data), inp_cur.eq(irp.data)]
+        with m.If(fetch.fetch):
+            m.d.sync += valid_next.eq(fetch.fetch_full
+                                      | (fetch.fetch_tail & fetch.tail_mask[lane]))
+        m.d.sync += [s_cur.eq(Mux(valid_next, rdp.data, 0)),
+                     inp_cur.eq(Mux(valid_next, irp.data, 0))]
 
         # ---- operand mux (registered in front of the lane)
         s_word = Signal(signed(vw))
