@@ -44,6 +44,7 @@ results are the same, only ``cycles_for`` changes)::
     post_stages = 1  lane result -> shift (round) | lod | range -> || -> clamp, write   (Dots +1)
     alu_stages >= 1  ALU operands (source, exponents, words, flag) -> || -> ALU op, write (+1)
     alu_stages = 2   ... -> shift | lod, exponent fns, seed, select -> || -> clamp, write (+2)
+    rom_stage = 1    ROM read data -> || -> every field of the word (each segment + 1 cycle)
 
 ``||`` is a register. A shift lead costs the schedule little (exponents are read a cycle
 earlier; the first word's lead fields come from a table by ``segment``, the row pass's sums
