@@ -82,9 +82,9 @@ class SBPCAUnit(wiring.Component):
         Largest batch.
     shift_lead, post_stages, alu_stages : int
         The k x k engine's pipeline (:class:`hdl.kxk_engine.KxkEngine`). Default: all three
-        (1, 1, 2): on the default unit 3,700 cycles a sample instead of 3,645 without the post
-        and ALU stages, 42.7 instead of 39.0 MHz (ECP5-25F placement estimate) for 407 more
-        LUT4.
+        (1, 1, 2): on the default unit 55 cycles a sample more than without the post and ALU
+        stages (3,712 against 3,657), for 42.7 instead of 39.0 MHz (ECP5-25F placement
+        estimates when they were made the default) and 407 more LUT4.
     operand_banks : int
         Where the k x k engine's lane operands read the registers the program writes
         (:mod:`hdl.kxk_banks`): 2 (default) small block RAMs read a cycle ahead, 1 LUT RAMs,
