@@ -214,8 +214,11 @@ class SBPCAUnit(wiring.Component):
         # lanes: the engine drives them whenever it runs (the row pass ignores them when busy)
         for l in range(rp.port_lanes):          # the lanes the k x k program runs on
             m.d.comb += [rp.lane_i[l].eq(kx.lane_i[l]), kx.lane_o[l].eq(rp.lane_o[l])]
-        m.d.comb += [kx.gram.eq(rp.gram), kx.proj.eq(rp.proj), kx.norm2.eq(rp.norm2),
-                     kx.c.eq(tp.data.c), kx.oc.eq(tp.data.oc), kx.cc.eq(tp.data.cc)]
+        # the sample's constants registered after the table's block RAM (its clock-to-output no
+        # longer starts the k x k operand paths): they change with `i` at a sample's start and
+        # are read only by the k x k segments, the first of which follows the sample's NORM pass
+        m.d.comb += [kx.gram.eq(rp.gram), kx.proj.eq(rp.proj), kx.norm2.eq(rp.norm2)]
+        m.d.sync += [kx.c.eq(tp.data.c), kx.oc.eq(tp.data.oc), kx.cc.eq(tp.data.cc)]
         bank = Signal()                 # the bank of the pass in progress
         bank_now = Signal()             # on rp.bank: latched at start/rewind/readout
         m.d.comb += bank_now.eq(bank)
