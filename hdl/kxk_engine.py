@@ -24,8 +24,10 @@ its operations read (:class:`hdl.kxk_rom.RomImage`); addends shifted by a consta
 word-wide multiplexer.
 
 Timing: ``start`` with ``segment`` reads that segment's first ROM word in the same cycle and
-plays one word per cycle from the next; ``done`` pulses in the cycle after the last word (its
-writes have landed): ``cycles_for(segment)`` cycles from ``start`` to ``done``.
+plays one word per cycle from the next (with ``rom_stage``, from the cycle after: the word passes
+the ROM's output register first; ``segment`` is read only with ``start``); ``done`` pulses in the
+cycle after the last word (its writes have landed): ``cycles_for(segment)`` cycles from
+``start`` to ``done``.
 The register file is flip-flops: ``Tx``, ``Td``, ``ax``, ``ad``, ``sigma``, ``r`` persist (the
 unit's k x k state, ``state``/``state_in``/``load``), the rest are scratch. With
 ``operand_banks``, each lane operand reads the registers the program writes (not the persistent
