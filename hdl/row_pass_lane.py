@@ -37,8 +37,10 @@ __all__ = ["Lane"]
 
 
 class Lane:
-    """Build lane ``lane`` of ``rp`` (a ``RowPass``) into ``m`` with the pass control ``ctl``,
-    the beat decoder ``dec`` and the host pointers ``host``.
+    """Build lane ``lane`` of ``rp`` (a ``RowPass``) into ``m`` with the pass control's and the
+    beat decoder's signals ``ctl`` and ``dec`` as the lanes see them (the issue register), the
+    pass control itself ``fetch`` (its fetches drive the memories a cycle ahead) and the host
+    pointers ``host``.
 
     Attributes: ``sums`` (the lane sums' read port for the reduction over lanes), ``saturated``
     (sticky from ``start``: a stored word of this lane was clamped), ``read_port`` (the row
