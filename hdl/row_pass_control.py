@@ -177,7 +177,8 @@ class PassControl:
         row_base, inp_base = self.row_base, self.inp_base
 
         m.d.sync += rp.done.eq(0)
-        totals = [Signal(signed(rp.sum_width), name=f"total{i}") for i in range(nsum)]
+        totals = [Signal(signed(rp.sum_width), name=f"total{i}", reset_less=True)
+                  for i in range(nsum)]
         red_idx = Signal(range(nsum + 1))
         reducing = Signal()                   # from the first read to the last sum's total
         red_read, red_take = Signal(), Signal()
@@ -198,7 +199,6 @@ class PassControl:
                          last_j.eq(per_bank([r - 1 for r in banks.rows], bank_sel,
                                             last_j.shape())),
                          self.tail_mask.eq(per_bank(banks.tail_masks, bank_sel, L))]
-            m.d.sync += [t.eq(0) for t in totals]           # sums the program does not make
         with m.If(busy):
             with m.Switch(phase):
                 with m.Case(Phase.PREFETCH):                        # prefetch row 0
@@ -230,6 +230,12 @@ class PassControl:
                 m.d.sync += Array(totals)[red_dst].eq(_tree_sum(red_data))
                 with m.If(red_dst == red_last):
                     m.d.sync += [busy.eq(0), reducing.eq(0), rp.done.eq(1)]
+        # the sums the program does not make read 0: cleared at start, after the reduction's
+        # write so the clear has priority (the two never meet, a start is taken only when
+        # idle): reset-less, the totals then take the clear as their flip-flops' synchronous
+        # reset and the write as their enable, with no multiplexer in front
+        with m.If(rp.start & ~busy & ~reading):
+            m.d.sync += [t.eq(0) for t in totals]
         m.d.comb += [rp.gram[i].eq(totals[i]) for i in range(npairs)]
         m.d.comb += [rp.proj[r].eq(totals[npairs + r]) for r in range(k)]
         m.d.comb += rp.norm2.eq(totals[npairs + k])

@@ -63,8 +63,8 @@ class Lane:
         s_cur = Signal(rp.row_layout)
         inp_cur = Signal(signed(vw))
         new_cur = Signal(rp.row_layout)
-        new_prev = Signal(rp.row_layout)
-        inp_prev = Signal(signed(vw))
+        new_prev = Signal(rp.row_layout, reset_less=True)     # cleared by a row's synchronous
+        inp_prev = Signal(signed(vw), reset_less=True)        # reset (below), not by ``rst``
         # the lane's running sums live in a small LUT RAM: read when a beat is issued (the
         # fused multiply-add's addend), written when its result lands `latency` cycles
         # later; each sum is touched once a slot, so no read sees a pending write
@@ -168,12 +168,18 @@ class Lane:
         # inp_cur); row done: write the row back and make it the G row. Row 0 completes in
         # slot 1 (`late`) only when the bank has two row addresses or more: then every lane
         # holds a row at address 0.
+        # (rows past n_b give zeros: a synchronous reset of the reset-less registers, so the
+        # words need no multiplexer in front of their flip-flops)
         with m.If(ctl.slot_end):
-            m.d.sync += inp_prev.eq(Mux(row_valid, inp_cur, 0))
+            m.d.sync += inp_prev.eq(inp_cur)
+            with m.If(~row_valid):
+                m.d.sync += inp_prev.eq(0)
         done_valid = Signal()
         m.d.comb += done_valid.eq(ctl.late | row_valid)
         with m.If(ctl.row_done):
-            m.d.sync += new_prev.eq(Mux(done_valid, new_cur, 0))
+            m.d.sync += new_prev.eq(new_cur)
+            with m.If(~done_valid):
+                m.d.sync += new_prev.eq(0)
         write_back = Signal()
         m.d.comb += write_back.eq(ctl.row_done & done_valid & (mode == PassMode.UPDATE))
 
