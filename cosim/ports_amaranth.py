@@ -113,8 +113,15 @@ def simulate_unit(unit, model, batches, *, seed=1, idle=0.0, backpressure=0.0) -
             cycles = await host.batch(xs, ds)
             out.append((await host.readout(), cycles))
 
+    async def watch(ctx):                 # hdl.row_pass.RowPass.collision: never
+        cycle = 0
+        async for _, _, hit in ctx.tick().sample(unit.row_pass.collision):
+            assert not hit, f"cycle {cycle}: a row memory read and wrote one address"
+            cycle += 1
+
     sim = Simulator(unit)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
+    sim.add_testbench(watch, background=True)
     sim.run()
     return out

@@ -85,7 +85,7 @@ the sums the program does not produce read 0);
 ``saturated`` is sticky from one ``start`` to the next.
 """
 
-from amaranth.hdl import Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -141,7 +141,7 @@ class RowPass(wiring.Component):
     -------
     row_w : In(stream(ArrayLayout(signed(vec_width), k)))
         Rows of the bank latched at ``rewind``, written in order; rows past ``n_b`` are dropped.
-        Ready when idle.
+        Ready when idle and no readout runs.
     inp_w : In(stream(ArrayLayout(signed(vec_width), words)))
         Input words of the buffer latched at ``inp_rewind``: bank 0's ``n_0`` words in
         ``ceil(n_0 / words)`` beats (words of the last beat past ``n_0`` are dropped), then bank 1
@@ -190,6 +190,12 @@ class RowPass(wiring.Component):
         ``inp^T inp`` (``PROJECT``, ``NORM``).
     saturated : Out(1)
         Some stored word of the last pass was clamped.
+
+    ``collision`` (not a port, no hardware; for simulation) is high in a cycle where a lane's row
+    memory reads the address it writes. It never is: a pass writes a row back while fetching
+    another, host writes wait for a readout to finish. So the row memories are declared free of
+    read-during-write for synthesis (Yosys ``no_rw_check``: no emulation of the old word), and
+    the tests watch this signal in every simulated cycle.
     """
 
     def __init__(self, *, banks, k, lanes, vec_width, coef_width, shift, gw, a_bits=5, words=1,
@@ -235,6 +241,7 @@ class RowPass(wiring.Component):
         self._acc_width = max(lane_port.lane_acc_width(coef_width, k),
                               2 * vec_width + _bits(max(self._rows)) + 2 + gw)
         self._sum_width = self._acc_width + _bits(lanes)
+        self._collision = Signal(name="row_rw_collision")
         super().__init__({
             "row_w": In(stream.Signature(self.row_layout)),
             "inp_w": In(stream.Signature(self.input_layout)),
@@ -264,6 +271,7 @@ class RowPass(wiring.Component):
     k = property(lambda self: self._k)
     lanes = property(lambda self: self._lanes)
     port_lanes = property(lambda self: self._port_lanes)
+    collision = property(lambda self: self._collision)
     words = property(lambda self: self._words)
     vec_width = property(lambda self: self._vec_width)
     coef_width = property(lambda self: self._coef_width)
@@ -434,6 +442,7 @@ class RowPass(wiring.Component):
                  for lane in range(self._lanes)]
         host.elaborate(m, busy=ctl.busy, bank_sel=bank_sel,
                        read_ports=[lane.read_port for lane in lanes])
+        m.d.comb += self._collision.eq(Cat(*(lane.collision for lane in lanes)).any())
         ctl.sequence(m, bank_sel=bank_sel, reading=host.reading,
                      lane_sums=[lane.sums for lane in lanes],
                      saturated=[lane.saturated for lane in lanes])

@@ -78,13 +78,13 @@ class HostPorts:
         in_left, in_full, in_take, in_last = self.in_left, self.in_full, self.in_take, self.in_last
         in_beats = banks.input_beats
 
-        m.d.comb += rp.row_w.ready.eq(~busy)
+        m.d.comb += rp.row_w.ready.eq(~busy & ~reading)    # a write never meets a read
 
         def advance(lane_sig, addr_sig):
             return [lane_sig.eq(Mux(lane_sig == L - 1, 0, lane_sig + 1)),
                     addr_sig.eq(Mux(lane_sig == L - 1, addr_sig + 1, addr_sig))]
 
-        with m.If(~busy & rp.row_w.valid & (wr_left != 0)):
+        with m.If(rp.row_w.valid & rp.row_w.ready & (wr_left != 0)):
             m.d.sync += advance(wr_lane, wr_addr)
             m.d.sync += wr_left.eq(wr_left - 1)
 

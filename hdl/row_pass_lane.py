@@ -44,14 +44,19 @@ class Lane:
 
     Attributes: ``sums`` (the lane sums' read port for the reduction over lanes), ``saturated``
     (sticky from ``start``: a stored word of this lane was clamped), ``read_port`` (the row
-    memory's read port, whose data the readout forwards).
+    memory's read port, whose data the readout forwards), ``collision`` (the row memory reads
+    the address it writes in this cycle: never; no hardware, for ``RowPass.collision``).
     """
 
     def __init__(self, m, rp, lane, *, ctl, dec, host, depth, nsum, fetch):
         k, vw, cw = rp.k, rp.vec_width, rp.coef_width
         W = rp.words
         busy, mode = ctl.busy, ctl.mode
-        mem = Memory(shape=rp.row_layout, depth=depth, init=[])
+        # the row memory never reads the row it writes in the same cycle (``collision``, watched
+        # by the tests), so it is declared free of read-during-write: on ECP5, Yosys otherwise
+        # adds a register and a multiplexer per read bit to give the old word. The input memory
+        # keeps the old-word semantics: a fill may write the buffer a running pass reads
+        mem = Memory(shape=rp.row_layout, depth=depth, init=[], attrs={"no_rw_check": 1})
         imem = Memory(shape=signed(vw), depth=2 * depth, init=[])
         m.submodules[f"rows{lane}"] = mem
         m.submodules[f"inp{lane}"] = imem
@@ -188,7 +193,8 @@ class Lane:
             wp.addr.eq(Mux(busy, ctl.row_base + ctl.done_j, host.wr_addr)),
             wp.data.eq(Mux(busy, new_cur, rp.row_w.payload)),
             wp.en.eq(Mux(busy, write_back,
-                         rp.row_w.valid & (host.wr_lane == lane) & (host.wr_left != 0))),
+                         rp.row_w.valid & rp.row_w.ready & (host.wr_lane == lane)
+                         & (host.wr_left != 0))),
             iwp.addr.eq(host.in_addr),
             iwp.data.eq(rp.inp_w.payload[lane % W]),
             iwp.en.eq(host.in_take & (host.in_group == lane // W) & host.in_word_ok[lane % W]),
@@ -196,4 +202,6 @@ class Lane:
         with m.If(rp.start & ~busy):
             m.d.sync += sat.eq(0)
 
+        self.collision = Signal(name=f"rows{lane}_rw_same")
+        m.d.comb += self.collision.eq(rdp.en & wp.en & (rdp.addr == wp.addr))
         self.sums, self.saturated, self.read_port = s_reduce, sat, rdp

@@ -132,8 +132,20 @@ def rtl_session(rp, rows, inputs, plan, cases, *, seed):
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
     sim.add_testbench(background_fill, background=True)
+    sim.add_testbench(watch_collisions(rp), background=True)
     sim.run()
     return out
+
+
+def watch_collisions(rp):
+    """A testbench that fails in the first cycle a row memory reads the address it writes
+    (``RowPass.collision``: the memories are synthesized without read-during-write logic)."""
+    async def watch(ctx):
+        cycle = 0
+        async for _, _, hit in ctx.tick().sample(rp.collision):
+            assert not hit, f"cycle {cycle}: a row memory read and wrote one address"
+            cycle += 1
+    return watch
 
 
 def check_session(rp, rows, inputs, plan, cases, *, seed):
@@ -215,6 +227,50 @@ def test_input_words_of_a_bank_start_on_a_fresh_beat():
     got = rtl_session(rp, rows, inputs, plan, cases, seed=2)
     want, _ = ref_session(rp, rows, inputs, plan, cases)
     assert [{key: r[key] for key in w} for r, w in zip(got["passes"], want)] == want
+
+
+def test_row_writes_wait_for_a_readout():
+    """Rows offered on ``row_w`` while a readout runs are not taken (``ready`` low) until its
+    last row has been read (the cycle before it is on ``row_o``): the readout returns the rows
+    as they were, no row memory reads the address it writes (the watcher), and the waiting rows
+    are written after it, in order."""
+    rp = RowPass(banks=(7, 3), k=2, lanes=3, **WIDTHS)
+    rng = np.random.default_rng(11)
+    old = [random_rows(n, 2, rp.vec_width, [0, 0], rng) for n in rp.banks]
+    new = random_rows(7, 2, rp.vec_width, [0, 0], rng)
+    got = {}
+
+    async def tb(ctx):
+        await load_rows(ctx, rp, old, random.Random(1))
+        ctx.set(rp.bank, 0)
+        await pulse(ctx, rp.rewind)                       # the next writes: bank 0 again
+        ctx.set(rp.row_o.ready, 1)
+        await pulse(ctx, rp.readout)
+        readout, written, waited = [], 0, 0
+        while written < len(new):
+            ctx.set(rp.row_w.payload, [int(v) for v in new[written]])
+            ctx.set(rp.row_w.valid, 1)
+            ready = ctx.get(rp.row_w.ready)
+            if ready:
+                assert len(readout) >= rp.banks[0] - 1, "a row write taken during the readout"
+                written += 1
+            else:
+                waited += 1
+            await ctx.tick()
+            if ctx.get(rp.row_o.valid) and ctx.get(rp.row_o.ready):
+                readout.append([int(v) for v in ctx.get(rp.row_o.payload)])
+        ctx.set(rp.row_w.valid, 0)
+        got["readout"], got["waited"] = np.array(readout).reshape(-1, 2), waited
+        got["after"] = await read_bank(ctx, rp, 0)
+
+    sim = Simulator(rp)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.add_testbench(watch_collisions(rp), background=True)
+    sim.run()
+    assert got["waited"] >= 2 * (rp.banks[0] - 1)         # a read every other cycle
+    assert np.array_equal(got["readout"], old[0])
+    assert np.array_equal(got["after"], new)
 
 
 @pytest.mark.parametrize("port_lanes", [None, 2])
