@@ -3,8 +3,9 @@
 Three pointers into the lanes' memories (``hdl/row_pass_banks.py`` for the address map), each
 walking ``(lane, address)`` or ``(group, address)`` in storage order:
 
-* ``row_w`` (ready when idle): ``rewind`` points it at the first row of the bank on ``bank``;
-  each transferred row goes to lane ``wr_lane`` at ``wr_addr``; rows past ``n_b`` are dropped.
+* ``row_w`` (ready when idle and no readout runs, so no row write meets a read of the row
+  memories): ``rewind`` points it at the first row of the bank on ``bank``; each transferred
+  row goes to lane ``wr_lane`` at ``wr_addr``; rows past ``n_b`` are dropped.
 * ``row_o``: ``readout`` (idle, no readout running) starts streaming the ``n_b`` rows of the
   bank on ``bank``; one read is in flight at a time (``rd_pending``: the data is on the lane's
   read port in the next cycle, then held in ``row_o.payload`` until transferred).
