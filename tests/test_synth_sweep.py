@@ -159,6 +159,7 @@ def test_grid_errors_are_one_line(tmp_path, capsys, option, value, message):
     (["synth", "mac_lane", "--sweep"], "--sweep: sweeps the unit only"),
     (["synth", "unit", "--ranks", "1", "--target", "xilinx7"], "--ranks: only with --sweep"),
     (["synth", "unit", "--sweep", "--breakdown"], "--breakdown: not with --sweep"),
+    (["synth", "unit", "--sweep", "--ooc"], "--ooc: not with --sweep"),
 ])
 def test_sweep_option_misuse(capsys, argv, message):
     assert main(argv) == 2

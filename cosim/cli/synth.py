@@ -1,9 +1,10 @@
-"""``sbpca synth [DESIGN ...] --target T [--freq MHz] [--seed N] [--breakdown] [-o DIR]``: FPGA
+"""``sbpca synth [DESIGN ...] --target T [--freq MHz] [--seed N] [--breakdown] [--ooc] [-o DIR]``: FPGA
 synthesis; ``sbpca synth unit --sweep [--layers ...] [--ranks ...] [--lanes-list ...]
 [--widths ...] [--targets ...] [--force] [--no-pnr] [-o DIR]``: a sweep of the unit.
 
 Runs :func:`synth.flow.run_synth` (Yosys, and nextpnr for iCE40/ECP5) and prints the Markdown
-report; ``--breakdown`` adds the resources of each submodule (:mod:`synth.breakdown`);
+report; ``--breakdown`` adds the resources of each submodule (:mod:`synth.breakdown`),
+``--ooc`` those of the design alone, out of context (no serial shell);
 ``DESIGN`` defaults to ``mac_lane``, ``DIR`` to ``build/synth/DESIGN-TARGET``. ``--sweep`` runs
 :func:`synth.sweep.run_sweep` over the grid into ``DIR`` (default ``results/synth-sweep``):
 sweep.json, sweep.md, PNG plots, one folder per point; it resumes (points already in
@@ -50,6 +51,9 @@ def _common(p, suppress):
     p.add_argument("--breakdown", action="store_true", default=default(False),
                    help="also count each submodule (one hierarchical Yosys run): `modules` in "
                         "report.json, a table in report.md")
+    p.add_argument("--ooc", action="store_true", default=default(False),
+                   help="also count the design alone, out of context (its ports as ports, no "
+                        "serial shell; one more Yosys run, not placed): `ooc` in report.json")
     g = p.add_argument_group("sweep (sbpca synth unit --sweep)")
     g.add_argument("--sweep", action="store_true", default=default(False),
                    help="synthesize the unit over a grid: sweep.json, sweep.md, PNG plots")
@@ -106,6 +110,8 @@ def _run_sweep(args) -> int:
                          f"); run `sbpca synth unit --sweep`")
     if args.breakdown:
         raise UsageError("--breakdown: not with --sweep")
+    if args.ooc:
+        raise UsageError("--ooc: not with --sweep")
     grid = _grid(args)
     base = {k: v for k, v in design_params(args).items() if k not in SWEPT}
     points = sweep_points(grid["layers"], grid["ranks"], grid["lanes"], grid["widths"],
@@ -142,7 +148,8 @@ def run(args) -> int:
     out = Path(args.out or Path("build") / "synth" / f"{design}-{args.target}")
     try:
         run_synth(design, params, args.target, out, freq_mhz=args.freq, seed=args.seed,
-                  component=component, breakdown=args.breakdown, route=not args.no_route)
+                  component=component, breakdown=args.breakdown, route=not args.no_route,
+                  ooc=args.ooc)
     except SynthError as exc:
         print(f"sbpca synth: {exc}")
         return 1
