@@ -92,6 +92,19 @@ class AmaranthPorts:
         raise TimeoutError(f"{name} not {value} within {limit} cycles")
 
 
+def watch_collisions(row_pass):
+    """A background testbench (``sim.add_testbench(..., background=True)``) that fails in the
+    first cycle a row memory of ``row_pass`` reads the address it writes
+    (:attr:`hdl.row_pass.RowPass.collision`: the row memories are synthesized without
+    read-during-write logic, so this must never happen)."""
+    async def watch(ctx):
+        cycle = 0
+        async for _, _, hit in ctx.tick().sample(row_pass.collision):
+            assert not hit, f"cycle {cycle}: a row memory read and wrote one address"
+            cycle += 1
+    return watch
+
+
 def simulate_unit(unit, model, batches, *, seed=1, idle=0.0, backpressure=0.0) -> list:
     """Run ``unit`` on the Amaranth simulator through :class:`cosim.unit_host.UnitHost`: load
     ``model``'s state (integer words, transforms included), run ``batches`` [(xs, ds)] of raw
@@ -113,15 +126,9 @@ def simulate_unit(unit, model, batches, *, seed=1, idle=0.0, backpressure=0.0) -
             cycles = await host.batch(xs, ds)
             out.append((await host.readout(), cycles))
 
-    async def watch(ctx):                 # hdl.row_pass.RowPass.collision: never
-        cycle = 0
-        async for _, _, hit in ctx.tick().sample(unit.row_pass.collision):
-            assert not hit, f"cycle {cycle}: a row memory read and wrote one address"
-            cycle += 1
-
     sim = Simulator(unit)
     sim.add_clock(1e-8)
     sim.add_testbench(tb)
-    sim.add_testbench(watch, background=True)
+    sim.add_testbench(watch_collisions(unit.row_pass), background=True)
     sim.run()
     return out

@@ -102,7 +102,7 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     t0 = time.monotonic()
 
     progress(f"[synth] yosys {tgt.yosys_synth.split()[0]} for {tgt.device} ...")
-    cells, prelude = _yosys(tgt, out, "top.v", TOP, "", progress)
+    cells, prelude = _yosys(tgt, out, "top.v", TOP, "", "", progress)
     resources = categorize(tgt, cells)
     t_synth = time.monotonic() - t0
 
@@ -122,7 +122,8 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         t1 = time.monotonic()
         progress("[synth] yosys out of context (the design alone, no serial shell) ...")
         (out / "ooc.v").write_text(to_verilog(component, OOC_TOP))
-        ooc_cells, ooc_prelude = _yosys(tgt, out, "ooc.v", OOC_TOP, "ooc_", progress)
+        ooc_cells, ooc_prelude = _yosys(tgt, out, "ooc.v", OOC_TOP, "ooc_", tgt.ooc_options,
+                                        progress)
         report["ooc"] = {"resources": categorize(tgt, ooc_cells), "cells_by_type": ooc_cells,
                          "yosys_prelude": ooc_prelude,
                          "note": "the design alone, its ports as ports (no serial shell), "
@@ -181,14 +182,13 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
     return report
 
 
-def _yosys(tgt, out: Path, verilog: str, top: str, prefix: str, progress):
-    """Synthesize ``verilog`` (top module ``top``) for ``tgt`` in ``out``; files named with
-    ``prefix``. Returns ``(cells_by_type, prelude)``: ``prelude`` is the workaround run first
-    after a Yosys assertion (None if not needed). Raises :class:`SynthError`."""
+def _yosys(tgt, out: Path, verilog: str, top: str, prefix: str, options: str, progress):
+    """Synthesize ``verilog`` (top module ``top``) for ``tgt`` in ``out``, ``options`` added to
+    the target's synthesis command; files named with ``prefix``. Returns ``(cells_by_type,
+    prelude)``: ``prelude`` is the workaround run first after a Yosys assertion (None if not
+    needed). Raises :class:`SynthError`."""
     log, stat = out / f"{prefix}yosys.log", out / f"{prefix}stat.json"
-    synth = tgt.yosys_synth.format(top=top, json=f"{prefix}netlist.json")
-    if prefix:                       # out of context: the design's ports stay ports
-        synth += tgt.ooc_options
+    synth = tgt.yosys_synth.format(top=top, json=f"{prefix}netlist.json") + options
 
     def run(prelude):
         steps = [f"read_verilog {verilog}", prelude, synth, f"tee -q -o {stat.name} stat -json"]

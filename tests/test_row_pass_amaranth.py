@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
+from cosim.ports_amaranth import watch_collisions
 from cosim.row_pass_cases import (expected, input_beats, pass_plan, random_inputs,
                                   random_params, random_rows)
 from golden.mac_lane import MACLaneModel
@@ -135,17 +136,6 @@ def rtl_session(rp, rows, inputs, plan, cases, *, seed):
     sim.add_testbench(watch_collisions(rp), background=True)
     sim.run()
     return out
-
-
-def watch_collisions(rp):
-    """A testbench that fails in the first cycle a row memory reads the address it writes
-    (``RowPass.collision``: the memories are synthesized without read-during-write logic)."""
-    async def watch(ctx):
-        cycle = 0
-        async for _, _, hit in ctx.tick().sample(rp.collision):
-            assert not hit, f"cycle {cycle}: a row memory read and wrote one address"
-            cycle += 1
-    return watch
 
 
 def check_session(rp, rows, inputs, plan, cases, *, seed):
