@@ -26,8 +26,7 @@ __all__ = ["HostPorts"]
 class HostPorts:
     """The host pointers of ``rp`` (a ``RowPass``) over ``banks`` (a ``BankMap``).
 
-    Attributes read by the lanes: ``wr_lane``, ``wr_addr``, ``wr_left``, ``wr_take`` (row
-    writes: ``wr_take``, a row is transferred to lane ``wr_lane`` this cycle),
+    Attributes read by the lanes: ``wr_lane``, ``wr_addr``, ``wr_left`` (row writes),
     ``rd_lane``, ``rd_addr``, ``reading``, ``rd_pending`` (readout), ``in_addr``, ``in_group``,
     ``in_take``, ``in_word_ok`` (input fill).
     """
@@ -38,7 +37,6 @@ class HostPorts:
         wr_lane = Signal(range(max(L, 2)))
         wr_addr = Signal(range(depth + 1))
         wr_left = Signal(range(max(banks.banks) + 1), init=banks.banks[0])
-        wr_take = Signal()               # a row is taken (and written) this cycle
         rd_lane = Signal(range(max(L, 2)))
         rd_addr = Signal(range(depth + 1))
         rd_left = Signal(range(max(banks.banks) + 1))
@@ -62,7 +60,6 @@ class HostPorts:
         m.d.comb += in_word_ok.eq(Mux(in_last, banks.lookup(banks.last_words, in_bank, W),
                                       (1 << W) - 1))
         self.wr_lane, self.wr_addr, self.wr_left = wr_lane, wr_addr, wr_left
-        self.wr_take = wr_take
         self.rd_lane, self.rd_addr, self.rd_left = rd_lane, rd_addr, rd_left
         self.reading, self.rd_pending = reading, rd_pending
         self.groups, self.in_group, self.in_addr, self.in_bank = groups, in_group, in_addr, in_bank
@@ -76,21 +73,19 @@ class HostPorts:
         L, nb, depth = rp.lanes, len(banks), banks.depth
         per_bank = banks.lookup
         wr_lane, wr_addr, wr_left = self.wr_lane, self.wr_addr, self.wr_left
-        wr_take = self.wr_take
         rd_lane, rd_addr, rd_left = self.rd_lane, self.rd_addr, self.rd_left
         reading, rd_pending = self.reading, self.rd_pending
         groups, in_group, in_addr, in_bank = self.groups, self.in_group, self.in_addr, self.in_bank
         in_left, in_full, in_take, in_last = self.in_left, self.in_full, self.in_take, self.in_last
         in_beats = banks.input_beats
 
-        m.d.comb += [rp.row_w.ready.eq(~busy & ~reading),  # a write never meets a read
-                     wr_take.eq(rp.row_w.valid & rp.row_w.ready & (wr_left != 0))]
+        m.d.comb += rp.row_w.ready.eq(~busy & ~reading)    # a write never meets a read
 
         def advance(lane_sig, addr_sig):
             return [lane_sig.eq(Mux(lane_sig == L - 1, 0, lane_sig + 1)),
                     addr_sig.eq(Mux(lane_sig == L - 1, addr_sig + 1, addr_sig))]
 
-        with m.If(wr_take):
+        with m.If(rp.row_w.valid & rp.row_w.ready & (wr_left != 0)):
             m.d.sync += advance(wr_lane, wr_addr)
             m.d.sync += wr_left.eq(wr_left - 1)
 

@@ -192,7 +192,9 @@ class Lane:
         m.d.comb += [
             wp.addr.eq(Mux(busy, ctl.row_base + ctl.done_j, host.wr_addr)),
             wp.data.eq(Mux(busy, new_cur, rp.row_w.payload)),
-            wp.en.eq(Mux(busy, write_back, host.wr_take & (host.wr_lane == lane))),
+            wp.en.eq(Mux(busy, write_back,
+                         rp.row_w.valid & rp.row_w.ready & (host.wr_lane == lane)
+                         & (host.wr_left != 0))),
             iwp.addr.eq(host.in_addr),
             iwp.data.eq(rp.inp_w.payload[lane % W]),
             iwp.en.eq(host.in_take & (host.in_group == lane // W) & host.in_word_ok[lane % W]),
