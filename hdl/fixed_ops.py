@@ -17,7 +17,10 @@ Two shapes of the step:
 * a variable ``shift`` (a signed ``Value``, as the k x k engine's per-operation shifts): right
   shifts round as ``((raw >> (shift - 1)) + 1) >> 1``, which equals the golden form without a
   variable-width constant; left shifts are capped at ``max_left`` bits, which loses nothing
-  because any nonzero word shifted that far saturates anyway (``max_left >= fmt.width - 1``).
+  because any nonzero word shifted that far saturates anyway (``max_left >= fmt.width``; at
+  ``fmt.width - 1`` a ``-1`` would land on the minimum unclamped). Only the word's window
+  (``fmt.width + 2`` bits) is shifted; whether the full value leaves it is read from the
+  sign bits of ``raw`` (:func:`_variable_shift`).
 
 ``raw`` is taken as a signed value of its own width (``len(raw)``); nothing inside wraps.
 
@@ -28,7 +31,7 @@ multiplexer being the step's second half.
 
 from typing import NamedTuple
 
-from amaranth.hdl import Const, Mux, Signal, Value, signed
+from amaranth.hdl import Array, Cat, Const, Mux, Signal, Value, signed
 
 from golden.check import check_bool, check_instance, check_int
 from golden.fixed import FixedFormat
@@ -73,7 +76,8 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         Constant ``shift >= 1`` only: ``raw`` already includes :func:`half_lsb` (so only the
         shift and the clamp are built).
     max_left : int
-        Variable ``shift`` only: the widest left shift built (``>= fmt.width - 1``).
+        Variable ``shift`` only: the widest left shift built (``>= fmt.width``: a shift by
+        the width saturates every nonzero word; one bit less leaves ``-1`` at the minimum).
     stage : callable, optional
         ``stage(value) -> Value``: a cut between the shift and the clamp (module docstring);
         the clamp takes what it returns.
@@ -93,10 +97,10 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
     else:
         if half_added:
             raise ValueError("half_added=True: only with a constant shift")
-        max_left = check_int("max_left", max_left, minimum=fmt.width - 1)
+        max_left = check_int("max_left", max_left, minimum=fmt.width)
         if not isinstance(shift, ShiftControls):
             shift = Value.cast(shift)
-        value = _variable_shift(m, raw, shift, width, max_left, name)
+        value = _variable_shift(m, raw, shift, width, max_left, name, fmt.width)
     if stage is not None:
         value = Value.cast(stage(value))
     hi, lo = fmt.max_raw, fmt.min_raw
@@ -141,18 +145,78 @@ def shift_controls(m, shift, width: int, max_left: int, *, name: str) -> ShiftCo
     return ctl
 
 
-def _variable_shift(m, raw, shift, width, max_left, name):
+def _variable_shift(m, raw, shift, width, max_left, name, word_width):
+    """The variable shift narrowed to what the clamp needs: ``word_width + 2`` bits that
+    saturate exactly as the full value would (module docstring).
+
+    Whether the full value leaves that window is decided from ``raw`` alone: ``raw`` fits in
+    ``b`` signed bits when none of its bits from ``b - 1`` up differs from its sign, so one
+    vector of suffix ORs of ``raw ^ sign`` answers it for the right shift (the floor shift by
+    ``rsh`` fits in ``word_width + 2`` bits) and the left one (the shift by ``lsh`` fits in the
+    word). Only the window is shifted: no barrel shifter at the full width of ``raw`` plus the
+    left shift, and the pipeline cut after the shift registers the window, not the full value.
+    """
     ctl = shift if isinstance(shift, ShiftControls) else shift_controls(m, shift, width,
                                                                         max_left, name=name)
     if (len(ctl.rsh), len(ctl.lsh)) != (width.bit_length(), max_left.bit_length()):
         raise ValueError(f"shift={ctl!r}: the controls of another width or max_left")
+    W, n = word_width, width
+    nw = W + 2
     rsh, lsh = ctl.rsh, ctl.lsh
-    t1 = Signal(signed(width), name=f"{name}_t1")
-    m.d.comb += t1.eq(raw >> rsh)
-    right = Signal(signed(width), name=f"{name}_right")
+    sign = raw[-1]
+    # wide[j]: some bit of raw at or above j (below the sign bit) differs from the sign, i.e.
+    # raw does not fit in j + 1 signed bits; beyond the top: False
+    diff = Signal(max(n - 1, 1), name=f"{name}_diff")
+    m.d.comb += diff.eq(raw[:n - 1] ^ sign.replicate(n - 1) if n > 1 else 0)
+    wide = _suffix_any(m, diff, name)
+    nonzero = Signal(name=f"{name}_nonzero")
+    m.d.comb += nonzero.eq(raw.any())
+
+    def at(j):     # fits in no bits: only zero
+        return wide[j] if 0 <= j < len(wide) else Const(0, 1) if j >= 0 else nonzero
+
+    # right: t1 = raw >> rsh fits in nw bits unless raw needs more than nw + rsh bits
+    big_r = Signal(name=f"{name}_big_r")
+    m.d.comb += big_r.eq(Array(at(nw - 1 + r) for r in range(n + 1))[rsh])
+    t1 = _shift_right_window(m, raw, rsh, nw, name)
+    right = Signal(signed(nw), name=f"{name}_right")
     m.d.comb += right.eq((t1 + 1) >> 1)
-    left = Signal(signed(width + max_left + 1), name=f"{name}_left")
-    m.d.comb += left.eq(raw << lsh)
-    full = Signal(signed(width + max_left + 1), name=f"{name}_full")
-    m.d.comb += full.eq(Mux(ctl.rightward, right, left))
+    # left: raw << lsh fits in the word unless raw needs more than W - lsh bits
+    big_l = Signal(name=f"{name}_big_l")
+    m.d.comb += big_l.eq(Array(at(W - 1 - s) for s in range(max_left + 1))[lsh])
+    left = Signal(signed(W), name=f"{name}_left")
+    m.d.comb += left.eq((raw[:W].as_signed() if n >= W else raw) << lsh)
+    # outside the window: an extreme of the window's sign, which the clamp saturates alike
+    extreme = Mux(sign, Const(-(1 << (nw - 1)), signed(nw)), Const((1 << (nw - 1)) - 1,
+                                                                       signed(nw)))
+    full = Signal(signed(nw), name=f"{name}_full")
+    m.d.comb += full.eq(Mux(ctl.rightward, Mux(big_r, extreme, right),
+                            Mux(big_l, extreme, left)))
     return full
+
+
+def _suffix_any(m, bits, name):
+    """``[bits[j:].any() for j in range(len(bits))]`` as signals, by a log-depth suffix OR
+    (each level ORs in the partial result ``2**level`` bits up)."""
+    cur = [bits[j] for j in range(len(bits))]
+    step = 1
+    while step < len(cur):
+        cur = [cur[j] | cur[j + step] if j + step < len(cur) else cur[j]
+               for j in range(len(cur))]
+        step *= 2
+    out = Signal(len(cur), name=f"{name}_wide")
+    m.d.comb += out.eq(Cat(*cur))
+    return [out[j] for j in range(len(cur))]
+
+
+def _shift_right_window(m, raw, rsh, nw, name):
+    """The low ``nw`` bits of ``raw >> rsh`` (arithmetic), shifting by the largest power of
+    two first so that each level keeps only the bits the smaller shifts still reach."""
+    cur = raw
+    for level in reversed(range(len(rsh))):
+        step = 1 << level
+        keep = min(len(cur), nw + step - 1)
+        shifted = Signal(signed(keep), name=f"{name}_rs{level}")
+        m.d.comb += shifted.eq(Mux(rsh[level], cur >> step, cur)[:keep].as_signed())
+        cur = shifted
+    return cur[:nw].as_signed() if len(cur) >= nw else cur

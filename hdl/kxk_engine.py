@@ -301,9 +301,10 @@ class KxkEngine(wiring.Component):
         a ``ROUND`` op; ``stage``: its pipeline cut) and the leading-one detect (``LOD``).
         Returns ``(word, clamped, lod, zero)``; the exponent ``lod`` still needs ``- frac``."""
         width = len(value)
-        # a left shift by the word width saturates any nonzero word: no need to build more
+        # a left shift by the word width saturates any nonzero word (by one bit less, -1 lands
+        # on the minimum unclamped): no need to build more
         word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name,
-                                             max_left=self._word - 1, stage=stage)
+                                             max_left=self._word, stage=stage)
         mag = Signal(unsigned(width + 1), name=f"{name}_mag")
         m.d.comb += mag.eq(Mux(value < 0, -value, value))
         lod, zero = self._leading_one(m, mag, name)
@@ -555,7 +556,7 @@ class KxkEngine(wiring.Component):
                 live = p.valid
                 if general:                      # the shift decoded a cycle ahead too
                     ctl = shift_controls(m, var_shift(early, evals, f"post{l}_shift_early"),
-                                         len(res), W - 1, name=f"post{l}_early")
+                                         len(res), W, name=f"post{l}_early")
                     shift = ShiftControls(*(self._reg(m, c, f"post{l}_{n}")
                                             for n, c in ctl._asdict().items()))
             else:
@@ -617,7 +618,7 @@ class KxkEngine(wiring.Component):
                 a_shift = self._reg(m, early.shift, f"alu{u}_shift")
                 if mover:
                     ctl = shift_controls(m, var_shift(early, avals, f"alu{u}_ashift_early"),
-                                         len(src), W - 1, name=f"alu{u}_early")
+                                         len(src), W, name=f"alu{u}_early")
                     ashift = ShiftControls(*(self._reg(m, c, f"alu{u}_{n}")
                                              for n, c in ctl._asdict().items()))
                     m.d.sync += src.eq(srcs[early.src])
@@ -641,7 +642,7 @@ class KxkEngine(wiring.Component):
                 issue = self._regs(m, issue, f"alu{u}_s1")
                 if mover:
                     if not isinstance(ctl, ShiftControls):
-                        ctl = shift_controls(m, ctl, len(src), W - 1, name=f"alu{u}_issue")
+                        ctl = shift_controls(m, ctl, len(src), W, name=f"alu{u}_issue")
                     issue["ashift"] = ShiftControls(*(self._reg(m, c, f"alu{u}_s1_{n}")
                                                       for n, c in ctl._asdict().items()))
             op, e_in, w1 = issue["op"], issue["e_in"], issue["w1"]

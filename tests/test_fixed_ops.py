@@ -1,6 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """The hardware rounding step (hdl.fixed_ops) against the golden function, on the simulator."""
 
+import numpy as np
 import pytest
 from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
@@ -15,17 +16,20 @@ RAW_WIDTH = 14
 class Step(Elaboratable):
     """The step on a ``RAW_WIDTH``-bit input, with a variable or a constant shift."""
 
-    def __init__(self, shift=None, half_added=False):
-        self.raw = Signal(signed(RAW_WIDTH))
+    def __init__(self, shift=None, half_added=False, raw_width=RAW_WIDTH, fmt=WORD,
+                 max_left=31):
+        self.raw = Signal(signed(raw_width))
         self.shift = Signal(signed(8)) if shift is None else shift
         self.half_added = half_added
-        self.word = Signal(signed(WORD.width))
+        self.fmt, self.max_left = fmt, max_left
+        self.word = Signal(signed(fmt.width))
         self.clamped = Signal()
 
     def elaborate(self, platform):
         m = Module()
-        word, clamped = round_shift_saturate(m, self.raw, self.shift, WORD, name="step",
-                                             half_added=self.half_added)
+        kw = {} if isinstance(self.shift, int) else {"max_left": self.max_left}
+        word, clamped = round_shift_saturate(m, self.raw, self.shift, self.fmt, name="step",
+                                             half_added=self.half_added, **kw)
         m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
         return m
 
@@ -73,6 +77,35 @@ def test_variable_shift_equals_golden():
         assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
 
 
+@pytest.mark.parametrize("raw_width,word_width,max_left", [
+    (5, 8, 8),        # the input narrower than the word
+    (9, 8, 9),        # narrower than the shifted window (word + 2 bits)
+    (14, 8, 8),       # the left shift capped at the word width (as the k x k engine's)
+    (23, 6, 12),
+])
+def test_variable_shift_other_widths_equals_golden(raw_width, word_width, max_left):
+    """Every shift the controls can take (and beyond), on corners of each shift and random
+    inputs: the narrowed shift (only the word's window shifted, the rest decided from the
+    input's sign bits) against the golden function."""
+    fmt = FixedFormat(word_width, word_width - 1, rounding="half_up", overflow="saturate")
+    lo, hi = -(1 << (raw_width - 1)), (1 << (raw_width - 1)) - 1
+    rng = np.random.default_rng(raw_width)
+    cases = []
+    for s in list(range(-max_left - 2, raw_width + 3)) + [-100, 100]:
+        values = {lo, hi, lo + 1, hi - 1, 0, 1, -1, 2, -2}
+        for b in range(raw_width):             # every width of the input, both signs
+            values |= {(1 << b) - 1, 1 << b, -(1 << b), -(1 << b) - 1}
+        if 0 < s <= raw_width:                 # ties at the bounds of the word
+            for bound in (fmt.max_raw, fmt.min_raw, 0):
+                for d in (-1, 0, 1):
+                    values.add((bound << s) + (1 << (s - 1)) + d)
+        values |= {int(v) for v in rng.integers(lo, hi + 1, size=8)}
+        cases += [(v, s) for v in sorted(values) if lo <= v <= hi]
+    got = run(Step(raw_width=raw_width, fmt=fmt, max_left=max_left), cases)
+    for (raw, s), (word, clamped) in zip(cases, got):
+        assert (word, clamped) == ref_round_shift_saturate(raw, s, fmt), (raw, s)
+
+
 @pytest.mark.parametrize("shift", [-3, 0, 1, 2, 6, RAW_WIDTH - 1, RAW_WIDTH + 2])
 def test_constant_shift_equals_golden(shift):
     cases = [(raw, shift) for raw in corner_values(shift)]
@@ -102,7 +135,7 @@ def test_parameters_are_checked():
         round_shift_saturate(m, raw, Signal(signed(4)), WORD, name="x", half_added=True)
     with pytest.raises(ValueError, match="shift=0: half_added needs a right shift"):
         round_shift_saturate(m, raw, 0, WORD, name="x", half_added=True)
-    with pytest.raises(ValueError, match="max_left=3: must be at least 7"):
-        round_shift_saturate(m, raw, Signal(signed(4)), WORD, name="x", max_left=3)
+    with pytest.raises(ValueError, match="max_left=7: must be at least 8"):
+        round_shift_saturate(m, raw, Signal(signed(4)), WORD, name="x", max_left=7)
     with pytest.raises(ValueError, match="shift=0: must be at least 1"):
         half_lsb(0, 8)
