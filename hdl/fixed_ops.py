@@ -36,7 +36,8 @@ from amaranth.hdl import Array, Cat, Const, Mux, Signal, Value, signed
 from golden.check import check_bool, check_instance, check_int
 from golden.fixed import FixedFormat
 
-__all__ = ["round_shift_saturate", "half_lsb", "shift_controls", "ShiftControls"]
+__all__ = ["round_shift_saturate", "half_lsb", "shift_controls", "ShiftControls",
+           "narrow_floor_shift"]
 
 
 class ShiftControls(NamedTuple):
@@ -115,6 +116,28 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
     m.d.comb += [clamped.eq(over | under),
                  word.eq(Mux(over, hi, Mux(under, lo, value[:fmt.width])))]
     return word, clamped
+
+
+def narrow_floor_shift(m, raw, shift: int, width: int, *, name: str) -> Value:
+    """``raw >> shift`` (a constant floor shift, ``shift >= 0``) in ``width`` signed bits that
+    saturate as the full value does: the value itself when it fits, else the extreme of its
+    sign. A rounding step into a word of ``width - 2`` bits or fewer (as
+    :func:`round_shift_saturate` with a shift of 1) then gives the full value's word and flag,
+    without a multiplexer or a pipeline register at the full width of ``raw``."""
+    raw = Value.cast(raw)
+    shift = check_int("shift", shift, minimum=0)
+    width = check_int("width", width, minimum=2)
+    n = len(raw)
+    if n - shift <= width:                # fits always: no check
+        return (raw >> shift).as_signed()
+    top = raw[width - 1 + shift:]         # the shifted value fits when these bits all equal
+    big = Signal(name=f"{name}_big")
+    m.d.comb += big.eq(~(top.all() | ~top.any()))
+    out = Signal(signed(width), name=f"{name}_narrow")
+    m.d.comb += out.eq(Mux(big, Mux(raw[-1], Const(-(1 << (width - 1)), signed(width)),
+                                    Const((1 << (width - 1)) - 1, signed(width))),
+                           raw[shift:shift + width].as_signed()))
+    return out
 
 
 def _constant_shift(m, raw, shift, width, name, half_added):

@@ -63,7 +63,7 @@ from golden.check import check_instance, check_int
 from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
-from .fixed_ops import ShiftControls, round_shift_saturate, shift_controls
+from .fixed_ops import ShiftControls, narrow_floor_shift, round_shift_saturate, shift_controls
 from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage
 from .kxk_schedule import schedule_program
@@ -361,11 +361,14 @@ class KxkEngine(wiring.Component):
         ``shifts`` (each at least 1), the one equal to ``shift``: an exact floor shift by
         ``shift - 1`` picked from a few, then the rounding point by one bit
         (``((v >> (s - 1)) + 1) >> 1 == (v + 2**(s - 1)) >> s``, :mod:`hdl.fixed_ops`)."""
-        pre = Signal(signed(len(value)), name=f"{name}_pre")
+        # only the word's window (and whether the value leaves it) is selected and registered
+        nw = self._prog.word_format.width + 2
+        pre = Signal(signed(min(len(value), nw)), name=f"{name}_pre")
         with m.Switch(shift):
             for sh in shifts:
                 with m.Case(sh):
-                    m.d.comb += pre.eq(value >> (sh - 1))
+                    m.d.comb += pre.eq(narrow_floor_shift(m, value, sh - 1, len(pre),
+                                                          name=f"{name}_s{sh}"))
         return round_shift_saturate(m, pre, 1, self._prog.word_format, name=name, stage=stage)
 
     def _addend(self, m, table, index, value, name):

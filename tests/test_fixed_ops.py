@@ -7,7 +7,7 @@ from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from golden.fixed import FixedFormat, round_shift_saturate as ref_round_shift_saturate
-from hdl.fixed_ops import half_lsb, round_shift_saturate
+from hdl.fixed_ops import half_lsb, narrow_floor_shift, round_shift_saturate
 
 WORD = FixedFormat(8, 7, rounding="half_up", overflow="saturate")
 RAW_WIDTH = 14
@@ -112,6 +112,54 @@ def test_constant_shift_equals_golden(shift):
     got = run(Step(shift), cases)
     for (raw, s), (word, clamped) in zip(cases, got):
         assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
+
+
+class NarrowStep(Elaboratable):
+    """A constant right shift by ``shift`` as the k x k engine's constant-shift lanes build it:
+    the floor shift by ``shift - 1`` narrowed to the word's window, then the rounding by 1."""
+
+    def __init__(self, shift, raw_width, fmt):
+        self.shift, self.fmt = shift, fmt
+        self.raw = Signal(signed(raw_width))
+        self.word = Signal(signed(fmt.width))
+        self.clamped = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        pre = narrow_floor_shift(m, self.raw, self.shift - 1, self.fmt.width + 2, name="n")
+        word, clamped = round_shift_saturate(m, pre, 1, self.fmt, name="step")
+        m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
+        return m
+
+
+@pytest.mark.parametrize("raw_width", [6, 11, 23])
+def test_narrow_floor_shift_rounds_as_golden(raw_width):
+    """Narrowed first (the value, or the extreme of its sign when it leaves the window), the
+    constant rounding gives the full value's word and flag: every width of the input, both
+    signs, the ties at the bounds."""
+    fmt = FixedFormat(6, 5, rounding="half_up", overflow="saturate")
+    lo, hi = -(1 << (raw_width - 1)), (1 << (raw_width - 1)) - 1
+    for shift in range(1, raw_width + 2):
+        values = {lo, hi, 0, 1, -1}
+        for b in range(raw_width):
+            values |= {(1 << b) - 1, 1 << b, -(1 << b), -(1 << b) - 1}
+        for bound in (fmt.max_raw, fmt.min_raw):
+            for d in (-1, 0, 1):
+                values.add((bound << shift) + (1 << (shift - 1)) + d)
+        raws = sorted(v for v in values if lo <= v <= hi)
+        got = []
+        step = NarrowStep(shift, raw_width, fmt)
+
+        async def tb(ctx):
+            for raw in raws:
+                ctx.set(step.raw, raw)
+                got.append((ctx.get(step.word), bool(ctx.get(step.clamped))))
+
+        sim = Simulator(step)
+        sim.add_testbench(tb)
+        sim.run()
+        assert len(got) == len(raws)
+        assert got == [ref_round_shift_saturate(v, shift, fmt) for v in raws], shift
 
 
 @pytest.mark.parametrize("shift", [1, 3, 6])
