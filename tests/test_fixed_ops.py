@@ -147,18 +147,7 @@ def test_narrow_floor_shift_rounds_as_golden(raw_width):
             for d in (-1, 0, 1):
                 values.add((bound << shift) + (1 << (shift - 1)) + d)
         raws = sorted(v for v in values if lo <= v <= hi)
-        got = []
-        step = NarrowStep(shift, raw_width, fmt)
-
-        async def tb(ctx):
-            for raw in raws:
-                ctx.set(step.raw, raw)
-                got.append((ctx.get(step.word), bool(ctx.get(step.clamped))))
-
-        sim = Simulator(step)
-        sim.add_testbench(tb)
-        sim.run()
-        assert len(got) == len(raws)
+        got = run(NarrowStep(shift, raw_width, fmt), [(v, shift) for v in raws])
         assert got == [ref_round_shift_saturate(v, shift, fmt) for v in raws], shift
 
 
