@@ -3,7 +3,7 @@ awaited RTL engine without a copy of the loop, and the result is the golden run'
 
 The unit is the output layer of digits 64-32-10 (k=4, 4 lanes, batches of 16). Verilator trains
 a whole epoch (90 batches, every unit state compared with the model after every batch); Icarus,
-slower by two orders of magnitude, the first batch.
+slower by two orders of magnitude, the first batch (under ``-m slow``).
 """
 
 import pytest
@@ -16,7 +16,8 @@ BATCHES = {"verilator": 0, "icarus": 1}
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("sim", selected_simulators())
+@pytest.mark.parametrize("sim", [pytest.param(sim, marks=pytest.mark.slow) if sim == "icarus"
+                                 else sim for sim in selected_simulators()])
 def test_train_through_the_unit_equals_golden_run(sim, build_dir):
     res = run_cocotb("unit", UNIT, "cosim.tb_train", sim=sim, build_dir=build_dir,
                      extra_env={"SBPCA_TRAIN_BATCHES": str(BATCHES[sim])})

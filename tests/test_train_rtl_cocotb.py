@@ -5,8 +5,8 @@ batch), then the whole run compared with a separate run of the fixed backend: ev
 bench measured equal to the cycle model's.
 
 Verilator: 2 epochs of 64-32-10, k = 4, batch 64. Icarus (a few hundred cycles/s on this
-Verilog): 10 batches of 2 samples of 64-16-10, k = 2, BL = 5. The MNIST run of the issue is under
-``-m slow``.
+Verilog): 10 batches of 2 samples of 64-16-10, k = 2, BL = 5, under ``-m slow`` (two minutes).
+The MNIST run of the issue is under ``-m slow`` too.
 """
 
 import math
@@ -41,7 +41,8 @@ def compare_with_fixed(cfg, doc, data):
     assert [st["driver"]["checked_batches"] for st in layers] == [batches] * len(layers)
 
 
-@pytest.mark.parametrize("sim", list(RUNS))
+@pytest.mark.parametrize("sim", [pytest.param(sim, marks=pytest.mark.slow) if sim == "icarus"
+                                 else sim for sim in RUNS])
 def test_digits_through_the_rtl_equals_the_fixed_backend(sim, tmp_path):
     cfg = TrainConfig(backend="rtl", data="digits", sim=sim, check_against="fixed",
                       **RUNS[sim]).check()

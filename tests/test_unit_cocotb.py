@@ -11,7 +11,8 @@ that saturates only the k x k engine (the reciprocal's seed at its bound) and on
 saturates only stored words (a start transform that does not normalize the rows). Each run
 also checks batches of 1 and of ``b_max``, invalid batch sizes, the steady-state cycles per
 sample, and reset in the middle of a batch. The hidden layer runs a few samples by default and
-many batches under ``-m slow``. ``SIM`` picks one simulator.
+many batches under ``-m slow``; the larger runs take one simulator by default and the
+other under ``-m slow`` (``ONE_SIMULATOR``). ``SIM`` picks one simulator.
 
 Icarus builds use SystemVerilog semantics (``-g2012``, cocotb's own); the runs of
 :data:`BOTH_STDS` also run under ``-g2005`` and must compare the same words (count and digest)
@@ -72,6 +73,14 @@ SLOW_RUNS = {
 }
 SLOW_CASES = [(sim, name) for name, run in SLOW_RUNS.items() for sim in selected_simulators()
               if sim in run[3]]
+# the larger runs take one simulator in the default test run (each run keeps one; tiny and small
+# run on both), the other under -m slow: the default run stays well inside CI's time budget
+ONE_SIMULATOR = {"hidden-mnist": "verilator", "out-mnist": "verilator",
+                 "out-saturate": "verilator", "mid-saturate": "verilator",
+                 "mid-digits": "icarus"}
+DEFAULT_CASES = [pytest.param(sim, name, marks=pytest.mark.slow)
+                 if ONE_SIMULATOR.get(name, sim) != sim else (sim, name)
+                 for name in RUNS for sim in selected_simulators()]
 # runs that Icarus also runs under -g2005, compared with -g2012 word for word and cycle for cycle
 BOTH_STDS = ("tiny-random",)
 
@@ -156,8 +165,7 @@ def _run(sim, name, runs, build_dir):
 
 
 @pytest.mark.cocotb
-@pytest.mark.parametrize("name", list(RUNS))
-@pytest.mark.parametrize("sim", selected_simulators())
+@pytest.mark.parametrize("sim, name", DEFAULT_CASES)
 def test_unit_bit_exact(sim, name, build_dir):
     batches, steady = _run(sim, name, RUNS, build_dir)
     # the bench checks predicted == measured cycles; this checks the bench saw the steady state
