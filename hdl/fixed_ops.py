@@ -19,8 +19,8 @@ Two shapes of the step:
   variable-width constant; left shifts are capped at ``max_left`` bits, which loses nothing
   because any nonzero word shifted that far saturates anyway (``max_left >= fmt.width``; at
   ``fmt.width - 1`` a ``-1`` would land on the minimum unclamped). Only the word's window
-  (``fmt.width + 2`` bits) is shifted; whether the full value leaves it is read from the
-  sign bits of ``raw`` (:func:`_variable_shift`).
+  (:func:`window_width`: ``fmt.width + 2`` bits) is shifted; whether the full value leaves it
+  is read from the sign bits of ``raw`` (:func:`_variable_shift`).
 
 ``raw`` is taken as a signed value of its own width (``len(raw)``); nothing inside wraps.
 
@@ -37,7 +37,7 @@ from golden.check import check_bool, check_instance, check_int
 from golden.fixed import FixedFormat
 
 __all__ = ["round_shift_saturate", "half_lsb", "shift_controls", "ShiftControls",
-           "narrow_floor_shift"]
+           "narrow_floor_shift", "window_width"]
 
 
 class ShiftControls(NamedTuple):
@@ -101,7 +101,7 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         max_left = check_int("max_left", max_left, minimum=fmt.width)
         if not isinstance(shift, ShiftControls):
             shift = Value.cast(shift)
-        value = _variable_shift(m, raw, shift, width, max_left, name, fmt.width)
+        value = _variable_shift(m, raw, shift, width, max_left, name, fmt)
     if stage is not None:
         value = Value.cast(stage(value))
     hi, lo = fmt.max_raw, fmt.min_raw
@@ -116,6 +116,19 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
     m.d.comb += [clamped.eq(over | under),
                  word.eq(Mux(over, hi, Mux(under, lo, value[:fmt.width])))]
     return word, clamped
+
+
+def window_width(fmt: FixedFormat) -> int:
+    """Bits of the narrowed shift's window for a word of ``fmt``: the word plus 2, enough for
+    the rounding by one bit and the clamp to see every value outside the word as outside."""
+    return fmt.width + 2
+
+
+def _extreme(sign, width: int) -> Value:
+    """The most negative ``width``-bit value when ``sign`` is set, else the most positive: what
+    stands in for a value that leaves a window of ``width`` bits (the clamp saturates it alike)."""
+    return Mux(sign, Const(-(1 << (width - 1)), signed(width)),
+               Const((1 << (width - 1)) - 1, signed(width)))
 
 
 def narrow_floor_shift(m, raw, shift: int, width: int, *, name: str) -> Value:
@@ -134,9 +147,7 @@ def narrow_floor_shift(m, raw, shift: int, width: int, *, name: str) -> Value:
     big = Signal(name=f"{name}_big")
     m.d.comb += big.eq(~(top.all() | ~top.any()))
     out = Signal(signed(width), name=f"{name}_narrow")
-    m.d.comb += out.eq(Mux(big, Mux(raw[-1], Const(-(1 << (width - 1)), signed(width)),
-                                    Const((1 << (width - 1)) - 1, signed(width))),
-                           raw[shift:shift + width].as_signed()))
+    m.d.comb += out.eq(Mux(big, _extreme(raw[-1], width), raw[shift:shift + width].as_signed()))
     return out
 
 
@@ -168,14 +179,14 @@ def shift_controls(m, shift, width: int, max_left: int, *, name: str) -> ShiftCo
     return ctl
 
 
-def _variable_shift(m, raw, shift, width, max_left, name, word_width):
-    """The variable shift narrowed to what the clamp needs: ``word_width + 2`` bits that
+def _variable_shift(m, raw, shift, width, max_left, name, fmt):
+    """The variable shift narrowed to what the clamp needs: :func:`window_width` bits that
     saturate exactly as the full value would (module docstring).
 
     Whether the full value leaves that window is decided from ``raw`` alone: ``raw`` fits in
     ``b`` signed bits when none of its bits from ``b - 1`` up differs from its sign, so one
     vector of suffix ORs of ``raw ^ sign`` answers it for the right shift (the floor shift by
-    ``rsh`` fits in ``word_width + 2`` bits) and the left one (the shift by ``lsh`` fits in the
+    ``rsh`` fits in the window) and the left one (the shift by ``lsh`` fits in the
     word). Only the window is shifted: no barrel shifter at the full width of ``raw`` plus the
     left shift, and the pipeline cut after the shift registers the window, not the full value.
     """
@@ -183,8 +194,8 @@ def _variable_shift(m, raw, shift, width, max_left, name, word_width):
                                                                         max_left, name=name)
     if (len(ctl.rsh), len(ctl.lsh)) != (width.bit_length(), max_left.bit_length()):
         raise ValueError(f"shift={ctl!r}: the controls of another width or max_left")
-    W, n = word_width, width
-    nw = W + 2
+    W, n = fmt.width, width
+    nw = window_width(fmt)
     rsh, lsh = ctl.rsh, ctl.lsh
     sign = raw[-1]
     # wide[j]: some bit of raw at or above j (below the sign bit) differs from the sign, i.e.
@@ -209,9 +220,7 @@ def _variable_shift(m, raw, shift, width, max_left, name, word_width):
     m.d.comb += big_l.eq(Array(at(W - 1 - s) for s in range(max_left + 1))[lsh])
     left = Signal(signed(W), name=f"{name}_left")
     m.d.comb += left.eq((raw[:W].as_signed() if n >= W else raw) << lsh)
-    # outside the window: an extreme of the window's sign, which the clamp saturates alike
-    extreme = Mux(sign, Const(-(1 << (nw - 1)), signed(nw)), Const((1 << (nw - 1)) - 1,
-                                                                       signed(nw)))
+    extreme = _extreme(sign, nw)     # outside the window
     full = Signal(signed(nw), name=f"{name}_full")
     m.d.comb += full.eq(Mux(ctl.rightward, Mux(big_r, extreme, right),
                             Mux(big_l, extreme, left)))

@@ -63,7 +63,8 @@ from golden.check import check_instance, check_int
 from golden.sbpca_unit import NS_STEPS_RANGE, RECIP_STEPS_RANGE, UnitFormats
 from golden.unit_program import SEGMENTS, Dot, PostOp, build_program
 from . import lane_port
-from .fixed_ops import ShiftControls, narrow_floor_shift, round_shift_saturate, shift_controls
+from .fixed_ops import (ShiftControls, narrow_floor_shift, round_shift_saturate, shift_controls,
+                        window_width)
 from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage
 from .kxk_schedule import schedule_program
@@ -362,7 +363,7 @@ class KxkEngine(wiring.Component):
         ``shift - 1`` picked from a few, then the rounding point by one bit
         (``((v >> (s - 1)) + 1) >> 1 == (v + 2**(s - 1)) >> s``, :mod:`hdl.fixed_ops`)."""
         # only the word's window (and whether the value leaves it) is selected and registered
-        nw = self._prog.word_format.width + 2
+        nw = window_width(self._prog.word_format)
         pre = Signal(signed(min(len(value), nw)), name=f"{name}_pre")
         with m.Switch(shift):
             for sh in shifts:

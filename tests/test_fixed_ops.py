@@ -7,7 +7,7 @@ from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from golden.fixed import FixedFormat, round_shift_saturate as ref_round_shift_saturate
-from hdl.fixed_ops import half_lsb, narrow_floor_shift, round_shift_saturate
+from hdl.fixed_ops import half_lsb, narrow_floor_shift, round_shift_saturate, window_width
 
 WORD = FixedFormat(8, 7, rounding="half_up", overflow="saturate")
 RAW_WIDTH = 14
@@ -126,7 +126,7 @@ class NarrowStep(Elaboratable):
 
     def elaborate(self, platform):
         m = Module()
-        pre = narrow_floor_shift(m, self.raw, self.shift - 1, self.fmt.width + 2, name="n")
+        pre = narrow_floor_shift(m, self.raw, self.shift - 1, window_width(self.fmt), name="n")
         word, clamped = round_shift_saturate(m, pre, 1, self.fmt, name="step")
         m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
         return m
