@@ -213,6 +213,8 @@ class UnitHost:
         await p.settle()
         if p.get("error"):
             raise AssertionError(f"batch of {len(xs)}: error raised by a valid batch")
+        if p.get("samples__ready"):              # it took its samples, and takes no more
+            raise AssertionError(f"batch of {len(xs)}: samples still taken after done")
         await p.cycles(1)
         if model and self.model is not None:
             self.model.batch(xs, ds)

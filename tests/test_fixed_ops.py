@@ -77,6 +77,69 @@ def test_variable_shift_equals_golden():
         assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
 
 
+class StagedStep(Elaboratable):
+    """The variable step with a register as its ``stage`` (the k x k engine's pipeline cut):
+    the word and flag of the input of the cycle before; ``cut_width`` the register's width."""
+
+    def __init__(self, raw_width=23, fmt=WORD, max_left=8):
+        self.raw, self.shift = Signal(signed(raw_width)), Signal(signed(8))
+        self.fmt, self.max_left = fmt, max_left
+        self.word, self.clamped = Signal(signed(fmt.width)), Signal()
+        self.cut_width = None
+
+    def elaborate(self, platform):
+        m = Module()
+
+        def stage(v):
+            reg = Signal(v.shape(), name="cut")
+            m.d.sync += reg.eq(v)
+            self.cut_width = len(reg)
+            return reg
+
+        word, clamped = round_shift_saturate(m, self.raw, self.shift, self.fmt, name="step",
+                                             max_left=self.max_left, stage=stage)
+        m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
+        return m
+
+
+def test_variable_shift_cut_by_a_register_equals_golden():
+    """The step cut by a register (the k x k engine's ``post_stages``): a stream of inputs,
+    each result read a cycle later with the next input already applied, against the golden
+    function; the register holds the word's window only, not the full shifted value."""
+    step = StagedStep()
+    lo, hi = -(1 << 22), (1 << 22) - 1
+    rng = np.random.default_rng(5)
+    cases = []
+    for s in list(range(-10, 26)) + [-100, 100]:
+        values = {lo, hi, 0, 1, -1, 2, -2}
+        for b in range(23):
+            values |= {(1 << b) - 1, 1 << b, -(1 << b), -(1 << b) - 1}
+        if 0 < s <= 23:                          # ties at the word's bounds and at zero
+            for bound in (WORD.max_raw, WORD.min_raw, 0):
+                for d in (-1, 0, 1):
+                    values.add((bound << s) + (1 << (s - 1)) + d)
+        values |= {int(v) for v in rng.integers(lo, hi + 1, size=8)}
+        cases += [(v, s) for v in sorted(values) if lo <= v <= hi]
+    got = []
+
+    async def tb(ctx):
+        ctx.set(step.raw, cases[0][0])
+        ctx.set(step.shift, cases[0][1])
+        for raw, shift in cases[1:] + [(0, 0)]:
+            await ctx.tick()
+            ctx.set(step.raw, raw)               # the next input already: the register holds
+            ctx.set(step.shift, shift)           # the last one's window
+            got.append((ctx.get(step.word), bool(ctx.get(step.clamped))))
+
+    sim = Simulator(step)
+    sim.add_clock(1e-6)
+    sim.add_testbench(tb)
+    sim.run()
+    assert step.cut_width == window_width(WORD)
+    for (raw, s), (word, clamped) in zip(cases, got):
+        assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
+
+
 @pytest.mark.parametrize("raw_width,word_width,max_left", [
     (5, 8, 8),        # the input narrower than the word
     (9, 8, 9),        # narrower than the shifted window (word + 2 bits)
