@@ -17,17 +17,26 @@ class Step(Elaboratable):
     """The step on a ``RAW_WIDTH``-bit input, with a variable or a constant shift."""
 
     def __init__(self, shift=None, half_added=False, raw_width=RAW_WIDTH, fmt=WORD,
-                 max_left=31):
+                 max_left=31, staged=False):
         self.raw = Signal(signed(raw_width))
         self.shift = Signal(signed(8)) if shift is None else shift
         self.half_added = half_added
         self.fmt, self.max_left = fmt, max_left
         self.word = Signal(signed(fmt.width))
         self.clamped = Signal()
+        self.staged = staged          # a register as the step's ``stage`` (its width: cut_width)
+        self.cut_width = None
 
     def elaborate(self, platform):
         m = Module()
         kw = {} if isinstance(self.shift, int) else {"max_left": self.max_left}
+        if self.staged:
+            def stage(v):
+                reg = Signal(v.shape(), name="cut")
+                m.d.sync += reg.eq(v)
+                self.cut_width = len(reg)
+                return reg
+            kw["stage"] = stage
         word, clamped = round_shift_saturate(m, self.raw, self.shift, self.fmt, name="step",
                                              half_added=self.half_added, **kw)
         m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
@@ -50,6 +59,26 @@ def corner_values(shift):
             for e in (-1, 0, 1):
                 values.add(exact + e)
     return sorted(v for v in values if lo <= v <= hi)
+
+
+def width_cases(raw_width, fmt, shifts, *, seed):
+    """``[(raw, shift)]`` for every shift of ``shifts``: the extremes of a ``raw_width``-bit
+    input and around zero, every width of the input in both signs, ties at the word's bounds
+    and at zero, and 8 random inputs."""
+    lo, hi = -(1 << (raw_width - 1)), (1 << (raw_width - 1)) - 1
+    rng = np.random.default_rng(seed)
+    cases = []
+    for s in shifts:
+        values = {lo, hi, lo + 1, hi - 1, 0, 1, -1, 2, -2}
+        for b in range(raw_width):             # every width of the input, both signs
+            values |= {(1 << b) - 1, 1 << b, -(1 << b), -(1 << b) - 1}
+        if 0 < s <= raw_width:                 # ties at the bounds of the word
+            for bound in (fmt.max_raw, fmt.min_raw, 0):
+                for d in (-1, 0, 1):
+                    values.add((bound << s) + (1 << (s - 1)) + d)
+        values |= {int(v) for v in rng.integers(lo, hi + 1, size=8)}
+        cases += [(v, s) for v in sorted(values) if lo <= v <= hi]
+    return cases
 
 
 def run(step, cases):
@@ -77,49 +106,12 @@ def test_variable_shift_equals_golden():
         assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
 
 
-class StagedStep(Elaboratable):
-    """The variable step with a register as its ``stage`` (the k x k engine's pipeline cut):
-    the word and flag of the input of the cycle before; ``cut_width`` the register's width."""
-
-    def __init__(self, raw_width=23, fmt=WORD, max_left=8):
-        self.raw, self.shift = Signal(signed(raw_width)), Signal(signed(8))
-        self.fmt, self.max_left = fmt, max_left
-        self.word, self.clamped = Signal(signed(fmt.width)), Signal()
-        self.cut_width = None
-
-    def elaborate(self, platform):
-        m = Module()
-
-        def stage(v):
-            reg = Signal(v.shape(), name="cut")
-            m.d.sync += reg.eq(v)
-            self.cut_width = len(reg)
-            return reg
-
-        word, clamped = round_shift_saturate(m, self.raw, self.shift, self.fmt, name="step",
-                                             max_left=self.max_left, stage=stage)
-        m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
-        return m
-
-
 def test_variable_shift_cut_by_a_register_equals_golden():
     """The step cut by a register (the k x k engine's ``post_stages``): a stream of inputs,
     each result read a cycle later with the next input already applied, against the golden
     function; the register holds the word's window only, not the full shifted value."""
-    step = StagedStep()
-    lo, hi = -(1 << 22), (1 << 22) - 1
-    rng = np.random.default_rng(5)
-    cases = []
-    for s in list(range(-10, 26)) + [-100, 100]:
-        values = {lo, hi, 0, 1, -1, 2, -2}
-        for b in range(23):
-            values |= {(1 << b) - 1, 1 << b, -(1 << b), -(1 << b) - 1}
-        if 0 < s <= 23:                          # ties at the word's bounds and at zero
-            for bound in (WORD.max_raw, WORD.min_raw, 0):
-                for d in (-1, 0, 1):
-                    values.add((bound << s) + (1 << (s - 1)) + d)
-        values |= {int(v) for v in rng.integers(lo, hi + 1, size=8)}
-        cases += [(v, s) for v in sorted(values) if lo <= v <= hi]
+    step = Step(raw_width=23, max_left=8, staged=True)
+    cases = width_cases(23, WORD, list(range(-10, 26)) + [-100, 100], seed=5)
     got = []
 
     async def tb(ctx):
@@ -151,19 +143,8 @@ def test_variable_shift_other_widths_equals_golden(raw_width, word_width, max_le
     inputs: the narrowed shift (only the word's window shifted, the rest decided from the
     input's sign bits) against the golden function."""
     fmt = FixedFormat(word_width, word_width - 1, rounding="half_up", overflow="saturate")
-    lo, hi = -(1 << (raw_width - 1)), (1 << (raw_width - 1)) - 1
-    rng = np.random.default_rng(raw_width)
-    cases = []
-    for s in list(range(-max_left - 2, raw_width + 3)) + [-100, 100]:
-        values = {lo, hi, lo + 1, hi - 1, 0, 1, -1, 2, -2}
-        for b in range(raw_width):             # every width of the input, both signs
-            values |= {(1 << b) - 1, 1 << b, -(1 << b), -(1 << b) - 1}
-        if 0 < s <= raw_width:                 # ties at the bounds of the word
-            for bound in (fmt.max_raw, fmt.min_raw, 0):
-                for d in (-1, 0, 1):
-                    values.add((bound << s) + (1 << (s - 1)) + d)
-        values |= {int(v) for v in rng.integers(lo, hi + 1, size=8)}
-        cases += [(v, s) for v in sorted(values) if lo <= v <= hi]
+    cases = width_cases(raw_width, fmt, list(range(-max_left - 2, raw_width + 3)) + [-100, 100],
+                        seed=raw_width)
     got = run(Step(raw_width=raw_width, fmt=fmt, max_left=max_left), cases)
     for (raw, s), (word, clamped) in zip(cases, got):
         assert (word, clamped) == ref_round_shift_saturate(raw, s, fmt), (raw, s)
