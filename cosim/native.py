@@ -1,7 +1,8 @@
 """The native Verilator harness of the unit: the co-simulation speed ceiling, without cocotb.
 
 :func:`build_native` Verilates the generated unit with the C++ main ``native_unit.cpp`` (the host
-protocol of :mod:`cosim.unit_host` in C++, no idle cycles, no backpressure) at ``-O3``;
+protocol of :mod:`cosim.unit_host` in C++, no idle cycles, no backpressure) at ``-O3``
+(:func:`cosim.runner.cxx_opt`);
 :func:`run_native` writes a start state and batches to a word file, runs the program and reads
 back the per-batch cycles, the wall time of the batch phase and the final state, which the
 caller compares with the golden model word for word like any other run.
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .runner import cxx_opt
 from .toolchain import tool_env
 from .unit_host import kxk_bits, readout_state, sample_beats, state_words
 
@@ -38,7 +40,7 @@ def build_native(verilog, top: str, build_dir) -> tuple:
     env.update(tool_env())
     cmd = ["verilator", "--cc", "--exe", "--build", "-j", "2", "-O3", "-Wno-fatal", "-Wno-lint",
            "-Wno-style", "--top-module", top, "--prefix", "Vtop", "-Mdir", str(build_dir),
-           "-o", "native_unit", "-MAKEFLAGS", "OPT_FAST=-O3", str(verilog), str(CPP)]
+           "-o", "native_unit", "-MAKEFLAGS", f"OPT_FAST={cxx_opt()}", str(verilog), str(CPP)]
     t0 = time.monotonic()
     log = build_dir / "native_build.log"
     with open(log, "w") as f:

@@ -21,7 +21,7 @@ from synth.toolchain import apply_tool_env
 from .toolchain import SIMULATORS
 
 __all__ = ["run_cocotb", "run_cocotb_both_stds", "comparable", "CosimFailure", "ICARUS_STD",
-           "ICARUS_STDS", "VERILATOR_SIM_ARGS", "VISIBILITIES"]
+           "ICARUS_STDS", "VERILATOR_SIM_ARGS", "VISIBILITIES", "CXX_OPT", "CXX_OPTS", "cxx_opt"]
 
 #: Verilator build options for simulation. Amaranth's Verilog widens operands implicitly
 #: (WIDTHEXPAND/WIDTHTRUNC etc.); those are linted separately with the waiver file
@@ -34,8 +34,23 @@ VERILATOR_SIM_ARGS = ["-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
 #: cocotb's default ``--public-flat-rw``: for waveforms and internal probes).
 VISIBILITIES = ("ports", "full")
 
-#: C++ optimization of the Verilated model (Verilator's makefile defaults to ``-Os``).
-VERILATOR_OPT_FAST = "OPT_FAST=-O3"
+#: C++ optimization levels a Verilated model may be compiled with (``SBPCA_CXX_OPT``).
+CXX_OPTS = ("-O0", "-O1", "-O2", "-O3", "-Os")
+
+#: The default C++ optimization of the Verilated model: the fastest model (Verilator's makefile
+#: defaults to ``-Os``). The test suite compiles with ``-O1`` (``tests/conftest.py``): its runs
+#: are short, so the compile dominates (the hidden-layer unit: 38 s at ``-O3``, 24 s at
+#: ``-O1``); the simulated behaviour is the same at every level.
+CXX_OPT = "-O3"
+
+
+def cxx_opt() -> str:
+    """The C++ optimization of Verilator builds: ``SBPCA_CXX_OPT`` (one of :data:`CXX_OPTS`),
+    else :data:`CXX_OPT`. Benchmarks and training runs keep the default."""
+    value = os.environ.get("SBPCA_CXX_OPT") or CXX_OPT
+    if value not in CXX_OPTS:
+        raise ValueError(f"SBPCA_CXX_OPT={value!r}: choose from {', '.join(CXX_OPTS)}")
+    return value
 
 
 def _failure_messages(results_xml: Path) -> list:
@@ -87,7 +102,8 @@ def _icarus(std) -> tuple:
 
 
 class _VerilatorBuild(Verilator):
-    """cocotb's Verilator runner with a choice of visibility and the model compiled with -O3."""
+    """cocotb's Verilator runner with a choice of visibility and the model compiled at
+    :func:`cxx_opt` (``-O3`` by default)."""
 
     def __init__(self, visibility: str, public_file: Path | None = None):
         super().__init__()
@@ -99,7 +115,7 @@ class _VerilatorBuild(Verilator):
         if self._visibility == "ports":
             verilate = [arg for arg in verilate if arg != "--public-flat-rw"]
             verilate.insert(-1, str(self._public_file))
-        return [verilate, make + [VERILATOR_OPT_FAST, f"-j{build_jobs()}"]]
+        return [verilate, make + [f"OPT_FAST={cxx_opt()}", f"-j{build_jobs()}"]]
 
 
 def build_jobs() -> int:

@@ -1,12 +1,18 @@
 """Shared pytest fixtures: one build folder per test id, kept for inspection (waves, logs); a small
-design that depends on the Verilog-2005 time-0 event (for the generator and lint tests)."""
+design that depends on the Verilog-2005 time-0 event (for the generator and lint tests).
 
+Verilator models are compiled at ``-O1`` here (``SBPCA_CXX_OPT``, unless set): the test runs are
+short and their compile dominates; the simulated behaviour is the same at every level."""
+
+import os
 import re
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+os.environ.setdefault("SBPCA_CXX_OPT", "-O1")
 
 
 @pytest.fixture

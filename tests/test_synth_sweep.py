@@ -35,6 +35,7 @@ def small_breakdown(tmp_path_factory):
     return run_synth("unit", SMALL, "xilinx7", out, progress=quiet, breakdown=True), out
 
 
+@pytest.mark.slow
 def test_breakdown_adds_up_to_the_total(small_breakdown):
     report, out = small_breakdown
     rows = {r["path"]: r for r in report["modules"]}
