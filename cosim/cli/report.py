@@ -6,7 +6,10 @@ the MAC bound, lane utilization, memory words against ``n_in * n_out``, the unit
 crossbar driver's cycles per batch, and samples and crossbar updates per second per MHz and, for
 each ``--synth`` folder of an ``sbpca synth unit`` run with the same parameters, at its Fmax.
 Writes ``report.json`` and ``report.md`` into ``DIR`` (default ``results/report``) and prints the
-table. Exit code 0; a bad parameter, layer or synthesis report is a one-line usage error.
+table. ``--stages`` instead writes ``stages.json`` and ``stages.md``: the k x k engine's pipeline and
+resource options against cycles a sample and lane utilization on one unit (the MNIST hidden layer,
+or the one ``--layer``; :mod:`cosim.cycle_budget`). Exit code 0; a bad parameter, layer or
+synthesis report is a one-line usage error.
 """
 
 from __future__ import annotations
@@ -43,6 +46,11 @@ def add_arguments(parser) -> None:
                         help="output folder (or report.json) of 'sbpca synth unit' for one of "
                              "the configurations: its Fmax; repeatable (default: none, Fmax "
                              "not measured)")
+    parser.add_argument("--stages", action="store_true",
+                        help="instead: the k x k engine's pipeline and resource options against "
+                             "cycles a sample and lane utilization (cycle model only) on the "
+                             "MNIST hidden layer's unit or the one --layer; stages.json and "
+                             "stages.md")
     parser.add_argument("-o", "--out", default=None,
                         help="output folder (default: results/report)")
 
@@ -51,6 +59,8 @@ def run(args) -> int:
     """Build, write and print the report; return 0."""
     from cosim.performance import MNIST_LAYERS, build_report, parse_layer, write_report
 
+    if args.stages:
+        return _stages(args)
     driver = {"bl": args.bl, "group": args.group, "dw_min": args.dw_min, "lr": args.lr}
     try:
         layers = [parse_layer(t) for t in args.layer] if args.layer else list(MNIST_LAYERS)
@@ -59,6 +69,27 @@ def run(args) -> int:
         raise UsageError(str(exc)) from None
     out = Path(args.out or Path("results") / "report")
     j, m = write_report(report, out)
+    print(m.read_text(), end="")
+    print(f"wrote {j} and {m}")
+    return 0
+
+
+def _stages(args) -> int:
+    from cosim.cycle_budget import build_budget, write_budget
+    from cosim.performance import MNIST_LAYERS, parse_layer
+
+    try:
+        if args.synth:
+            raise ValueError(f"synth={args.synth[0]!r}: --stages takes no synthesis report "
+                             "(it reports cycles only)")
+        if args.layer and len(args.layer) > 1:
+            raise ValueError(f"layer={args.layer[1]!r}: --stages takes one --layer")
+        layer = parse_layer(args.layer[0]) if args.layer else MNIST_LAYERS[0]
+        budget = build_budget(layer.params())
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    out = Path(args.out or Path("results") / "report")
+    j, m = write_budget(budget, out)
     print(m.read_text(), end="")
     print(f"wrote {j} and {m}")
     return 0
