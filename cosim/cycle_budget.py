@@ -17,9 +17,7 @@ is synthesized: Fmax comes from ``sbpca synth``.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from golden.unit_program import SEGMENTS, build_program
 
@@ -147,9 +145,5 @@ def budget_markdown(budget: dict) -> str:
 
 def write_budget(budget: dict, out_dir) -> tuple:
     """Write ``stages.json`` and ``stages.md`` into ``out_dir``; return their paths."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    j, m = out / "stages.json", out / "stages.md"
-    j.write_text(json.dumps(budget, indent=2) + "\n")
-    m.write_text(budget_markdown(budget))
-    return j, m
+    from .performance import write_json_and_table
+    return write_json_and_table(budget, budget_markdown(budget), out_dir, "stages")

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = ["Layer", "MNIST_LAYERS", "DRIVER_DEFAULTS", "DEFAULT_BATCH", "parse_layer",
-           "layer_figures", "read_fmax", "build_report", "markdown", "write_report"]
+           "layer_figures", "read_fmax", "build_report", "markdown", "write_report",
+           "write_json_and_table"]
 
 #: Driver parameters of the report (group = latch lanes G; the cycle model depends on bl, group
 #: and fire_cycles only; dw_min and lr are what the model is constructed with).
@@ -221,11 +222,17 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n" + notes
 
 
-def write_report(report: dict, out_dir) -> tuple:
-    """Write ``report.json`` and ``report.md`` into ``out_dir``; return their paths."""
+def write_json_and_table(doc: dict, table: str, out_dir, stem: str) -> tuple:
+    """Write ``STEM.json`` (``doc``) and ``STEM.md`` (``table``) into ``out_dir``; return their
+    paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    j, m = out / "report.json", out / "report.md"
-    j.write_text(json.dumps(report, indent=2) + "\n")
-    m.write_text(markdown(report))
+    j, m = out / f"{stem}.json", out / f"{stem}.md"
+    j.write_text(json.dumps(doc, indent=2) + "\n")
+    m.write_text(table)
     return j, m
+
+
+def write_report(report: dict, out_dir) -> tuple:
+    """Write ``report.json`` and ``report.md`` into ``out_dir``; return their paths."""
+    return write_json_and_table(report, markdown(report), out_dir, "report")

@@ -67,8 +67,13 @@ def run(args) -> int:
         report = build_report(layers, batch=args.batch, driver=driver, synth=args.synth)
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.out or Path("results") / "report")
-    j, m = write_report(report, out)
+    return _write_and_print(args, report, write_report)
+
+
+def _write_and_print(args, doc, writer) -> int:
+    """Write ``doc`` with ``writer(doc, folder)`` into ``-o`` (default ``results/report``), print
+    the table and the paths; return 0."""
+    j, m = writer(doc, Path(args.out or Path("results") / "report"))
     print(m.read_text(), end="")
     print(f"wrote {j} and {m}")
     return 0
@@ -88,8 +93,4 @@ def _stages(args) -> int:
         budget = build_budget(layer.params())
     except (TypeError, ValueError) as exc:
         raise UsageError(str(exc)) from None
-    out = Path(args.out or Path("results") / "report")
-    j, m = write_budget(budget, out)
-    print(m.read_text(), end="")
-    print(f"wrote {j} and {m}")
-    return 0
+    return _write_and_print(args, budget, write_budget)
