@@ -50,7 +50,7 @@ def add_arguments(parser) -> None:
                         help="instead: the k x k engine's pipeline and resource options against "
                              "cycles a sample and lane utilization (cycle model only) on the "
                              "MNIST hidden layer's unit or the one --layer; stages.json and "
-                             "stages.md")
+                             "stages.md (--batch and the driver options do not apply)")
     parser.add_argument("-o", "--out", default=None,
                         help="output folder (default: results/report)")
 
