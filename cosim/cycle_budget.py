@@ -132,7 +132,8 @@ def budget_markdown(budget: dict) -> str:
             f"{f['cycles_per_sample']:,}", f"{100 * f['lane_utilization']:.2f}%",
             f"{f['margin_cycles']:,}"]) + " |")
     notes = (f"\nUnit {u['n_in']} -> {u['n_out']}, k = {u['k']}, {u['lanes']} lanes; row passes "
-             f"{budget['variants'][0]['row_pass_cycles']:,} cycles a sample in every row. Stages: "
+             f"{budget['variants'][0]['row_pass_cycles']:,} cycles a sample, the same in every variant. "
+             f"Stages: "
              f"shift lead / post stages / ALU stages (`sbpca generate unit --shift-lead "
              f"--post-stages --alu-stages`). Cycle "
              f"model only (`hdl/kxk_schedule.py` on `golden/unit_program.py`'s program); a "
