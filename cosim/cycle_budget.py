@@ -6,7 +6,7 @@ engine lengthens the dependency chains of its micro-program (``hdl/kxk_schedule.
 passes keep their cycles. This module schedules the unit's program (``golden.unit_program``) with
 other engine options and adds the row passes of the unit as built::
 
-    cycles / sample = row passes (SBPCAUnit, unchanged) + sum over segments (words + 1 + rom_stage)
+    cycles / sample = row passes (SBPCAUnit, unchanged) + sum over segments of segment_cycles(words)
     lane utilization = (row-pass MACs + the program's MACs) / (lanes x cycles / sample)
 
 A variant the RTL builds (``rtl``) must give the same figures as ``SBPCAUnit(...)`` itself
@@ -71,6 +71,7 @@ def variant_figures(variant: Variant, params: dict | None = None, unit=None) -> 
     """Cycles a sample, k x k cycles, useful MACs and lane utilization of ``variant`` on the unit
     of ``params`` (``sbpca generate unit``'s parameters; default: its defaults); ``unit`` is that
     unit already built. None when the variant needs more general lanes than the unit has."""
+    from hdl.kxk_engine import segment_cycles
     from hdl.kxk_schedule import schedule_program
 
     unknown = sorted(set(variant.options) - set(ENGINE_OPTIONS))
@@ -91,7 +92,7 @@ def variant_figures(variant: Variant, params: dict | None = None, unit=None) -> 
                              alus=opt["alus"], movers=opt["movers"],
                              general=opt["general"], post_stages=opt["post_stages"],
                              alu_stages=opt["alu_stages"], shift_lead=opt["shift_lead"])
-    kxk = sum(sched.segments[s].cycles + 1 + eng.rom_stage for s in SEGMENTS)
+    kxk = sum(segment_cycles(sched.segments[s].cycles, eng.rom_stage) for s in SEGMENTS)
     rows = unit.cycles_per_sample - sum(eng.cycles_for(s) for s in SEGMENTS)
     macs = unit.useful_macs_per_sample - eng.program.macs() + prog.macs()
     cycles = rows + kxk
@@ -128,16 +129,16 @@ def budget_markdown(budget: dict) -> str:
     for f in budget["variants"]:
         lines.append("| " + " | ".join([
             f["label"], _options(f["options"]), "yes" if f["rtl"] else "schedule only",
-            f"{f['kxk_cycles']:,}",
-            f"{f['cycles_per_sample']:,}", f"{100 * f['lane_utilization']:.2f}%",
+            f"{f['kxk_cycles']:,}", f"{f['cycles_per_sample']:,}",
+            f"{100 * f['lane_utilization']:.2f}%",
             f"{f['margin_cycles']:,}"]) + " |")
+    rows = budget["variants"][0]["row_pass_cycles"]
     notes = (f"\nUnit {u['n_in']} -> {u['n_out']}, k = {u['k']}, {u['lanes']} lanes; row passes "
-             f"{budget['variants'][0]['row_pass_cycles']:,} cycles a sample, the same in every variant. "
-             f"Stages: "
-             f"shift lead / post stages / ALU stages (`sbpca generate unit --shift-lead "
-             f"--post-stages --alu-stages`). Cycle "
-             f"model only (`hdl/kxk_schedule.py` on `golden/unit_program.py`'s program); a "
-             f"negative margin misses the utilization target.\n")
+             f"{rows:,} cycles a sample, the same in every variant. Stages: shift lead / post "
+             f"stages / ALU stages (`sbpca generate unit --shift-lead --post-stages "
+             f"--alu-stages`). Cycle model only (`hdl/kxk_schedule.py` on "
+             f"`golden/unit_program.py`'s program); a negative margin misses the utilization "
+             f"target.\n")
     if budget["not_applicable"]:
         notes += ("Not applicable to this unit (more general lanes than lanes): "
                   + "; ".join(budget["not_applicable"]) + ".\n")

@@ -69,7 +69,7 @@ from .kxk_banks import FIELDS, bank_entry, check_plan, plan_banks
 from .kxk_rom import AluOp, RomImage
 from .kxk_schedule import schedule_program
 
-__all__ = ["KxkEngine", "E_BITS", "default_used_lanes"]
+__all__ = ["KxkEngine", "E_BITS", "default_used_lanes", "segment_cycles"]
 
 #: Width of the exponent registers (signed).
 E_BITS = 8
@@ -78,6 +78,12 @@ E_BITS = 8
 def default_used_lanes(lanes: int) -> int:
     """The lanes the micro-program runs on by default, of ``lanes`` borrowed: at most 4."""
     return min(lanes, 4)
+
+
+def segment_cycles(words: int, rom_stage: int) -> int:
+    """Cycles from ``start`` to ``done`` of a segment of ``words`` ROM words: the start cycle,
+    the words, and one more with a ``rom_stage`` (the first word passes the ROM's register)."""
+    return words + 1 + rom_stage
 
 
 class KxkEngine(wiring.Component):
@@ -268,7 +274,7 @@ class KxkEngine(wiring.Component):
     def cycles_for(self, segment: str) -> int:
         """Cycles from ``start`` to ``done`` of a segment (start + words, + 1 with a
         ``rom_stage``; the first word is read from the ROM in the cycle ``start`` is taken)."""
-        return self._sched.segments[segment].cycles + 1 + self._rom_stage
+        return segment_cycles(self._sched.segments[segment].cycles, self._rom_stage)
 
     @property
     def cc_width(self) -> int:
