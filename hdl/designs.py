@@ -111,6 +111,15 @@ def _build_network(*, sizes, k, lanes, b_max, bl, scheme, dw_min, lr, lfsr_seed)
                                      lr=lr, bl=bl, scheme=scheme, seed=lfsr_seed))
 
 
+def _build_kxk_engine(**params):
+    """The unit's k x k engine alone (its ports as the unit wires them inside), for synthesis:
+    the unit of ``params`` is built for it and not elaborated."""
+    unit = SBPCAUnit(**params)
+    engine = unit.kxk_engine
+    unused(unit)
+    return engine
+
+
 DESIGNS = {
     "mac_lane": Design(
         name="mac_lane",
@@ -224,6 +233,14 @@ DESIGNS = {
         builder=SBPCAUnit,
     ),
 }
+# the k x k engine alone takes the unit's parameters (its formats, program and schedule come
+# from them): its own timing and area in `sbpca synth kxk_engine`, routable on its own
+DESIGNS["kxk_engine"] = Design(
+    name="kxk_engine",
+    help="the streaming-PCA unit's k x k engine alone (the unit's parameters)",
+    params=DESIGNS["unit"].params,
+    builder=_build_kxk_engine,
+)
 
 
 def get_design(name: str) -> Design:
