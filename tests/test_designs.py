@@ -63,9 +63,9 @@ def test_kxk_engine_design_is_the_units_engine():
 
     params = dict(n_in=12, n_out=6, k=2, lanes=2, words=2, b_max=8)
     engine, full = get_design("kxk_engine").build(**params)
-    unit, _ = get_design("unit").build(**params)
+    unit, unit_full = get_design("unit").build(**params)
     unused(engine), unused(unit)
-    assert isinstance(engine, KxkEngine) and full == get_design("unit").build(**params)[1]
+    assert isinstance(engine, KxkEngine) and full == unit_full
     assert [engine.cycles_for(s) for s in SEGMENTS] == \
         [unit.kxk_engine.cycles_for(s) for s in SEGMENTS]
     assert engine.signature == unit.kxk_engine.signature
