@@ -26,7 +26,9 @@ Two shapes of the step:
 
 A pipeline may cut the step between the shift and the clamp: ``stage`` receives the shifted
 value and returns what the clamp takes (a register of it, say), the clamp's two comparisons and
-multiplexer being the step's second half.
+multiplexer being the step's second half. With a variable shift the value cut is the window
+before its rounding bit (``2 * word`` for a left shift, so that ``(v + 1) >> 1`` returns it;
+``window_width + 1`` bits): the rounding adder is after the cut, beside the clamp.
 """
 
 from typing import NamedTuple
@@ -104,6 +106,11 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         value = _variable_shift(m, raw, shift, width, max_left, name, fmt)
     if stage is not None:
         value = Value.cast(stage(value))
+    if not isinstance(shift, int) or isinstance(shift, bool):
+        # the rounding bit of a variable shift, after the cut (_variable_shift)
+        rounded = Signal(signed(window_width(fmt)), name=f"{name}_full")
+        m.d.comb += rounded.eq((value + 1) >> 1)
+        value = rounded
     hi, lo = fmt.max_raw, fmt.min_raw
     word = Signal(signed(fmt.width), name=f"{name}_word")
     clamped = Signal(name=f"{name}_clamped")
@@ -164,31 +171,68 @@ def _constant_shift(m, raw, shift, width, name, half_added):
     return full
 
 
-def shift_controls(m, shift, width: int, max_left: int, *, name: str) -> ShiftControls:
+def shift_controls(m, shift, width: int, max_left: int, *, name: str,
+                   less_one=False) -> ShiftControls:
     """The controls of a variable ``shift`` of a ``width``-bit value (left shifts capped at
     ``max_left``): what :func:`round_shift_saturate` derives from ``shift`` first. A pipeline
-    may compute them a cycle ahead and pass them, registered, as its ``shift``."""
+    may compute them a cycle ahead and pass them, registered, as its ``shift``.
+
+    With ``less_one``, ``shift`` is the shift minus one (a datapath that sums the shift can
+    subtract the one in that sum): then no carry chain follows it, ``rsh`` being that value
+    clamped to ``0..width`` and ``lsh`` its complement (``~(s - 1) = -s``) clamped to
+    ``0..max_left``, the bounds tested bit by bit against constants."""
     shift = Value.cast(shift)
+    check_bool("less_one", less_one)
     ctl = ShiftControls(Signal(range(width + 1), name=f"{name}_rsh"),
                         Signal(range(max_left + 1), name=f"{name}_lsh"),
                         Signal(name=f"{name}_rightward"))
+    if less_one:
+        u = shift.as_signed()
+    else:
+        u = Signal(signed(len(shift) + 1), name=f"{name}_less_one")
+        m.d.comb += u.eq(shift - 1)
+    neg = Signal(signed(len(u)), name=f"{name}_neg")       # -shift
+    m.d.comb += neg.eq(~u)
     # a right shift beyond the width leaves the sign: (sign + 1) >> 1 = 0, the golden result
-    m.d.comb += [ctl.rsh.eq(Mux(shift > width, width, Mux(shift > 0, shift - 1, 0))),
-                 ctl.lsh.eq(Mux(shift < -max_left, max_left, Mux(shift < 0, -shift, 0))),
-                 ctl.rightward.eq(shift > 0)]
+    m.d.comb += [ctl.rsh.eq(Mux(_at_least(u, width), width, Mux(u[-1], 0, u))),
+                 ctl.lsh.eq(Mux(_at_least(neg, max_left + 1), max_left, Mux(neg[-1], 0, neg))),
+                 ctl.rightward.eq(~u[-1])]
     return ctl
+
+
+def _at_least(x, c: int) -> Value:
+    """``x >= c`` for a signed ``x`` and a constant ``c >= 0``, as logic on the bits (a
+    comparison with a constant, not a subtraction's carry chain)."""
+    x = Value.cast(x)
+    mag = x[:len(x) - 1]                 # x >= 0 here: its value bits
+    return ~x[-1] & _bits_at_least(mag, c)
+
+
+def _bits_at_least(bits, c: int) -> Value:
+    """``bits >= c`` of an unsigned ``bits``, from the most significant bit down."""
+    n = len(bits)
+    if c <= 0:
+        return Const(1, 1)
+    if c >= 1 << n:
+        return Const(0, 1)
+    top, rest = bits[n - 1], bits[:n - 1]
+    if c >> (n - 1) & 1:
+        return top & _bits_at_least(rest, c - (1 << (n - 1)))
+    return top | _bits_at_least(rest, c)
 
 
 def _variable_shift(m, raw, shift, width, max_left, name, fmt):
     """The variable shift narrowed to what the clamp needs: :func:`window_width` bits that
-    saturate exactly as the full value would (module docstring).
+    saturate exactly as the full value would (module docstring), returned before the rounding
+    bit (``window_width + 1`` bits; ``(pre + 1) >> 1`` is the window).
 
     Whether the full value leaves that window is decided from ``raw`` alone: ``raw`` fits in
     ``b`` signed bits when none of its bits from ``b - 1`` up differs from its sign, so one
     vector of suffix ORs of ``raw ^ sign`` answers it for the right shift (the floor shift by
     ``rsh`` fits in the window) and the left one (the shift by ``lsh`` fits in the
     word). Only the window is shifted: no barrel shifter at the full width of ``raw`` plus the
-    left shift, and the pipeline cut after the shift registers the window, not the full value.
+    left shift, and the pipeline cut after the shift registers the window, not the full value
+    (nor the rounding adder: it is after the cut).
     """
     ctl = shift if isinstance(shift, ShiftControls) else shift_controls(m, shift, width,
                                                                         max_left, name=name)
@@ -213,18 +257,17 @@ def _variable_shift(m, raw, shift, width, max_left, name, fmt):
     big_r = Signal(name=f"{name}_big_r")
     m.d.comb += big_r.eq(Array(at(nw - 1 + r) for r in range(n + 1))[rsh])
     t1 = _shift_right_window(m, raw, rsh, nw, name)
-    right = Signal(signed(nw), name=f"{name}_right")
-    m.d.comb += right.eq((t1 + 1) >> 1)
-    # left: raw << lsh fits in the word unless raw needs more than W - lsh bits
+    # left: raw << lsh fits in the word unless raw needs more than W - lsh bits; doubled, so
+    # that the rounding bit added to every choice leaves it: (2 v + 1) >> 1 == v
     big_l = Signal(name=f"{name}_big_l")
     m.d.comb += big_l.eq(Array(at(W - 1 - s) for s in range(max_left + 1))[lsh])
-    left = Signal(signed(W), name=f"{name}_left")
-    m.d.comb += left.eq((raw[:W].as_signed() if n >= W else raw) << lsh)
-    extreme = _extreme(sign, nw)     # outside the window
-    full = Signal(signed(nw), name=f"{name}_full")
-    m.d.comb += full.eq(Mux(ctl.rightward, Mux(big_r, extreme, right),
-                            Mux(big_l, extreme, left)))
-    return full
+    left = Signal(signed(W + 1), name=f"{name}_left")
+    m.d.comb += left.eq(((raw[:W].as_signed() if n >= W else raw) << lsh) << 1)
+    # outside the window: what the rounding bit turns into the window's extreme of that sign
+    extreme = Mux(sign, Const(-(1 << nw), signed(nw + 1)), Const((1 << nw) - 2, signed(nw + 1)))
+    pre = Signal(signed(nw + 1), name=f"{name}_pre")
+    m.d.comb += pre.eq(Mux(ctl.rightward, Mux(big_r, extreme, t1), Mux(big_l, extreme, left)))
+    return pre
 
 
 def _suffix_any(m, bits, name):

@@ -312,33 +312,46 @@ class KxkEngine(wiring.Component):
         # on the minimum unclamped): no need to build more
         word, clamped = round_shift_saturate(m, value, shift, self._prog.word_format, name=name,
                                              max_left=self._word, stage=stage)
-        mag = Signal(unsigned(width + 1), name=f"{name}_mag")
-        m.d.comb += mag.eq(Mux(value < 0, -value, value))
-        lod, zero = self._leading_one(m, mag, name)
+        lod, zero = self.magnitude_leading_one(m, value, name)
         return word, clamped, lod, zero
 
     @staticmethod
-    def _leading_one(m, mag, name):
-        """``(index of the highest one of mag, mag == 0)``: a tree of (any, index) pairs, each
-        node taking its upper half's index when that half has a one (depth ``log2`` of the
-        width, where halving the value level by level chains a wide OR per level)."""
-        levels = max(1, (len(mag) - 1).bit_length())
-        nodes = [(mag[i], Const(0, 0)) if i < len(mag) else (Const(0, 1), Const(0, 0))
+    def magnitude_leading_one(m, value, name):
+        """``(index of the highest one of |value|, value == 0)`` of a signed ``value``, without
+        the negation's carry chain: of ``x = value ^ sign`` (``|value| - 1`` when negative) a
+        tree of (any, index, all ones, ones from the highest one down) nodes, each taking its
+        upper half's index when that half has a one (depth ``log2`` of the width). When
+        ``value < 0``, ``|value| = x + 1`` carries into the next bit exactly when ``x`` is ones
+        from its highest one down (``-1``: ``x = 0``, index 0), so the index is that of ``x``
+        plus that flag."""
+        value = Value.cast(value)
+        n = len(value)
+        sign = value[-1]
+        x = Signal(max(n - 1, 1), name=f"{name}_ones")
+        m.d.comb += x.eq(value[:n - 1] ^ sign.replicate(n - 1) if n > 1 else 0)
+        levels = max(1, (len(x) - 1).bit_length())
+        # leaves: (any, index, full, run): a one bit is ones from its top down; so is no one
+        nodes = [(x[i], Const(0, 0), x[i], Const(1, 1)) if i < len(x)
+                 else (Const(0, 1), Const(0, 0), Const(0, 1), Const(1, 1))
                  for i in range(1 << levels)]
         for level in range(levels):
             nxt = []
             for j in range(0, len(nodes), 2):
-                (lo_any, lo_idx), (hi_any, hi_idx) = nodes[j], nodes[j + 1]
-                any_ = Signal(name=f"{name}_lod{level}_{j // 2}_any")
-                idx = Signal(level + 1, name=f"{name}_lod{level}_{j // 2}_idx")
-                m.d.comb += [any_.eq(lo_any | hi_any),
+                (lo_any, lo_idx, lo_full, lo_run), (hi_any, hi_idx, hi_full, hi_run) = \
+                    nodes[j], nodes[j + 1]
+                tag = f"{name}_lod{level}_{j // 2}"
+                any_, full, run = (Signal(name=f"{tag}_{t}") for t in ("any", "full", "run"))
+                idx = Signal(level + 1, name=f"{tag}_idx")
+                m.d.comb += [any_.eq(lo_any | hi_any), full.eq(lo_full & hi_full),
+                             run.eq(Mux(hi_any, hi_run & lo_full, lo_run)),
                              idx.eq(Mux(hi_any, Cat(hi_idx, Const(1, 1)),
                                         Cat(lo_idx, Const(0, 1))))]
-                nxt.append((any_, idx))
+                nxt.append((any_, idx, full, run))
             nodes = nxt
+        top_any, top_idx, _, top_run = nodes[0]
         lod = Signal(signed(E_BITS), name=f"{name}_lod")
         zero = Signal(name=f"{name}_zero")
-        m.d.comb += [lod.eq(nodes[0][1]), zero.eq(~nodes[0][0])]
+        m.d.comb += [lod.eq(top_idx + (sign & top_any & top_run)), zero.eq(~sign & ~top_any)]
         return lod, zero
 
     def seed(self, m, e, sig, name):
@@ -515,13 +528,24 @@ class KxkEngine(wiring.Component):
                         m.d.comb += lead_word.eq(image.layout.const(image.lead[name]))
             m.d.comb += ahead.eq(Mux(pre if RS else go, lead_word, word))
 
-        def var_shift(f, evals, name):
-            """``shift +- v1 +- v2`` of the shift fields ``f`` (exponents read now): ``-v`` is
-            ``~v + 1``, the ``+ 1`` already in the ROM's ``shift`` (:mod:`hdl.kxk_rom`)."""
+        def var_shift(f, evals, width, name):
+            """The controls (:func:`hdl.fixed_ops.shift_controls`, a ``width``-bit value) of
+            ``shift +- v1 +- v2`` of the shift fields ``f`` (exponents read now): ``-v`` is
+            ``~v + 1``, the ``+ 1`` already in the ROM's ``shift`` (:mod:`hdl.kxk_rom`). The
+            sum is formed less one (what the controls take without a carry chain after it), in
+            carry-save form first: two layers of full adders (the first with the constant
+            ``-1``), then one carry chain; 10 bits hold every sum of three 8-bit words."""
             v1, v2 = Array(evals)[f.v1], Array(evals)[f.v2]
-            total = Signal(signed(10), name=name)
-            m.d.comb += total.eq(f.shift + Mux(f.v1n, ~v1, v1) + Mux(f.v2n, ~v2, v2))
-            return total
+            n = 10
+            a, b, c = (Signal(signed(n), name=f"{name}_{t}") for t in ("s", "v1", "v2"))
+            m.d.comb += [a.eq(f.shift), b.eq(Mux(f.v1n, ~v1, v1)), c.eq(Mux(f.v2n, ~v2, v2))]
+            s1, c1 = ~(a ^ b), (a | b) << 1                    # a + b - 1
+            s2 = Signal(n, name=f"{name}_cs_s")
+            c2 = Signal(n, name=f"{name}_cs_c")
+            m.d.comb += [s2.eq(s1 ^ c1 ^ c), c2.eq(((s1 & c1) | (s1 & c) | (c1 & c)) << 1)]
+            less_one = Signal(signed(n), name=f"{name}_less_one")
+            m.d.comb += less_one.eq(s2 + c2)
+            return shift_controls(m, less_one, width, W, name=name, less_one=True)
 
         def cut(name):
             return (lambda v: self._reg(m, v, name)) if P else None
@@ -565,15 +589,14 @@ class KxkEngine(wiring.Component):
                 m.d.sync += p.valid.eq(run & early.valid)
                 live = p.valid
                 if general:                      # the shift decoded a cycle ahead too
-                    ctl = shift_controls(m, var_shift(early, evals, f"post{l}_shift_early"),
-                                         len(res), W, name=f"post{l}_early")
+                    ctl = var_shift(early, evals, len(res), f"post{l}_early")
                     shift = ShiftControls(*(self._reg(m, c, f"post{l}_{n}")
                                             for n, c in ctl._asdict().items()))
             else:
                 p = word[f"p{l}"]
                 live = run & p.valid
                 if general:
-                    shift = var_shift(p, evals, f"post{l}_shift")
+                    shift = var_shift(p, evals, len(res), f"post{l}_shift")
             flags = {}
             if general:
                 rword, clamped, lod, zero = self._post(m, res, shift, f"post{l}",
@@ -627,15 +650,14 @@ class KxkEngine(wiring.Component):
                 early = ahead[f"alu{u}"]
                 a_shift = self._reg(m, early.shift, f"alu{u}_shift")
                 if mover:
-                    ctl = shift_controls(m, var_shift(early, avals, f"alu{u}_ashift_early"),
-                                         len(src), W, name=f"alu{u}_early")
+                    ctl = var_shift(early, avals, len(src), f"alu{u}_early")
                     ashift = ShiftControls(*(self._reg(m, c, f"alu{u}_{n}")
                                              for n, c in ctl._asdict().items()))
                     m.d.sync += src.eq(srcs[early.src])
             else:
                 a_shift = a.shift
                 if mover:
-                    ashift = var_shift(a, avals, f"alu{u}_ashift")
+                    ashift = var_shift(a, avals, len(src), f"alu{u}_ashift")
                     m.d.comb += src.eq(srcs[a.src])
             issue = {"op": a.op, "dst": a.dst, "shift": a_shift,
                      "e_in": Array(value(e) for e in alu_t["e"])[a.e],
@@ -651,8 +673,6 @@ class KxkEngine(wiring.Component):
                 ctl = issue.pop("ashift", None)
                 issue = self._regs(m, issue, f"alu{u}_s1")
                 if mover:
-                    if not isinstance(ctl, ShiftControls):
-                        ctl = shift_controls(m, ctl, len(src), W, name=f"alu{u}_issue")
                     issue["ashift"] = ShiftControls(*(self._reg(m, c, f"alu{u}_s1_{n}")
                                                       for n, c in ctl._asdict().items()))
             op, e_in, w1 = issue["op"], issue["e_in"], issue["w1"]

@@ -7,7 +7,8 @@ from amaranth.hdl import Elaboratable, Module, Signal, signed
 from amaranth.sim import Simulator
 
 from golden.fixed import FixedFormat, round_shift_saturate as ref_round_shift_saturate
-from hdl.fixed_ops import half_lsb, narrow_floor_shift, round_shift_saturate, window_width
+from hdl.fixed_ops import (half_lsb, narrow_floor_shift, round_shift_saturate, shift_controls,
+                           window_width)
 
 WORD = FixedFormat(8, 7, rounding="half_up", overflow="saturate")
 RAW_WIDTH = 14
@@ -17,7 +18,7 @@ class Step(Elaboratable):
     """The step on a ``RAW_WIDTH``-bit input, with a variable or a constant shift."""
 
     def __init__(self, shift=None, half_added=False, raw_width=RAW_WIDTH, fmt=WORD,
-                 max_left=31, staged=False):
+                 max_left=31, staged=False, less_one=False):
         self.raw = Signal(signed(raw_width))
         self.shift = Signal(signed(8)) if shift is None else shift
         self.half_added = half_added
@@ -25,6 +26,7 @@ class Step(Elaboratable):
         self.word = Signal(signed(fmt.width))
         self.clamped = Signal()
         self.staged = staged          # a register as the step's ``stage`` (its width: cut_width)
+        self.less_one = less_one      # the shift decoded by shift_controls from shift - 1
         self.cut_width = None
 
     def elaborate(self, platform):
@@ -37,7 +39,13 @@ class Step(Elaboratable):
                 self.cut_width = len(reg)
                 return reg
             kw["stage"] = stage
-        word, clamped = round_shift_saturate(m, self.raw, self.shift, self.fmt, name="step",
+        shift = self.shift
+        if self.less_one:
+            less = Signal(signed(len(self.shift) + 1))
+            m.d.comb += less.eq(self.shift - 1)
+            shift = shift_controls(m, less, len(self.raw), self.max_left, name="ctl",
+                                   less_one=True)
+        word, clamped = round_shift_saturate(m, self.raw, shift, self.fmt, name="step",
                                              half_added=self.half_added, **kw)
         m.d.comb += [self.word.eq(word), self.clamped.eq(clamped)]
         return m
@@ -127,7 +135,7 @@ def test_variable_shift_cut_by_a_register_equals_golden():
     sim.add_clock(1e-6)
     sim.add_testbench(tb)
     sim.run()
-    assert step.cut_width == window_width(WORD)
+    assert step.cut_width == window_width(WORD) + 1     # the window before its rounding bit
     for (raw, s), (word, clamped) in zip(cases, got):
         assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
 
@@ -148,6 +156,18 @@ def test_variable_shift_other_widths_equals_golden(raw_width, word_width, max_le
     got = run(Step(raw_width=raw_width, fmt=fmt, max_left=max_left), cases)
     for (raw, s), (word, clamped) in zip(cases, got):
         assert (word, clamped) == ref_round_shift_saturate(raw, s, fmt), (raw, s)
+
+
+@pytest.mark.parametrize("raw_width,max_left", [(RAW_WIDTH, 31), (23, 8), (5, 8)])
+def test_variable_shift_from_shift_less_one_equals_golden(raw_width, max_left):
+    """The controls decoded from the shift minus one (``shift_controls(less_one=True)``: the
+    bounds as bit tests against constants, the left shift the complement): every shift the
+    8-bit input holds, on the corners of each, against the golden function; the clamps'
+    bounds (``width``, ``-max_left``) and one either side among them."""
+    cases = width_cases(raw_width, WORD, range(-128, 128), seed=raw_width + 1)
+    got = run(Step(raw_width=raw_width, max_left=max_left, less_one=True), cases)
+    for (raw, s), (word, clamped) in zip(cases, got):
+        assert (word, clamped) == ref_round_shift_saturate(raw, s, WORD), (raw, s)
 
 
 @pytest.mark.parametrize("shift", [-3, 0, 1, 2, 6, RAW_WIDTH - 1, RAW_WIDTH + 2])

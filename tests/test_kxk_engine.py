@@ -258,6 +258,29 @@ def test_seed_equals_the_golden_seed_for_every_exponent(width, scalar):
     assert seen == {False, True}
 
 
+@pytest.mark.parametrize("width", [1, 2, 3, 5, 8, 9, 12])
+def test_magnitude_leading_one_of_every_value(width):
+    """The carry-free leading-one detect of ``|value|`` (no negation: the index of
+    ``value ^ sign`` plus one when that is ones from its top down) against Python's
+    ``bit_length`` for every value of a signed ``width``-bit word: the most negative value (its
+    magnitude one bit wider than the rest), ``-1`` (``value ^ sign = 0``), the negated powers of
+    two (the carry) and zero."""
+    m = Module()
+    v = Signal(signed(width))
+    lod, zero = KxkEngine.magnitude_leading_one(m, v, "t")
+    values = range(-(1 << (width - 1)), 1 << (width - 1))
+
+    async def tb(ctx):
+        for x in values:
+            ctx.set(v, x)
+            want = (max(abs(x).bit_length() - 1, 0), x == 0)
+            assert (ctx.get(lod), bool(ctx.get(zero))) == want, x
+
+    sim = Simulator(m)
+    sim.add_testbench(tb)
+    sim.run()
+
+
 PIPELINES = [dict(shift_lead=1), dict(post_stages=1), dict(alu_stages=1), dict(alu_stages=2),
              dict(shift_lead=1, post_stages=1, alu_stages=2), dict(shift_lead=1, alu_stages=1),
              dict(rom_stage=1), dict(rom_stage=1, operand_banks=1),
