@@ -43,15 +43,19 @@ results are the same, only ``cycles_for`` changes)::
 
     shift_lead = 1   [ROM word t-1: post / Move fields] -> exponents, shift +- v1 +- v2, decode,
                      Move source mux -> || -> cycle t: the post-operation starts from registers
-    post_stages = 1  lane result -> shift (round) | lod | range -> || -> clamp, write   (Dots +1)
+    post_stages = 1  lane result -> shift (round) | lod | range -> || -> + 1, clamp, write (Dots +1)
     alu_stages >= 1  ALU operands (source, exponents, words, flag) -> || -> ALU op, write (+1)
-    alu_stages = 2   ... -> shift | lod, exponent fns, seed, select -> || -> clamp, write (+2)
+    alu_stages = 2   ... -> shift | lod, exponent fns, seed, select -> || -> + 1, clamp, write (+2)
     rom_stage = 1    ROM read data -> || -> every field of the word (each segment + 1 cycle)
 
-``||`` is a register. A shift lead costs the schedule little (exponents are read a cycle
-earlier; the first word's lead fields come from a table by ``segment``, the row pass's sums
-holding from its ``done``); the stages add their cycles to every dependency chain through a Dot
-or an ALU operation.
+``||`` is a register; ``+ 1`` the variable shift's rounding bit (:mod:`hdl.fixed_ops`: the
+window is cut before it). A variable shift's sum is formed less one in carry-save form and
+decoded by bit tests against constants (:func:`hdl.fixed_ops.shift_controls` with
+``less_one``), and the leading-one detect of ``|value|`` works on ``value ^ sign`` (no
+negation): neither has a carry chain before the register it feeds but the sum's one. A shift
+lead costs the schedule little (exponents are read a cycle earlier; the first word's lead fields
+come from a table by ``segment``, the row pass's sums holding from its ``done``); the stages add
+their cycles to every dependency chain through a Dot or an ALU operation.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, Value, signed, unsigned

@@ -13,16 +13,26 @@ larger system: the reported Fmax is that of the design, not of the pins.
                                       design outputs ==> [ out_shift : M bits ] --> sout
     capture: 1 = load out_shift from the outputs, 0 = shift it toward sout
 
+With ``reset_buffer`` (the flow passes the target's), the design's reset goes
+through that global buffer primitive, as a board design routes a reset of thousands of loads
+(on ECP5 a ``DCCA``: nextpnr then routes it on a global network, not on the fabric's wires);
+the design's logic is the same.
+
 The shell is for synthesis only; it is not a way to drive the design.
 """
 
-from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.hdl import (Cat, ClockDomain, ClockSignal, Const, DomainRenamer, Instance, Module,
+                          ResetSignal, Signal, Value)
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_instance
 
-__all__ = ["SerialShell"]
+__all__ = ["SerialShell", "RESET_BUFFERS"]
+
+#: Global buffer primitives a reset can go through: name -> (input port, output port, constant
+#: inputs).
+RESET_BUFFERS = {"DCCA": ("CLKI", "CLKO", {"CE": 1})}
 
 
 class SerialShell(wiring.Component):
@@ -33,6 +43,9 @@ class SerialShell(wiring.Component):
     inner : wiring.Component
         The design; all of its signature members are connected (inputs from the input shift
         register, outputs into the output shift register).
+    reset_buffer : str, optional
+        A primitive of :data:`RESET_BUFFERS` (``"DCCA"``) to put the design's reset through, or
+        None (default): the reset as it is.
 
     Members
     -------
@@ -48,8 +61,12 @@ class SerialShell(wiring.Component):
     capture: In(1)
     sout: Out(1)
 
-    def __init__(self, inner: wiring.Component):
+    def __init__(self, inner: wiring.Component, *, reset_buffer=None):
         self._inner = check_instance("inner", inner, wiring.Component)
+        if reset_buffer is not None and reset_buffer not in RESET_BUFFERS:
+            raise ValueError(f"reset_buffer={reset_buffer!r}: must be None or one of "
+                             f"{', '.join(RESET_BUFFERS)}")
+        self._reset_buffer = reset_buffer
         inputs, outputs = self._split(inner)
         self._in_width = sum(len(v) for v in inputs)
         self._out_width = sum(len(v) for v in outputs)
@@ -67,6 +84,10 @@ class SerialShell(wiring.Component):
         return self._inner
 
     @property
+    def reset_buffer(self):
+        return self._reset_buffer
+
+    @property
     def in_width(self) -> int:
         """Total input port bits of the wrapped design."""
         return self._in_width
@@ -78,7 +99,19 @@ class SerialShell(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.inner = self._inner
+        if self._reset_buffer is None:
+            m.submodules.inner = self._inner
+        else:                     # the design in a domain of its own, its reset buffered
+            port_in, port_out, consts = RESET_BUFFERS[self._reset_buffer]
+            rst = Signal(name="design_rst")
+            m.submodules.reset_buffer = Instance(
+                self._reset_buffer, **{f"i_{port_in}": ResetSignal("sync"),
+                                       f"o_{port_out}": rst},
+                **{f"i_{n}": Const(v, 1) for n, v in consts.items()})
+            m.domains.design = ClockDomain("design")
+            m.d.comb += [ClockSignal("design").eq(ClockSignal("sync")),
+                         ResetSignal("design").eq(rst)]
+            m.submodules.inner = DomainRenamer("design")(self._inner)
         inputs, outputs = self._split(self._inner)
 
         if inputs:

@@ -1,7 +1,9 @@
 """FPGA synthesis flow: design -> serial shell -> Yosys -> nextpnr -> report.json + report.md.
 
 The design is wrapped in ``hdl.serial_shell.SerialShell`` (3 data pins) so it places on a real
-package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or RAM.
+package; the shell adds ``in_bits + out_bits`` flip-flops (listed in the report) and no DSP or RAM,
+and on a target with a ``reset_buffer`` (ECP5: ``DCCA``) puts the design's reset on a global network
+(nextpnr-ecp5 promotes only clocks by itself).
 Yosys runs the target's script; if it fails an assertion (Yosys 0.70's ABC9 on some netlists), the
 run is repeated after :data:`synth.targets.PRELUDE` (``splitnets -ports``, which avoids it but costs
 area) and the report says so (``yosys_prelude``). nextpnr runs with ``--timing-allow-fail``: a
@@ -97,7 +99,7 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         raise ValueError(f"freq={freq_mhz}: must be a positive frequency in MHz")
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    shell = SerialShell(component)
+    shell = SerialShell(component, reset_buffer=tgt.reset_buffer)
     (out / "top.v").write_text(to_verilog(shell, TOP))
     t0 = time.monotonic()
 
@@ -111,7 +113,10 @@ def run_synth(design: str, params: dict, target: str, out_dir, *, freq_mhz: floa
         "resources": resources, "capacity": tgt.capacity,
         "cells_by_type": cells, "yosys_prelude": prelude,
         "shell": {"in_bits": shell.in_width, "out_bits": shell.out_width,
-                  "note": "the serial shell adds in_bits + out_bits flip-flops"},
+                  "reset_buffer": shell.reset_buffer,
+                  "note": "the serial shell adds in_bits + out_bits flip-flops"
+                          + (f"; the design's reset through a {shell.reset_buffer} (a global "
+                             "network)" if shell.reset_buffer else "")},
         "freq_constraint_mhz": freq_mhz if tgt.nextpnr else None,
         "fmax_mhz": None, "timing_met": None, "pnr_status": "not run (no place and route)",
         "pnr_utilization": None, "seconds": {"synth": round(t_synth, 1)},

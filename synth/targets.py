@@ -35,6 +35,7 @@ class Target:
     capacity: dict = field(default_factory=dict)
     cells: dict = field(default_factory=dict)   # column -> regex of Yosys cell types
     ooc_options: str = ""            # added to yosys_synth out of context (no I/O buffers)
+    reset_buffer: str | None = None  # the shell's global buffer for the design's reset
 
 
 TARGETS = {
@@ -61,6 +62,7 @@ TARGETS = {
         capacity={"logic": 24288, "ff": 24288, "dsp": 28, "bram": 56},
         cells={"logic": r"LUT4", "carry": r"CCU2C", "ff": r"TRELLIS_FF", "dsp": r"MULT18X18D",
                "bram": r"DP16KD|PDPW16KD", "lutram": r"TRELLIS_DPR16X4"},
+        reset_buffer="DCCA",        # nextpnr-ecp5 promotes only clocks to globals by itself
     ),
     "xilinx7": Target(
         name="xilinx7",

@@ -1,9 +1,13 @@
 """FPGA synthesis flow on the 16x16 MAC lane: DSP mapping, Fmax, and a timing miss reported."""
 
 import json
+import re
 
 import pytest
 
+from hdl.designs import get_design
+from hdl.generate import to_verilog
+from hdl.serial_shell import SerialShell
 from synth.flow import run_synth
 from synth.targets import TARGETS, categorize
 
@@ -20,9 +24,27 @@ def test_ecp5_one_mult18_and_fmax(build_dir):
     assert report["cells_by_type"].get("MULT18X18D") == 1
     assert report["resources"]["dsp"] == 1
     assert report["pnr_status"] == "ok" and report["fmax_mhz"] > 0
+    # the design's reset on a global (the shell's DCCA), kept by Yosys and placed
+    assert report["cells_by_type"].get("DCCA") == 1 and report["shell"]["reset_buffer"] == "DCCA"
     on_disk = json.loads((build_dir / "report.json").read_text())
     assert on_disk["fmax_mhz"] == report["fmax_mhz"]
     assert "| mac_lane | ecp5-25k |" in (build_dir / "report.md").read_text()
+
+
+def test_shell_puts_the_design_reset_through_the_reset_buffer():
+    """ECP5's shell: the pin's reset drives a DCCA (a global buffer) and the DCCA's output is
+    the design's reset, not the pin; without a buffer the design takes the pin's reset."""
+    component, _ = get_design("mac_lane").build(**MAC16)
+    v = to_verilog(SerialShell(component, reset_buffer="DCCA"), "synth_top")
+    dcca = re.search(r"DCCA reset_buffer \((.*?)\);", v, re.S).group(1)
+    assert re.search(r"\.CLKI\(rst\)", dcca) and re.search(r"\.CLKO\(design_rst\)", dcca)
+    inner = re.search(r"\\synth_top\.inner\s+inner \((.*?)\);", v, re.S).group(1)
+    assert re.search(r"\.design_rst\(design_rst\)", inner), inner
+    plain = to_verilog(SerialShell(get_design("mac_lane").build(**MAC16)[0]), "synth_top")
+    assert "DCCA" not in plain
+    assert re.search(r"\.rst\(rst\)", re.search(r"inner \((.*?)\);", plain, re.S).group(1))
+    with pytest.raises(ValueError, match="reset_buffer='BUFG': must be None or one of DCCA"):
+        SerialShell(component, reset_buffer="BUFG")
 
 
 def test_ice40_one_sb_mac16(build_dir):
