@@ -10,23 +10,20 @@ cycle behind the pass control::
                                              v                                     v
       opA mux (S[q] << a[q] | inp << gw | new_prev[q] | inp_prev | inp) ----+    c = half LSB (U),
       opB mux (shared cT[q][r] / w[r] | new_prev[r] | S[r] | inp) ---------+    0 (first use) or
-                                                                           +--- the lane sum
+                                             busy ? pass beat : lane_i[l] --+--- the lane sum
                                                                            v
-                          lane_i[l] (ported lanes) --> [port register]   [operand register]
-                                               (not busy)      +-- the valid one --+  (busy)
-                                                                         v
-                                                                MACLane (2 stages)
-                                                                         v
+                                                  [operand register] -> MACLane (2 stages)
+                                                                           v
                  tag delay line (kind, dest) --> U: new_cur[r] = round_shift_saturate(value)
                                                  G, P: lane sum[dest] = value
                                                  external ``last``: lane_o[l]
     row done (slot end; row 0: maybe in slot 1): new_cur -> row memory (UPDATE write-back),
                                                  new_cur -> new_prev; slot end: inp_cur -> inp_prev
 
-Timing: a beat issued in cycle ``t`` is in the operand register in ``t + 1`` (a lane-port beat
-in the port register) and its result lands ``lane_latency`` cycles after ``t``; the U beats of a
-row write ``new_cur`` before the row is done (the slot lengths of ``RowPass`` guarantee it), and
-each lane sum is touched once a slot, so no read of the sums sees a pending write.
+Timing: a beat issued in cycle ``t`` is in the operand register in ``t + 1`` and its result
+lands ``lane_latency`` cycles after ``t``; the U beats of a row write ``new_cur`` before the row
+is done (the slot lengths of ``RowPass`` guarantee it), and each lane sum is touched once a slot,
+so no read of the sums sees a pending write.
 """
 
 from amaranth.hdl import Array, Mux, Signal, signed
@@ -126,30 +123,22 @@ class Lane:
             cval.eq(Mux(dec.is_u, half_lsb(rp.shift, rp.acc_width),
                         Mux(dec.first_use, 0, s_issue.data))),
         ]
-        # the operand register takes the pass's beat while busy; a ported lane has a second one
-        # that takes the lane port's beat while not, and the lane reads whichever holds a valid
-        # beat. The two cones (the pass's multiplexers, the k x k engine's) each end in a
-        # register of their own: merged in front of one register, they met in the lanes'
-        # operand-register inputs and the unit did not route (README, Synthesis). Only the
-        # operands' 2:1 multiplexer stands between the registers and the multiplier
+        # the operand register takes the pass's beat while busy, the lane port's otherwise; a
+        # lane without a port takes the pass's operands always (they matter only when valid)
         ported = lane < rp.port_lanes
         pass_beat = {"a": opa, "b": opb, "c": cval, "clear": dec.clear, "last": dec.last,
                      "sub": 0}
-        layout = mac.i.payload.shape()
-        op_reg = Signal(layout, name=f"op_reg{lane}", reset_less=True)
-        op_valid = Signal(name=f"op_valid{lane}")
-        m.d.sync += [getattr(op_reg, f).eq(v) for f, v in pass_beat.items()]
         if ported:
             ext = rp.lane_i[lane]
-            ext_reg = Signal(layout, name=f"ext_reg{lane}", reset_less=True)
-            ext_valid = Signal(name=f"ext_valid{lane}")
-            m.d.sync += [op_valid.eq(busy & dec.live), ext_valid.eq(~busy & ext.valid)]
-            m.d.sync += [getattr(ext_reg, f).eq(getattr(ext, f)) for f in pass_beat]
-            m.d.comb += [mac.i.valid.eq(op_valid | ext_valid),
-                         mac.i.payload.eq(Mux(ext_valid, ext_reg, op_reg))]
+            with m.If(busy):
+                m.d.sync += mac.i.valid.eq(dec.live)
+                m.d.sync += [getattr(mac.i.payload, f).eq(v) for f, v in pass_beat.items()]
+            with m.Else():
+                m.d.sync += mac.i.valid.eq(ext.valid)
+                m.d.sync += [getattr(mac.i.payload, f).eq(getattr(ext, f)) for f in pass_beat]
         else:
-            m.d.sync += op_valid.eq(busy & dec.live)
-            m.d.comb += [mac.i.valid.eq(op_valid), mac.i.payload.eq(op_reg)]
+            m.d.sync += mac.i.valid.eq(busy & dec.live)
+            m.d.sync += [getattr(mac.i.payload, f).eq(v) for f, v in pass_beat.items()]
         m.d.comb += mac.o.ready.eq(1)
 
         # ---- tag delay line: (kind, dest) of pass results and the external flag,
