@@ -95,7 +95,8 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
     check_bool("half_added", half_added)
     raw = Value.cast(raw)
     width = len(raw)
-    if isinstance(shift, int) and not isinstance(shift, bool):
+    constant = isinstance(shift, int) and not isinstance(shift, bool)
+    if constant:
         value = _constant_shift(m, raw, shift, width, name, half_added)
     else:
         if half_added:
@@ -106,7 +107,7 @@ def round_shift_saturate(m, raw, shift, fmt: FixedFormat, *, name: str, half_add
         value = _variable_shift(m, raw, shift, width, max_left, name, fmt)
     if stage is not None:
         value = Value.cast(stage(value))
-    if not isinstance(shift, int) or isinstance(shift, bool):
+    if not constant:
         # the rounding bit of a variable shift, after the cut (_variable_shift)
         rounded = Signal(signed(window_width(fmt)), name=f"{name}_full")
         m.d.comb += rounded.eq((value + 1) >> 1)
@@ -257,14 +258,14 @@ def _variable_shift(m, raw, shift, width, max_left, name, fmt):
     big_r = Signal(name=f"{name}_big_r")
     m.d.comb += big_r.eq(Array(at(nw - 1 + r) for r in range(n + 1))[rsh])
     t1 = _shift_right_window(m, raw, rsh, nw, name)
-    # left: raw << lsh fits in the word unless raw needs more than W - lsh bits; doubled, so
-    # that the rounding bit added to every choice leaves it: (2 v + 1) >> 1 == v
+    # left: raw << lsh fits in the word unless raw needs more than W - lsh bits; doubled, as
+    # the extreme below, so that the rounding bit added after the cut leaves it:
+    # (2 v + 1) >> 1 == v
     big_l = Signal(name=f"{name}_big_l")
     m.d.comb += big_l.eq(Array(at(W - 1 - s) for s in range(max_left + 1))[lsh])
     left = Signal(signed(W + 1), name=f"{name}_left")
     m.d.comb += left.eq(((raw[:W].as_signed() if n >= W else raw) << lsh) << 1)
-    # outside the window: what the rounding bit turns into the window's extreme of that sign
-    extreme = Mux(sign, Const(-(1 << nw), signed(nw + 1)), Const((1 << nw) - 2, signed(nw + 1)))
+    extreme = _extreme(sign, nw) << 1     # outside the window, doubled
     pre = Signal(signed(nw + 1), name=f"{name}_pre")
     m.d.comb += pre.eq(Mux(ctl.rightward, Mux(big_r, extreme, t1), Mux(big_l, extreme, left)))
     return pre
